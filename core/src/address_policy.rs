@@ -16,9 +16,12 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Which addresses may be dialled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AddressPolicy {
     allow_private: bool,
+    /// Single addresses let through whatever their range (an operator's one internal
+    /// target, without opening every private range).
+    allow_list: Vec<IpAddr>,
 }
 
 /// Why an address was refused: the name of the range it falls in.
@@ -52,12 +55,18 @@ enum Class {
 impl AddressPolicy {
     /// Only global addresses: the default, and what the SaaS probe runs with.
     pub fn global_only() -> Self {
-        Self { allow_private: false }
+        Self { allow_private: false, allow_list: Vec::new() }
     }
 
     /// Also private, loopback and link-local addresses, for self-hosted monitoring.
     pub fn allow_private() -> Self {
-        Self { allow_private: true }
+        Self { allow_private: true, allow_list: Vec::new() }
+    }
+
+    /// Also lets these exact addresses through, whatever their range.
+    pub fn allowing(mut self, ips: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.allow_list.extend(ips);
+        self
     }
 
     /// Whether private targets are allowed.
@@ -67,6 +76,9 @@ impl AddressPolicy {
 
     /// Checks one address.
     pub fn check(&self, ip: IpAddr) -> Result<(), BlockedAddress> {
+        if self.allow_list.contains(&ip) {
+            return Ok(());
+        }
         match classify(ip) {
             Class::Global => Ok(()),
             Class::Private(_) if self.allow_private => Ok(()),
