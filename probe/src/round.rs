@@ -1,0 +1,222 @@
+//! One round of checks. The [`Probe`] fetches the endpoints of its region and shard,
+//! starts each check at its offset in the spread window, bounds the checks in flight
+//! with a semaphore (each holds at most one socket), and streams the results into the
+//! delivery as they complete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use scoville_check_engine::{Engine, EngineError};
+use scoville_core::wire::ProbeScope;
+use scoville_core::{CheckResult, Outcome, RunId};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::config::{Config, ConfigError};
+use crate::delivery::{Delivery, DeliveryError, DeliveryStats, Routed};
+use crate::metrics::Metrics;
+use crate::schedule;
+use crate::source::api::ApiSource;
+use crate::source::file::FileSource;
+use crate::source::{EndpointSource, SourceError};
+
+/// A probe: engine, endpoint source, delivery and counters.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    engine: Engine,
+    source: Arc<dyn EndpointSource>,
+    delivery: Arc<Delivery>,
+    metrics: Arc<Metrics>,
+    max_in_flight: usize,
+}
+
+/// The probe could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The engine could not be built.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The source could not be built.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The delivery could not be built.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+}
+
+/// What a round did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoundSummary {
+    /// The round's id, shared by its results.
+    pub run_id: String,
+    /// Region.
+    pub region: String,
+    /// Shard index.
+    pub shard: u32,
+    /// Shard count.
+    pub shards: u32,
+    /// Endpoints checked.
+    pub endpoints: usize,
+    /// Checks by outcome: `up`, `warning`, `down`.
+    pub by_outcome: BTreeMap<String, usize>,
+    /// Down and warning checks by reason.
+    pub by_reason: BTreeMap<String, usize>,
+    /// From fetching the list to the last delivery.
+    pub duration_ms: u64,
+    /// What the delivery did.
+    pub delivery: DeliveryStats,
+}
+
+impl Probe {
+    /// Builds a probe from a validated configuration.
+    pub fn from_config(config: &Config, icmp: Option<scoville_check_engine::IcmpMode>) -> Result<Self, SetupError> {
+        let settings = config.settings()?;
+        let mut engine_config = settings.engine;
+        if let Some(icmp) = icmp {
+            engine_config.icmp = icmp;
+        }
+        let engine = Engine::new(engine_config)?;
+        let e = &config.endpoints;
+        let source: Arc<dyn EndpointSource> = match (&e.file, &e.api_url) {
+            (Some(file), None) => Arc::new(FileSource::new(file)),
+            (None, Some(url)) => Arc::new(ApiSource::new(
+                url,
+                e.token.clone(),
+                Duration::from_millis(e.timeout_ms.max(1)),
+                e.max_pages.max(1),
+            )?),
+            _ => {
+                return Err(ConfigError {
+                    key: "endpoints".into(),
+                    message: "set exactly one of endpoints.file and endpoints.api_url".into(),
+                }
+                .into());
+            }
+        };
+        let metrics = Arc::new(Metrics::default());
+        let delivery = Arc::new(Delivery::new(config, metrics.clone())?);
+        Ok(Self::new(engine, source, delivery, metrics, settings.max_in_flight))
+    }
+
+    /// Assembles a probe from its parts.
+    pub fn new(
+        engine: Engine,
+        source: Arc<dyn EndpointSource>,
+        delivery: Arc<Delivery>,
+        metrics: Arc<Metrics>,
+        max_in_flight: usize,
+    ) -> Self {
+        Self { engine, source, delivery, metrics, max_in_flight: max_in_flight.max(1) }
+    }
+
+    /// The probe's counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The delivery, for its carry-over figures.
+    pub fn delivery(&self) -> &Arc<Delivery> {
+        &self.delivery
+    }
+
+    /// Runs one round: fetch, check everything with starts spread over `window`,
+    /// deliver. `on_result` sees every result as it completes (the CLI prints them).
+    pub async fn run_round(
+        &self,
+        scope: &ProbeScope,
+        window: Duration,
+        on_result: Option<Box<dyn Fn(&CheckResult) + Send>>,
+    ) -> Result<RoundSummary, SourceError> {
+        let began = Instant::now();
+        let endpoints = match self.source.fetch(scope).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.metrics.round(false, began.elapsed().as_millis() as u64);
+                return Err(e);
+            }
+        };
+        let wall_start = unix_ms();
+        let run_id = RunId::parse(format!("{}-{}-{}", scope.region, scope.shard.index(), wall_start))
+            .unwrap_or_else(|_| RunId::parse("run").expect("literal id"));
+        let (tx, delivery) = self.delivery.start_round(on_result);
+        let permits = Arc::new(Semaphore::new(self.max_in_flight));
+        let start = tokio::time::Instant::now();
+        let mut checks = JoinSet::new();
+        let count = endpoints.len();
+        for endpoint in endpoints {
+            let offset = schedule::offset(&endpoint.id, window);
+            let (engine, permits, tx) = (self.engine.clone(), permits.clone(), tx.clone());
+            let (region, run_id, metrics) = (scope.region.clone(), run_id.clone(), self.metrics.clone());
+            checks.spawn(async move {
+                tokio::time::sleep_until(start + offset).await;
+                let permit = permits.acquire_owned().await;
+                let started_at_ms = unix_ms();
+                let report = engine.check(&endpoint.check).await;
+                drop(permit);
+                let outcome = report.outcome;
+                metrics.check(outcome);
+                let result = CheckResult {
+                    endpoint_id: endpoint.id,
+                    org_id: endpoint.org_id,
+                    region,
+                    run_id,
+                    scheduled_at_ms: wall_start + offset.as_millis() as i64,
+                    started_at_ms,
+                    report,
+                };
+                let to_failures = outcome != Outcome::Up || endpoint.open_incident;
+                let _ = tx.send(Routed { result, to_failures }).await;
+                outcome
+            });
+        }
+        drop(tx);
+        let mut by_outcome = BTreeMap::new();
+        let mut by_reason = BTreeMap::new();
+        while let Some(done) = checks.join_next().await {
+            match done {
+                Ok(outcome) => {
+                    *by_outcome.entry(outcome.kind().to_string()).or_insert(0) += 1;
+                    if let Some(reason) = outcome.reason() {
+                        *by_reason.entry(reason.to_string()).or_insert(0) += 1;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "a check task failed"),
+            }
+        }
+        let delivery = delivery.await.unwrap_or_default();
+        let duration_ms = began.elapsed().as_millis() as u64;
+        self.metrics.round(true, duration_ms);
+        let summary = RoundSummary {
+            run_id: run_id.to_string(),
+            region: scope.region.to_string(),
+            shard: scope.shard.index(),
+            shards: scope.shard.count(),
+            endpoints: count,
+            by_outcome,
+            by_reason,
+            duration_ms,
+            delivery,
+        };
+        tracing::info!(
+            run_id = %summary.run_id,
+            endpoints = summary.endpoints,
+            up = summary.by_outcome.get("up").copied().unwrap_or(0),
+            down = summary.by_outcome.get("down").copied().unwrap_or(0),
+            duration_ms,
+            delivered = delivery.results_delivered,
+            carried_over = delivery.carried_over,
+            "round done"
+        );
+        Ok(summary)
+    }
+}
+
+/// Wall-clock Unix time in ms.
+pub fn unix_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
