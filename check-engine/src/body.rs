@@ -66,7 +66,7 @@ pub(crate) struct Collected {
 impl BodyCollector {
     /// A collector for the given `Content-Encoding` (unknown codings are kept raw).
     pub(crate) fn new(content_encoding: Option<&str>, limit: usize) -> Self {
-        let sink = Capped { kept: Vec::with_capacity(limit.min(16 * 1024)), limit, seen: 0 };
+        let sink = Capped { kept: Vec::new(), limit, seen: 0 };
         let coding = content_encoding.map(|c| c.trim().to_ascii_lowercase());
         let decoder = match coding.as_deref() {
             Some("gzip" | "x-gzip") => Decoder::Gzip(Box::new(GzDecoder::new(sink))),

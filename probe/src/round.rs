@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use scoville_check_engine::{Engine, EngineError};
 use scoville_core::wire::ProbeScope;
-use scoville_core::{CheckResult, Outcome, RunId};
+use scoville_core::{CheckResult, Outcome, ProbeEndpoint, RunId};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -146,15 +146,30 @@ impl Probe {
         let (tx, delivery) = self.delivery.start_round(on_result);
         let permits = Arc::new(Semaphore::new(self.max_in_flight));
         let start = tokio::time::Instant::now();
-        let mut checks = JoinSet::new();
         let count = endpoints.len();
-        for endpoint in endpoints {
-            let offset = schedule::offset(&endpoint.id, window);
-            let (engine, permits, tx) = (self.engine.clone(), permits.clone(), tx.clone());
-            let (region, run_id, metrics) = (scope.region.clone(), run_id.clone(), self.metrics.clone());
-            checks.spawn(async move {
+        // Checks are started in schedule order, and a task exists only once its check
+        // holds a permit: at most `max_in_flight` check futures are alive at a time, so
+        // memory stays flat however many endpoints the round has.
+        let mut due: Vec<(Duration, ProbeEndpoint)> =
+            endpoints.into_iter().map(|e| (schedule::offset(&e.id, window), e)).collect();
+        due.sort_by_key(|(offset, _)| *offset);
+        let mut tally = Tally::default();
+        let mut checks = JoinSet::new();
+        for (offset, endpoint) in due {
+            if !offset.is_zero() {
                 tokio::time::sleep_until(start + offset).await;
-                let permit = permits.acquire_owned().await;
+            }
+            let permit = match permits.clone().acquire_owned().await {
+                Ok(p) => p,
+                Err(_) => break,
+            };
+            while let Some(done) = checks.try_join_next() {
+                tally.add(done);
+            }
+            let (engine, tx) = (self.engine.clone(), tx.clone());
+            let (region, run_id, metrics) = (scope.region.clone(), run_id.clone(), self.metrics.clone());
+            let scheduled_at_ms = wall_start + offset.as_millis() as i64;
+            checks.spawn(async move {
                 let started_at_ms = unix_ms();
                 let report = engine.check(&endpoint.check).await;
                 drop(permit);
@@ -165,7 +180,7 @@ impl Probe {
                     org_id: endpoint.org_id,
                     region,
                     run_id,
-                    scheduled_at_ms: wall_start + offset.as_millis() as i64,
+                    scheduled_at_ms,
                     started_at_ms,
                     report,
                 };
@@ -175,19 +190,10 @@ impl Probe {
             });
         }
         drop(tx);
-        let mut by_outcome = BTreeMap::new();
-        let mut by_reason = BTreeMap::new();
         while let Some(done) = checks.join_next().await {
-            match done {
-                Ok(outcome) => {
-                    *by_outcome.entry(outcome.kind().to_string()).or_insert(0) += 1;
-                    if let Some(reason) = outcome.reason() {
-                        *by_reason.entry(reason.to_string()).or_insert(0) += 1;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "a check task failed"),
-            }
+            tally.add(done);
         }
+        let Tally { by_outcome, by_reason } = tally;
         let delivery = delivery.await.unwrap_or_default();
         let duration_ms = began.elapsed().as_millis() as u64;
         self.metrics.round(true, duration_ms);
@@ -213,6 +219,27 @@ impl Probe {
             "round done"
         );
         Ok(summary)
+    }
+}
+
+/// Outcome counts of a round.
+#[derive(Debug, Default)]
+struct Tally {
+    by_outcome: BTreeMap<String, usize>,
+    by_reason: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    fn add(&mut self, done: Result<Outcome, tokio::task::JoinError>) {
+        match done {
+            Ok(outcome) => {
+                *self.by_outcome.entry(outcome.kind().to_string()).or_insert(0) += 1;
+                if let Some(reason) = outcome.reason() {
+                    *self.by_reason.entry(reason.to_string()).or_insert(0) += 1;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "a check task failed"),
+        }
     }
 }
 

@@ -63,12 +63,17 @@ impl Farm {
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
+                let accepted = Instant::now();
                 let _ = stream.set_nodelay(true);
                 let farm = server.clone();
                 tokio::spawn(async move {
+                    let first = std::sync::atomic::AtomicBool::new(true);
                     let service = hyper::service::service_fn(move |req| {
                         let farm = farm.clone();
-                        async move { Ok::<_, std::convert::Infallible>(farm.handle(req).await) }
+                        // A request's hold starts when its connection was accepted (the
+                        // first request) or when its head was parsed (keep-alive ones).
+                        let started = if first.swap(false, Ordering::Relaxed) { accepted } else { Instant::now() };
+                        async move { Ok::<_, std::convert::Infallible>(farm.handle(req, started).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -116,8 +121,7 @@ impl Farm {
         sink.fail_status = status;
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Resp {
-        let started = Instant::now();
+    async fn handle(&self, req: Request<Incoming>, started: Instant) -> Resp {
         let path = req.uri().path().to_string();
         let query: HashMap<String, String> = req
             .uri()

@@ -13,7 +13,8 @@ pub struct HoldRecord {
     pub index: u64,
     /// The run tag from `?run=`.
     pub run: String,
-    /// From the request head being parsed to the response being handed to hyper, in ms.
+    /// From the connection being accepted (or, on a kept-alive connection, the request
+    /// head being parsed) to the response being handed to hyper, in ms.
     pub hold_ms: f64,
     /// The status answered.
     pub status: u16,
