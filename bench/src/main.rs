@@ -35,9 +35,13 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let runtime = if std::env::var("BENCH_RUNTIME").as_deref() == Ok("current") {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
     };
     runtime.block_on(async move {
         match cli.role {

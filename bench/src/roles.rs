@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures::StreamExt;
-use scoville_core::{EndpointId, Region};
 use scoville_core::wire::{ProbeScope, Shard};
+use scoville_core::{EndpointId, Region};
 use scoville_probe::{Config, Probe};
 use scoville_target_farm::{Farm, FarmConfig, HoldRecord, SinkSnapshot};
 use serde::{Deserialize, Serialize};
@@ -102,11 +102,16 @@ pub(crate) async fn scoville(args: ScovilleArgs) -> anyhow::Result<()> {
     config.probe.allow_private = true;
     config.probe.max_in_flight = args.concurrency;
     let probe = Probe::from_config(&config, None)?;
-    let scope = ProbeScope { region: Region::parse("bench").map_err(anyhow::Error::msg)?, shard: Shard::whole() };
+    let scope = ProbeScope {
+        region: Region::parse("bench").map_err(anyhow::Error::msg)?,
+        shard: Shard::whole(),
+    };
     let pid = std::process::id();
     let cpu0 = cpu_seconds(pid)?;
     let t0 = Instant::now();
-    let summary = probe.run_round(&scope, Duration::from_millis(args.spread_ms), None).await?;
+    let summary = probe
+        .run_round(&scope, Duration::from_millis(args.spread_ms), None)
+        .await?;
     let wall_s = t0.elapsed().as_secs_f64();
     let cpu_s = cpu_seconds(pid)? - cpu0;
     let figures = Figures {
@@ -119,7 +124,11 @@ pub(crate) async fn scoville(args: ScovilleArgs) -> anyhow::Result<()> {
         ..Figures::default()
     };
     if summary.delivery.results_delivered != summary.endpoints as u64 {
-        bail!("only {} of {} results delivered", summary.delivery.results_delivered, summary.endpoints);
+        bail!(
+            "only {} of {} results delivered",
+            summary.delivery.results_delivered,
+            summary.endpoints
+        );
     }
     println!("{}", serde_json::to_string(&figures)?);
     Ok(())
@@ -139,20 +148,38 @@ fn spawn_listening(mut cmd: Command) -> anyhow::Result<(Kill, String)> {
     let stdout = child.stdout.take().context("no stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let url = line.trim().strip_prefix("listening on ").context("no listening line")?.to_string();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .context("no listening line")?
+        .to_string();
     Ok((Kill(child), url))
 }
 
 pub(crate) async fn orchestrate(opts: Options) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut farm_cmd = Command::new(&exe);
-    farm_cmd.args(["farm", "--endpoints", &opts.endpoints.to_string(), "--timeout-ms", &opts.timeout_ms.to_string()]);
+    farm_cmd.args([
+        "farm",
+        "--endpoints",
+        &opts.endpoints.to_string(),
+        "--timeout-ms",
+        &opts.timeout_ms.to_string(),
+    ]);
     let (_farm, farm_url) = spawn_listening(farm_cmd)?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(opts.concurrency).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.concurrency)
+        .build()?;
     eprintln!("farm at {farm_url} with {} targets", opts.endpoints);
 
     let out = Command::new(&exe)
-        .args(["scoville", "--farm", &farm_url, "--concurrency", &opts.concurrency.to_string()])
+        .args([
+            "scoville",
+            "--farm",
+            &farm_url,
+            "--concurrency",
+            &opts.concurrency.to_string(),
+        ])
         .args(["--spread-ms", &opts.spread_ms.to_string()])
         .stderr(Stdio::inherit())
         .output()?;
@@ -160,8 +187,18 @@ pub(crate) async fn orchestrate(opts: Options) -> anyhow::Result<()> {
         bail!("the Scoville run failed");
     }
     let mut scoville: Figures = serde_json::from_slice(&out.stdout)?;
-    let sink: SinkSnapshot = http.get(format!("{farm_url}/__sink")).send().await?.json().await?;
-    let holds: Vec<HoldRecord> = http.get(format!("{farm_url}/__records?run=")).send().await?.json().await?;
+    let sink: SinkSnapshot = http
+        .get(format!("{farm_url}/__sink"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let holds: Vec<HoldRecord> = http
+        .get(format!("{farm_url}/__records?run="))
+        .send()
+        .await?
+        .json()
+        .await?;
     let reported: HashMap<u64, f64> = sink
         .totals
         .iter()
@@ -170,7 +207,11 @@ pub(crate) async fn orchestrate(opts: Options) -> anyhow::Result<()> {
         .collect();
     accuracy(&mut scoville, &holds, &reported);
 
-    let blackbox = if opts.skip_blackbox { None } else { Some(run_blackbox(&opts, &farm_url, &http).await?) };
+    let blackbox = if opts.skip_blackbox {
+        None
+    } else {
+        Some(run_blackbox(&opts, &farm_url, &http).await?)
+    };
     report(&opts, &scoville, blackbox.as_ref());
     if let Some(path) = &opts.json {
         let json = serde_json::json!({"options": {"endpoints": opts.endpoints, "concurrency": opts.concurrency,
@@ -205,16 +246,24 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-async fn run_blackbox(opts: &Options, farm_url: &str, http: &reqwest::Client) -> anyhow::Result<Figures> {
+async fn run_blackbox(
+    opts: &Options,
+    farm_url: &str,
+    http: &reqwest::Client,
+) -> anyhow::Result<Figures> {
     let dir = std::env::temp_dir().join(format!("scoville-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let config = dir.join("blackbox.yml");
     let timeout_s = opts.timeout_ms as f64 / 1000.0;
     std::fs::write(
         &config,
-        format!("modules:\n  http_2xx:\n    prober: http\n    timeout: {timeout_s}s\n    http:\n      preferred_ip_protocol: ip4\n"),
+        format!(
+            "modules:\n  http_2xx:\n    prober: http\n    timeout: {timeout_s}s\n    http:\n      preferred_ip_protocol: ip4\n"
+        ),
     )?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Command::new(&opts.blackbox_bin)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -238,7 +287,15 @@ async fn run_blackbox(opts: &Options, farm_url: &str, http: &reqwest::Client) ->
     let window = Duration::from_millis(opts.spread_ms);
     let start = tokio::time::Instant::now();
     let mut due: Vec<(Duration, u64)> = (0..opts.endpoints)
-        .map(|i| (scoville_probe::schedule::offset(&EndpointId::parse(format!("t{i}")).expect("id"), window), i))
+        .map(|i| {
+            (
+                scoville_probe::schedule::offset(
+                    &EndpointId::parse(format!("t{i}")).expect("id"),
+                    window,
+                ),
+                i,
+            )
+        })
         .collect();
     due.sort();
     let results: Vec<(u64, Option<f64>, bool)> = futures::stream::iter(due)
@@ -248,9 +305,14 @@ async fn run_blackbox(opts: &Options, farm_url: &str, http: &reqwest::Client) ->
         })
         .map(|i| {
             let url = format!("{base}/probe?module=http_2xx&target={farm_url}/t/{i}%3Frun%3Dbb");
-            let req = http.get(url).header("X-Prometheus-Scrape-Timeout-Seconds", scrape_timeout.clone());
+            let req = http.get(url).header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                scrape_timeout.clone(),
+            );
             async move {
-                let Ok(resp) = req.send().await else { return (i, None, false) };
+                let Ok(resp) = req.send().await else {
+                    return (i, None, false);
+                };
                 let text = resp.text().await.unwrap_or_default();
                 let metric = |name: &str| {
                     text.lines()
@@ -258,7 +320,11 @@ async fn run_blackbox(opts: &Options, farm_url: &str, http: &reqwest::Client) ->
                         .and_then(|l| l.split_whitespace().nth(1))
                         .and_then(|v| v.parse::<f64>().ok())
                 };
-                (i, metric("probe_duration_seconds").map(|s| s * 1000.0), metric("probe_success") == Some(1.0))
+                (
+                    i,
+                    metric("probe_duration_seconds").map(|s| s * 1000.0),
+                    metric("probe_success") == Some(1.0),
+                )
             }
         })
         .buffer_unordered(opts.concurrency)
@@ -275,7 +341,12 @@ async fn run_blackbox(opts: &Options, farm_url: &str, http: &reqwest::Client) ->
         down: results.iter().filter(|r| !r.2).count() as u64,
         ..Figures::default()
     };
-    let holds: Vec<HoldRecord> = http.get(format!("{farm_url}/__records?run=bb")).send().await?.json().await?;
+    let holds: Vec<HoldRecord> = http
+        .get(format!("{farm_url}/__records?run=bb"))
+        .send()
+        .await?
+        .json()
+        .await?;
     let reported: HashMap<u64, f64> = results
         .iter()
         .filter_map(|(i, d, _)| d.filter(|d| *d < opts.timeout_ms as f64).map(|d| (*i, d)))
@@ -290,16 +361,44 @@ fn report(opts: &Options, s: &Figures, b: Option<&Figures>) {
         "{} targets, {} in flight, {} ms timeout (farm: median 50 ms, p99 500 ms, 1% 500, 0.5% hang)",
         opts.endpoints, opts.concurrency, opts.timeout_ms
     );
-    println!("{:<34}{:>14}{:>18}{:>12}", "", "scoville", "blackbox_exporter", "bb / sc");
+    println!(
+        "{:<34}{:>14}{:>18}{:>12}",
+        "", "scoville", "blackbox_exporter", "bb / sc"
+    );
     let per_check_us = |f: &Figures| f.cpu_s * 1e6 / f.checks.max(1) as f64;
     let rows: Vec<(&str, f64, Option<f64>, usize)> = vec![
         ("wall time (s)", s.wall_s, b.map(|b| b.wall_s), 2),
         ("CPU time (s)", s.cpu_s, b.map(|b| b.cpu_s), 3),
-        ("CPU per check (µs)", per_check_us(s), b.map(per_check_us), 1),
-        ("peak RSS (MiB)", s.peak_rss_kib as f64 / 1024.0, b.map(|b| b.peak_rss_kib as f64 / 1024.0), 1),
-        ("|total - hold| p50 (ms)", s.error_p50_ms, b.map(|b| b.error_p50_ms), 3),
-        ("|total - hold| p99 (ms)", s.error_p99_ms, b.map(|b| b.error_p99_ms), 3),
-        ("reported for 40-60 ms holds, p50", s.median_reported_for_50ms_ms, b.map(|b| b.median_reported_for_50ms_ms), 1),
+        (
+            "CPU per check (µs)",
+            per_check_us(s),
+            b.map(per_check_us),
+            1,
+        ),
+        (
+            "peak RSS (MiB)",
+            s.peak_rss_kib as f64 / 1024.0,
+            b.map(|b| b.peak_rss_kib as f64 / 1024.0),
+            1,
+        ),
+        (
+            "|total - hold| p50 (ms)",
+            s.error_p50_ms,
+            b.map(|b| b.error_p50_ms),
+            3,
+        ),
+        (
+            "|total - hold| p99 (ms)",
+            s.error_p99_ms,
+            b.map(|b| b.error_p99_ms),
+            3,
+        ),
+        (
+            "reported for 40-60 ms holds, p50",
+            s.median_reported_for_50ms_ms,
+            b.map(|b| b.median_reported_for_50ms_ms),
+            1,
+        ),
         ("up / checks", s.up as f64, b.map(|b| b.up as f64), 0),
     ];
     for (name, sv, bv, prec) in rows {
@@ -308,5 +407,9 @@ fn report(opts: &Options, s: &Figures, b: Option<&Figures>) {
             None => println!("{name:<34}{sv:>14.prec$}"),
         }
     }
-    println!("answered checks compared with the farm: scoville {}, blackbox {}", s.compared, b.map_or(0, |b| b.compared));
+    println!(
+        "answered checks compared with the farm: scoville {}, blackbox {}",
+        s.compared,
+        b.map_or(0, |b| b.compared)
+    );
 }

@@ -66,7 +66,11 @@ pub(crate) struct Collected {
 impl BodyCollector {
     /// A collector for the given `Content-Encoding` (unknown codings are kept raw).
     pub(crate) fn new(content_encoding: Option<&str>, limit: usize) -> Self {
-        let sink = Capped { kept: Vec::new(), limit, seen: 0 };
+        let sink = Capped {
+            kept: Vec::new(),
+            limit,
+            seen: 0,
+        };
         let coding = content_encoding.map(|c| c.trim().to_ascii_lowercase());
         let decoder = match coding.as_deref() {
             Some("gzip" | "x-gzip") => Decoder::Gzip(Box::new(GzDecoder::new(sink))),
@@ -128,7 +132,11 @@ impl BodyCollector {
             Decoder::Brotli(d) => d.get_mut(),
         };
         let truncated = sink.seen > sink.limit as u64;
-        Ok(Collected { bytes: std::mem::take(&mut sink.kept), seen: sink.seen, truncated })
+        Ok(Collected {
+            bytes: std::mem::take(&mut sink.kept),
+            seen: sink.seen,
+            truncated,
+        })
     }
 }
 
@@ -182,7 +190,9 @@ mod tests {
     #[test]
     fn broken_gzip_is_an_error() {
         let mut c = BodyCollector::new(Some("gzip"), 1024);
-        let r = c.push(b"definitely not gzip").and_then(|_| c.finish(true).map(|_| ()));
+        let r = c
+            .push(b"definitely not gzip")
+            .and_then(|_| c.finish(true).map(|_| ()));
         assert!(r.is_err());
     }
 }

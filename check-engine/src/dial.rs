@@ -47,7 +47,10 @@ pub(crate) async fn resolve_allowed(
             };
             Err(Failure::new(DownReason::Blocked, format!("{via}{blocked}")))
         }
-        (true, None) => Err(Failure::new(DownReason::Dns, format!("{host} has no addresses"))),
+        (true, None) => Err(Failure::new(
+            DownReason::Dns,
+            format!("{host} has no addresses"),
+        )),
         (false, _) => Ok(allowed),
     }
 }
@@ -76,7 +79,11 @@ pub(crate) async fn connect(
         }
     }
     let message = match last_error {
-        Some((ip, e)) => format!("connect to {}: {}", SocketAddr::new(ip, port), describe_io(&e)),
+        Some((ip, e)) => format!(
+            "connect to {}: {}",
+            SocketAddr::new(ip, port),
+            describe_io(&e)
+        ),
         None => format!("{host}: nothing to connect to"),
     };
     Err(Failure::new(DownReason::Connect, message))

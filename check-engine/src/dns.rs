@@ -33,7 +33,8 @@ impl Check for DnsCheck {
         let t0 = Instant::now();
         let lookup = match self.resolver {
             Some(server) => {
-                let group = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+                let group =
+                    NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
                 let config = ResolverConfig::from_parts(None, vec![], group);
                 let mut builder =
                     TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
@@ -41,20 +42,41 @@ impl Check for DnsCheck {
                 opts.cache_size = 0;
                 opts.attempts = 1;
                 opts.timeout = self.timeout_ms.as_duration();
-                builder.build().lookup(name.as_str(), hickory_type(self.record_type)).await
+                builder
+                    .build()
+                    .lookup(name.as_str(), hickory_type(self.record_type))
+                    .await
             }
-            None => ctx.resolver.system().lookup(name.as_str(), hickory_type(self.record_type)).await,
+            None => {
+                ctx.resolver
+                    .system()
+                    .lookup(name.as_str(), hickory_type(self.record_type))
+                    .await
+            }
         };
         trace.timings.dns_ms = Some(ms(t0.elapsed()));
-        let lookup = lookup.map_err(|e| Failure::new(DownReason::Dns, lookup_error(self.name.as_str(), &e)))?;
-        let answers: BTreeSet<String> = lookup.record_iter().filter_map(|r| render(r.data())).collect();
+        let lookup = lookup
+            .map_err(|e| Failure::new(DownReason::Dns, lookup_error(self.name.as_str(), &e)))?;
+        let answers: BTreeSet<String> = lookup
+            .record_iter()
+            .filter_map(|r| render(r.data()))
+            .collect();
         if answers.is_empty() {
-            return Err(Failure::new(DownReason::Dns, format!("{}: empty answer", self.name.as_str())));
+            return Err(Failure::new(
+                DownReason::Dns,
+                format!("{}: empty answer", self.name.as_str()),
+            ));
         }
         let expected: BTreeSet<String> = self
             .expected
             .iter()
-            .map(|v| if self.record_type == RecordType::Txt { v.clone() } else { normalise(v) })
+            .map(|v| {
+                if self.record_type == RecordType::Txt {
+                    v.clone()
+                } else {
+                    normalise(v)
+                }
+            })
             .collect();
         let ok = expected.is_empty()
             || match self.match_mode {
@@ -67,7 +89,10 @@ impl Check for DnsCheck {
             Ok(Success::new(format!("{:?} {}", self.record_type, shown)))
         } else {
             let want = self.expected.join(", ");
-            Err(Failure::new(DownReason::Assertion, format!("answer [{shown}] does not match [{want}]")))
+            Err(Failure::new(
+                DownReason::Assertion,
+                format!("answer [{shown}] does not match [{want}]"),
+            ))
         }
     }
 }
@@ -93,7 +118,11 @@ fn render(data: &RData) -> Option<String> {
         RData::AAAA(a) => a.0.to_string(),
         RData::CNAME(n) => normalise(&n.0.to_ascii()),
         RData::NS(n) => normalise(&n.0.to_ascii()),
-        RData::MX(mx) => format!("{} {}", mx.preference(), normalise(&mx.exchange().to_ascii())),
+        RData::MX(mx) => format!(
+            "{} {}",
+            mx.preference(),
+            normalise(&mx.exchange().to_ascii())
+        ),
         RData::TXT(txt) => txt
             .txt_data()
             .iter()

@@ -98,8 +98,8 @@ pub struct Engine {
 impl Engine {
     /// Builds an engine.
     pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
-        let user_agent = http::HeaderValue::from_str(&config.user_agent)
-            .map_err(|_| EngineError::UserAgent)?;
+        let user_agent =
+            http::HeaderValue::from_str(&config.user_agent).map_err(|_| EngineError::UserAgent)?;
         let ctx = Context {
             policy: config.policy,
             resolver: Resolver::new(config.resolve_overrides, config.dns_cache_size)?,
@@ -132,7 +132,10 @@ impl Engine {
         let verdict = tokio::time::timeout(deadline.as_duration(), run).await;
         let total = trace.total.unwrap_or_else(|| trace.start.elapsed());
         let (outcome, message) = match verdict {
-            Err(_elapsed) => (Outcome::Down(DownReason::Timeout), timeout_message(deadline, &trace)),
+            Err(_elapsed) => (
+                Outcome::Down(DownReason::Timeout),
+                timeout_message(deadline, &trace),
+            ),
             Ok(Err(f)) => (Outcome::Down(f.reason), f.message),
             Ok(Ok(s)) => (s.warning.map_or(Outcome::Up, Outcome::Warning), s.message),
         };
@@ -154,5 +157,8 @@ impl Engine {
 }
 
 fn timeout_message(deadline: TimeoutMs, trace: &Trace) -> String {
-    format!("no answer within {deadline}: timed out {}", trace.phase.describe())
+    format!(
+        "no answer within {deadline}: timed out {}",
+        trace.phase.describe()
+    )
 }

@@ -20,7 +20,10 @@ use crate::trace::{Failure, Phase, Success, Trace, Verdict, ms};
 impl Check for IcmpCheck {
     async fn run(&self, ctx: &Context, trace: &mut Trace) -> Verdict {
         if let IcmpMode::Unavailable(why) = &ctx.icmp {
-            return Err(Failure::new(DownReason::IcmpUnavailable, format!("ICMP not available here: {why}")));
+            return Err(Failure::new(
+                DownReason::IcmpUnavailable,
+                format!("ICMP not available here: {why}"),
+            ));
         }
         let ip = resolve_allowed(ctx, &self.host, trace).await?[0];
         trace.ip = Some(ip);
@@ -38,16 +41,25 @@ impl Check for IcmpCheck {
             let packet = echo_request(ip, seq, &token);
             let sent = Instant::now();
             send(&fd, &packet, ip).await?;
-            if let Ok(Ok(())) = tokio::time::timeout(per_echo, wait_reply(&fd, ip, raw, seq, &token)).await {
+            if let Ok(Ok(())) =
+                tokio::time::timeout(per_echo, wait_reply(&fd, ip, raw, seq, &token)).await
+            {
                 rtts.push(sent.elapsed());
             }
         }
         if rtts.is_empty() {
-            return Err(Failure::new(DownReason::NoReply, format!("no echo reply from {ip} to {count} requests")));
+            return Err(Failure::new(
+                DownReason::NoReply,
+                format!("no echo reply from {ip} to {count} requests"),
+            ));
         }
         let avg = rtts.iter().sum::<Duration>() / rtts.len() as u32;
         trace.total = Some(avg);
-        Ok(Success::new(format!("{}/{count} replies, average {:.2} ms", rtts.len(), ms(avg))))
+        Ok(Success::new(format!(
+            "{}/{count} replies, average {:.2} ms",
+            rtts.len(),
+            ms(avg)
+        )))
     }
 }
 
@@ -71,7 +83,9 @@ fn open(ip: IpAddr) -> Result<(Socket, bool), Failure> {
             }
         },
     };
-    socket.set_nonblocking(true).map_err(|e| Failure::new(DownReason::Internal, e.to_string()))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| Failure::new(DownReason::Internal, e.to_string()))?;
     Ok((socket, raw))
 }
 
@@ -114,7 +128,13 @@ async fn send(fd: &UdpSocket, packet: &[u8], ip: IpAddr) -> Result<(), Failure> 
         .map_err(|e| Failure::new(DownReason::Connect, format!("ICMP send to {ip}: {e}")))
 }
 
-async fn wait_reply(fd: &UdpSocket, ip: IpAddr, raw: bool, seq: u16, token: &[u8; 8]) -> std::io::Result<()> {
+async fn wait_reply(
+    fd: &UdpSocket,
+    ip: IpAddr,
+    raw: bool,
+    seq: u16,
+    token: &[u8; 8],
+) -> std::io::Result<()> {
     let mut buf = [0u8; 1500];
     loop {
         let n = fd.recv(&mut buf).await?;

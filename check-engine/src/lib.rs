@@ -29,5 +29,5 @@ mod trace;
 
 pub use engine::{Engine, EngineConfig, EngineError, IcmpMode};
 pub use scoville_core::address_policy::AddressPolicy;
-pub use scoville_core::result::CheckReport;
 pub use scoville_core::check_spec::CheckSpec;
+pub use scoville_core::result::CheckReport;

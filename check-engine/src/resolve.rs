@@ -20,7 +20,9 @@ pub(crate) struct Resolver {
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver").field("overrides", &self.overrides).finish_non_exhaustive()
+        f.debug_struct("Resolver")
+            .field("overrides", &self.overrides)
+            .finish_non_exhaustive()
     }
 }
 
@@ -29,7 +31,10 @@ impl Resolver {
         overrides: HashMap<String, Vec<IpAddr>>,
         cache_size: usize,
     ) -> Result<Self, EngineError> {
-        let overrides = overrides.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+        let overrides = overrides
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
         let mut builder = match TokioResolver::builder_tokio() {
             Ok(b) => b,
             // No /etc/resolv.conf (minimal containers): fall back to public resolvers.
@@ -41,7 +46,10 @@ impl Resolver {
         let opts: &mut ResolverOpts = builder.options_mut();
         opts.cache_size = cache_size;
         opts.attempts = 2;
-        Ok(Self { overrides, system: builder.build() })
+        Ok(Self {
+            overrides,
+            system: builder.build(),
+        })
     }
 
     /// The addresses of `name`, in the resolver's preference order.
@@ -49,7 +57,11 @@ impl Resolver {
         if let Some(ips) = self.overrides.get(name) {
             return Ok(ips.clone());
         }
-        let answer = self.system.lookup_ip(name).await.map_err(|e| lookup_error(name, &e))?;
+        let answer = self
+            .system
+            .lookup_ip(name)
+            .await
+            .map_err(|e| lookup_error(name, &e))?;
         let ips: Vec<IpAddr> = answer.iter().collect();
         if ips.is_empty() {
             return Err(format!("{name} has no addresses"));

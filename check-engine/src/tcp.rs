@@ -21,19 +21,19 @@ impl Check for TcpCheck {
         trace.phase = Phase::Exchanging;
         let sent_at = std::time::Instant::now();
         if let Some(send) = &self.send {
-            stream
-                .write_all(send.as_bytes())
-                .await
-                .map_err(|e| Failure::new(DownReason::Connect, format!("send: {}", describe_io(&e))))?;
+            stream.write_all(send.as_bytes()).await.map_err(|e| {
+                Failure::new(DownReason::Connect, format!("send: {}", describe_io(&e)))
+            })?;
         }
-        let Some(expect) = &self.expect else { return Ok(Success::new("connected, sent")) };
+        let Some(expect) = &self.expect else {
+            return Ok(Success::new("connected, sent"));
+        };
         let mut reply = Vec::with_capacity(1024);
         let mut buf = [0u8; 4096];
         loop {
-            let n = stream
-                .read(&mut buf)
-                .await
-                .map_err(|e| Failure::new(DownReason::Connect, format!("read: {}", describe_io(&e))))?;
+            let n = stream.read(&mut buf).await.map_err(|e| {
+                Failure::new(DownReason::Connect, format!("read: {}", describe_io(&e)))
+            })?;
             if trace.timings.ttfb_ms.is_none() && n > 0 {
                 trace.timings.ttfb_ms = Some(ms(sent_at.elapsed()));
             }

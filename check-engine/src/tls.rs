@@ -39,9 +39,14 @@ impl std::fmt::Debug for TlsConfigs {
 impl TlsConfigs {
     pub(crate) fn new(extra_ca_files: &[PathBuf]) -> Result<Self, EngineError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
         for path in extra_ca_files {
-            let ca_error = |message: String| EngineError::CaFile { path: path.clone(), message };
+            let ca_error = |message: String| EngineError::CaFile {
+                path: path.clone(),
+                message,
+            };
             let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
             let certs = rustls_pemfile::certs(&mut pem.as_slice())
                 .collect::<Result<Vec<_>, _>>()
@@ -58,12 +63,17 @@ impl TlsConfigs {
                 .with_safe_default_protocol_versions()
                 .map_err(|e| EngineError::Tls(e.to_string()))
         };
-        let verify = builder(&provider)?.with_root_certificates(roots).with_no_client_auth();
+        let verify = builder(&provider)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let insecure = builder(&provider)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoChainVerification(provider.clone())))
             .with_no_client_auth();
-        Ok(Self { verify: connector(verify), insecure: connector(insecure) })
+        Ok(Self {
+            verify: connector(verify),
+            insecure: connector(insecure),
+        })
     }
 
     fn connector(&self, verify: bool) -> &TlsConnector {
@@ -90,16 +100,26 @@ pub(crate) async fn handshake(
     let name = ServerName::try_from(name.to_string())
         .map_err(|_| Failure::new(DownReason::Tls, format!("invalid TLS server name {name:?}")))?;
     let t0 = Instant::now();
-    let stream = configs.connector(verify).connect(name, tcp).await.map_err(|e| {
-        let message = match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-            Some(tls_error) => format!("TLS: {tls_error}"),
-            None => format!("TLS handshake: {}", describe_io(&e)),
-        };
-        Failure::new(DownReason::Tls, message)
-    })?;
+    let stream = configs
+        .connector(verify)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            let message = match e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            {
+                Some(tls_error) => format!("TLS: {tls_error}"),
+                None => format!("TLS handshake: {}", describe_io(&e)),
+            };
+            Failure::new(DownReason::Tls, message)
+        })?;
     trace.timings.tls_ms = Some(ms(t0.elapsed()));
     let (_, conn) = stream.get_ref();
-    trace.cert_expires_at_ms = conn.peer_certificates().and_then(|c| c.first()).and_then(not_after_ms);
+    trace.cert_expires_at_ms = conn
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(not_after_ms);
     Ok(stream)
 }
 
@@ -114,7 +134,10 @@ pub(crate) fn expiry_warning(
     expires_at_ms: Option<i64>,
 ) -> Option<(WarningReason, String)> {
     let expires_at_ms = expires_at_ms?;
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_millis() as i64;
     let days_left = (expires_at_ms - now_ms) as f64 / 86_400_000.0;
     let text = if days_left < 0.0 {
         format!("certificate expired {:.0} days ago", -days_left)

@@ -18,9 +18,14 @@ impl Check for TlsCheck {
         };
         let _tls = handshake(&ctx.tls, tcp, &server_name, self.tls_verify, trace).await?;
         trace.total = Some(trace.start.elapsed());
-        Ok(match expiry_warning(self.cert_expiry, trace.cert_expires_at_ms) {
-            Some((warning, text)) => Success { message: text, warning: Some(warning) },
-            None => Success::new("TLS handshake ok"),
-        })
+        Ok(
+            match expiry_warning(self.cert_expiry, trace.cert_expires_at_ms) {
+                Some((warning, text)) => Success {
+                    message: text,
+                    warning: Some(warning),
+                },
+                None => Success::new("TLS handshake ok"),
+            },
+        )
     }
 }

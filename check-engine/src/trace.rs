@@ -80,7 +80,10 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(reason: DownReason, message: impl Into<String>) -> Self {
-        Self { reason, message: message.into() }
+        Self {
+            reason,
+            message: message.into(),
+        }
     }
 }
 
@@ -93,7 +96,10 @@ pub(crate) struct Success {
 
 impl Success {
     pub(crate) fn new(message: impl Into<String>) -> Self {
-        Self { message: message.into(), warning: None }
+        Self {
+            message: message.into(),
+            warning: None,
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! One real server per kind of misbehaviour. Each check must end within its timeout
 //! plus 100 ms, with the outcome that names what went wrong.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::io::Write;
@@ -39,8 +41,15 @@ async fn a_server_that_hangs_times_out() {
     .await;
     let r = check_within_deadline(server.url("/"), serde_json::json!({})).await;
     assert_eq!(r.outcome, Outcome::Down(DownReason::Timeout));
-    assert!(r.message.contains("waiting for the response"), "{}", r.message);
-    assert!(r.timings.connect_ms.is_some(), "connect phase kept after the timeout");
+    assert!(
+        r.message.contains("waiting for the response"),
+        "{}",
+        r.message
+    );
+    assert!(
+        r.timings.connect_ms.is_some(),
+        "connect phase kept after the timeout"
+    );
     assert!(r.timings.total_ms >= TIMEOUT_MS as f64);
 }
 
@@ -63,7 +72,9 @@ async fn a_server_that_trickles_a_byte_a_second_times_out() {
 #[tokio::test]
 async fn a_body_that_trickles_after_the_head_times_out_while_reading() {
     let server = RawServer::start(|_, mut s| async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
+            .await;
         for _ in 0..100 {
             if s.write_all(b"x").await.is_err() {
                 return;
@@ -82,7 +93,9 @@ async fn a_body_that_trickles_after_the_head_times_out_while_reading() {
 #[tokio::test]
 async fn an_endless_body_is_cut_at_the_limit() {
     let server = RawServer::start(|_, mut s| async move {
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
         let chunk = format!("4000\r\n{}\r\n", "y".repeat(0x4000));
         while s.write_all(chunk.as_bytes()).await.is_ok() {}
     })
@@ -91,7 +104,11 @@ async fn an_endless_body_is_cut_at_the_limit() {
     assert_eq!(r.outcome, Outcome::Up, "{}", r.message);
     assert!(r.truncated);
     assert_eq!(r.bytes, 1024 * 1024);
-    let r = check_within_deadline(server.url("/"), serde_json::json!({"body_limit":{"on_exceed":"fail"}})).await;
+    let r = check_within_deadline(
+        server.url("/"),
+        serde_json::json!({"body_limit":{"on_exceed":"fail"}}),
+    )
+    .await;
     assert_eq!(r.outcome, Outcome::Down(DownReason::BodyTooLarge));
 }
 
@@ -111,7 +128,11 @@ async fn a_big_header_is_a_protocol_error(kib: usize) {
     .await;
     let r = check_within_deadline(server.url("/"), serde_json::json!({})).await;
     assert_eq!(r.outcome, Outcome::Down(DownReason::Protocol));
-    assert!(r.message.contains("response head larger than"), "{}", r.message);
+    assert!(
+        r.message.contains("response head larger than"),
+        "{}",
+        r.message
+    );
 }
 
 #[tokio::test]
@@ -123,7 +144,10 @@ async fn a_gzip_bomb_is_stopped_at_the_limit() {
         enc.write_all(&zeros).unwrap();
     }
     let bomb = enc.finish().unwrap();
-    let head = format!("HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n", bomb.len());
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+        bomb.len()
+    );
     let server = RawServer::start(move |_, mut s| {
         let (head, bomb) = (head.clone(), bomb.clone());
         async move {
@@ -136,7 +160,11 @@ async fn a_gzip_bomb_is_stopped_at_the_limit() {
     assert_eq!(r.outcome, Outcome::Up, "{}", r.message);
     assert!(r.truncated);
     assert_eq!(r.bytes, 1024 * 1024, "only the limit is kept");
-    let r = check_within_deadline(server.url("/"), serde_json::json!({"body_limit":{"on_exceed":"fail"}})).await;
+    let r = check_within_deadline(
+        server.url("/"),
+        serde_json::json!({"body_limit":{"on_exceed":"fail"}}),
+    )
+    .await;
     assert_eq!(r.outcome, Outcome::Down(DownReason::BodyTooLarge));
 }
 
@@ -155,11 +183,17 @@ async fn a_self_signed_certificate_fails_verification_unless_told_otherwise() {
 
 #[tokio::test]
 async fn a_500_is_down_with_the_status() {
-    let server = RawServer::fixed(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops").await;
+    let server =
+        RawServer::fixed(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 4\r\n\r\noops")
+            .await;
     let r = check_within_deadline(server.url("/"), serde_json::json!({})).await;
     assert_eq!(r.outcome, Outcome::Down(DownReason::Status));
     assert_eq!(r.status, Some(500));
-    assert!(r.message.contains("500 Internal Server Error"), "{}", r.message);
+    assert!(
+        r.message.contains("500 Internal Server Error"),
+        "{}",
+        r.message
+    );
 }
 
 #[tokio::test]
@@ -177,5 +211,11 @@ async fn a_refused_connection_is_a_connect_failure() {
 async fn a_server_that_closes_without_answering_is_a_protocol_error() {
     let server = RawServer::start(|_, s| async move { drop(s) }).await;
     let r = check_within_deadline(server.url("/"), serde_json::json!({})).await;
-    assert!(matches!(r.outcome, Outcome::Down(DownReason::Protocol | DownReason::Connect)), "{r:?}");
+    assert!(
+        matches!(
+            r.outcome,
+            Outcome::Down(DownReason::Protocol | DownReason::Connect)
+        ),
+        "{r:?}"
+    );
 }

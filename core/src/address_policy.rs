@@ -55,12 +55,18 @@ enum Class {
 impl AddressPolicy {
     /// Only global addresses: the default, and what the SaaS probe runs with.
     pub fn global_only() -> Self {
-        Self { allow_private: false, allow_list: Vec::new() }
+        Self {
+            allow_private: false,
+            allow_list: Vec::new(),
+        }
     }
 
     /// Also private, loopback and link-local addresses, for self-hosted monitoring.
     pub fn allow_private() -> Self {
-        Self { allow_private: true, allow_list: Vec::new() }
+        Self {
+            allow_private: true,
+            allow_list: Vec::new(),
+        }
     }
 
     /// Also lets these exact addresses through, whatever their range.
@@ -95,7 +101,11 @@ fn classify(ip: IpAddr) -> Class {
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
@@ -129,7 +139,11 @@ fn classify_v4(ip: Ipv4Addr) -> Class {
 }
 
 fn in_v6(ip: Ipv6Addr, net: [u16; 8], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - prefix)
+    };
     (u128::from(ip) & mask) == (u128::from(Ipv6Addr::from(net)) & mask)
 }
 
@@ -144,31 +158,54 @@ fn classify_v6(ip: Ipv6Addr) -> Class {
     // Forms that embed an IPv4 address are refused outright: a real target is dialled
     // over IPv4 directly, and these forms are a classic way around v4-only filters.
     const RANGES: &[([u16; 8], u32, Class)] = &[
-        ([0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254], 128, Never("cloud metadata")),
+        (
+            [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254],
+            128,
+            Never("cloud metadata"),
+        ),
         ([0, 0, 0, 0, 0, 0xffff, 0, 0], 96, Never("IPv4-mapped IPv6")),
         ([0, 0, 0, 0, 0, 0, 0, 0], 96, Never("IPv4-compatible IPv6")),
-        ([0, 0, 0, 0, 0xffff, 0, 0, 0], 96, Never("IPv4-translated IPv6")),
+        (
+            [0, 0, 0, 0, 0xffff, 0, 0, 0],
+            96,
+            Never("IPv4-translated IPv6"),
+        ),
         ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96, Never("NAT64")),
         ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, Never("local NAT64")),
         ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, Never("6to4")),
         ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, Never("Teredo")),
         ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, Never("discard-only")),
-        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, Never("documentation")),
+        (
+            [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+            32,
+            Never("documentation"),
+        ),
         ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, Never("documentation")),
         ([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28, Never("ORCHID")),
         ([0x2001, 0x20, 0, 0, 0, 0, 0, 0], 28, Never("ORCHIDv2")),
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, Never("IETF protocol assignments")),
+        (
+            [0x2001, 0, 0, 0, 0, 0, 0, 0],
+            23,
+            Never("IETF protocol assignments"),
+        ),
         ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, Never("segment routing")),
         ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, Never("multicast")),
         ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, Private("unique-local")),
         ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, Private("link-local")),
         ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, Private("site-local")),
     ];
-    if let Some((_, _, class)) = RANGES.iter().find(|(net, prefix, _)| in_v6(ip, *net, *prefix)) {
+    if let Some((_, _, class)) = RANGES
+        .iter()
+        .find(|(net, prefix, _)| in_v6(ip, *net, *prefix))
+    {
         return *class;
     }
     // Only 2000::/3 is allocated global unicast; everything else is reserved.
-    if in_v6(ip, [0x2000, 0, 0, 0, 0, 0, 0, 0], 3) { Global } else { Never("reserved") }
+    if in_v6(ip, [0x2000, 0, 0, 0, 0, 0, 0, 0], 3) {
+        Global
+    } else {
+        Never("reserved")
+    }
 }
 
 #[cfg(test)]
@@ -176,12 +213,20 @@ mod tests {
     use super::*;
 
     fn blocked(s: &str) -> bool {
-        AddressPolicy::global_only().check(s.parse().unwrap()).is_err()
+        AddressPolicy::global_only()
+            .check(s.parse().unwrap())
+            .is_err()
     }
 
     #[test]
     fn global_addresses_pass() {
-        for ok in ["8.8.8.8", "1.1.1.1", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450::1"] {
+        for ok in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700:4700::1111",
+            "2a00:1450::1",
+        ] {
             assert!(!blocked(ok), "{ok} should pass");
         }
     }
@@ -189,12 +234,37 @@ mod tests {
     #[test]
     fn non_global_addresses_are_refused() {
         for bad in [
-            "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255",
-            "192.168.1.1", "100.64.0.1", "169.254.169.254", "169.254.1.1", "0.0.0.0",
-            "255.255.255.255", "224.0.0.1", "240.0.0.1", "192.0.2.1", "198.18.0.1",
-            "::1", "::", "::ffff:127.0.0.1", "::ffff:8.8.8.8", "::127.0.0.1",
-            "64:ff9b::7f00:1", "2002:7f00:1::", "2001:db8::1", "fc00::1", "fd12::1",
-            "fe80::1", "ff02::1", "fd00:ec2::254", "2001::1", "100::1", "3fff::1",
+            "127.0.0.1",
+            "127.255.255.254",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "::1",
+            "::",
+            "::ffff:127.0.0.1",
+            "::ffff:8.8.8.8",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "fd00:ec2::254",
+            "2001::1",
+            "100::1",
+            "3fff::1",
         ] {
             assert!(blocked(bad), "{bad} should be refused");
         }
@@ -203,13 +273,31 @@ mod tests {
     #[test]
     fn allow_private_opens_private_ranges_but_never_metadata() {
         let p = AddressPolicy::allow_private();
-        for ok in ["127.0.0.1", "10.0.0.1", "192.168.0.10", "fd00::1", "::1", "169.254.1.1"] {
+        for ok in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "192.168.0.10",
+            "fd00::1",
+            "::1",
+            "169.254.1.1",
+        ] {
             assert!(p.check(ok.parse().unwrap()).is_ok(), "{ok}");
         }
-        for bad in ["169.254.169.254", "fd00:ec2::254", "0.0.0.0", "224.0.0.1", "::ffff:10.0.0.1"] {
+        for bad in [
+            "169.254.169.254",
+            "fd00:ec2::254",
+            "0.0.0.0",
+            "224.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
             assert!(p.check(bad.parse().unwrap()).is_err(), "{bad}");
         }
-        let e = AddressPolicy::global_only().check("127.0.0.1".parse().unwrap()).unwrap_err();
-        assert_eq!(e.to_string(), "address 127.0.0.1 is loopback and not allowed");
+        let e = AddressPolicy::global_only()
+            .check("127.0.0.1".parse().unwrap())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "address 127.0.0.1 is loopback and not allowed"
+        );
     }
 }

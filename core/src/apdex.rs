@@ -114,12 +114,19 @@ mod tests {
         assert_eq!(t.classify(Outcome::Up, 100.1), ApdexClass::Tolerating);
         assert_eq!(t.classify(Outcome::Up, 400.0), ApdexClass::Tolerating);
         assert_eq!(t.classify(Outcome::Up, 400.1), ApdexClass::Frustrated);
-        assert_eq!(t.classify(Outcome::Down(DownReason::Status), 1.0), ApdexClass::Frustrated);
+        assert_eq!(
+            t.classify(Outcome::Down(DownReason::Status), 1.0),
+            ApdexClass::Frustrated
+        );
     }
 
     #[test]
     fn score_is_the_apdex_formula() {
-        let c = ApdexCounts { satisfied: 6, tolerating: 2, frustrated: 2 };
+        let c = ApdexCounts {
+            satisfied: 6,
+            tolerating: 2,
+            frustrated: 2,
+        };
         assert_eq!(c.score(), Some(0.7));
         assert_eq!(ApdexCounts::default().score(), None);
         assert!(ApdexT::new(0).is_err());

@@ -94,9 +94,16 @@ mod tests {
     #[test]
     fn rejects_bad_ids_naming_the_kind() {
         assert!(EndpointId::parse("api-health_1.v2").is_ok());
-        assert_eq!(EndpointId::parse("").unwrap_err(), "endpoint id must not be empty");
+        assert_eq!(
+            EndpointId::parse("").unwrap_err(),
+            "endpoint id must not be empty"
+        );
         assert!(EndpointId::parse("a b").unwrap_err().contains("' '"));
-        assert!(EndpointId::parse("x".repeat(65)).unwrap_err().contains("longer"));
+        assert!(
+            EndpointId::parse("x".repeat(65))
+                .unwrap_err()
+                .contains("longer")
+        );
         assert!(Region::parse("EU").unwrap_err().contains("region"));
         assert!(Region::parse("eu-west-1").is_ok());
     }

@@ -18,7 +18,10 @@ pub struct FieldError {
 impl FieldError {
     /// An error about the field at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -42,7 +45,10 @@ const SEP: char = '\u{1f}';
 /// Builds a [`FieldError`], splicing in the path below a tagged enum if there is one.
 fn field_error(outer: String, message: &str) -> FieldError {
     let message = strip_position(message);
-    match message.strip_prefix(SEP).and_then(|rest| rest.split_once(SEP)) {
+    match message
+        .strip_prefix(SEP)
+        .and_then(|rest| rest.split_once(SEP))
+    {
         Some((inner, msg)) => {
             let path = match (outer.as_str(), inner) {
                 (".", inner) => inner.to_string(),

@@ -57,7 +57,9 @@ impl Outcome {
             ("warning", Some(r)) => WarningReason::parse(r).map(Outcome::Warning),
             ("down", Some(r)) => DownReason::parse(r).map(Outcome::Down),
             ("warning" | "down", None) => Err(format!("a {kind} outcome needs a reason")),
-            (other, _) => Err(format!("unknown outcome {other:?}: expected up, warning or down")),
+            (other, _) => Err(format!(
+                "unknown outcome {other:?}: expected up, warning or down"
+            )),
         }
     }
 }
@@ -198,7 +200,10 @@ impl CheckReport {
             outcome: Outcome::Down(reason),
             message: message.into(),
             status: None,
-            timings: Timings { total_ms, ..Timings::default() },
+            timings: Timings {
+                total_ms,
+                ..Timings::default()
+            },
             bytes: 0,
             truncated: false,
             cert_expires_at_ms: None,
@@ -307,7 +312,13 @@ impl TryFrom<CheckResultRepr> for CheckResult {
     fn try_from(r: CheckResultRepr) -> Result<Self, String> {
         let outcome = Outcome::from_parts(&r.outcome, r.reason.as_deref())?;
         let t = &r.timings;
-        let phases = [t.dns_ms, t.connect_ms, t.tls_ms, t.ttfb_ms, Some(t.total_ms)];
+        let phases = [
+            t.dns_ms,
+            t.connect_ms,
+            t.tls_ms,
+            t.ttfb_ms,
+            Some(t.total_ms),
+        ];
         if phases.iter().flatten().any(|v| !v.is_finite() || *v < 0.0) {
             return Err("timings must be finite and not negative".into());
         }

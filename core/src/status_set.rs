@@ -63,7 +63,10 @@ impl Default for StatusSet {
 }
 
 fn parse_code(s: &str) -> Result<u16, String> {
-    let code: u16 = s.trim().parse().map_err(|_| format!("{s:?} is not a status code"))?;
+    let code: u16 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a status code"))?;
     check_code(code)
 }
 
@@ -115,7 +118,11 @@ impl From<StatusSet> for Vec<String> {
 }
 
 fn fmt_range(lo: u16, hi: u16) -> String {
-    if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") }
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}-{hi}")
+    }
 }
 
 impl fmt::Display for StatusSet {
@@ -140,7 +147,9 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_bad() {
-        let e = serde_json::from_str::<StatusSet>("[]").unwrap_err().to_string();
+        let e = serde_json::from_str::<StatusSet>("[]")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("must not be empty"), "{e}");
         assert!(serde_json::from_str::<StatusSet>(r#""""#).is_err());
         assert!(serde_json::from_str::<StatusSet>(r#""299-200""#).is_err());

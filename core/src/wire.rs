@@ -81,7 +81,10 @@ impl TryFrom<ShardRepr> for Shard {
 
 impl From<Shard> for ShardRepr {
     fn from(s: Shard) -> Self {
-        Self { shard: s.index, shards: s.count }
+        Self {
+            shard: s.index,
+            shards: s.count,
+        }
     }
 }
 

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use scoville_check_engine::{AddressPolicy, Engine, EngineConfig};
@@ -17,6 +16,7 @@ use scoville_core::{CheckReport, CheckResult, Outcome};
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::delivery::ResultHook;
 use crate::round::Probe;
 use crate::telemetry::LogFormat;
 
@@ -41,7 +41,7 @@ pub enum Command {
     /// Run rounds every interval: fetch the endpoints, check them, deliver the results.
     Run(RunArgs),
     /// Try one check and print the outcome and timing breakdown.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
 }
 
 /// `probe run` options (everything else comes from the configuration).
@@ -136,12 +136,15 @@ pub struct UsageError(pub String);
 impl CheckArgs {
     /// The check spec these options describe, validated like any other spec.
     pub fn spec(&self) -> Result<CheckSpec, UsageError> {
-        let (scheme, rest) = self
-            .url
-            .split_once("://")
-            .ok_or_else(|| UsageError(format!("{:?} has no scheme (http://, tcp://, ...)", self.url)))?;
+        let (scheme, rest) = self.url.split_once("://").ok_or_else(|| {
+            UsageError(format!(
+                "{:?} has no scheme (http://, tcp://, ...)",
+                self.url
+            ))
+        })?;
         let host_port = |rest: &str| -> Result<(String, Option<u16>), UsageError> {
-            let u = url::Url::parse(&format!("http://{rest}")).map_err(|e| UsageError(format!("{rest:?}: {e}")))?;
+            let u = url::Url::parse(&format!("http://{rest}"))
+                .map_err(|e| UsageError(format!("{rest:?}: {e}")))?;
             Ok((u.host_str().unwrap_or_default().to_string(), u.port()))
         };
         let t = self.timeout_ms;
@@ -156,13 +159,16 @@ impl CheckArgs {
                 let (host, port) = host_port(rest)?;
                 json!({"type":"tls","host":host,"port":port.unwrap_or(443),"tls_verify":!self.insecure,"timeout_ms":t})
             }
-            "dns" => json!({"type":"dns","name":rest.trim_end_matches('/'),"record_type":self.record_type.to_uppercase(),
-                "expected":self.expect,"resolver":self.resolver,"timeout_ms":t}),
+            "dns" => {
+                json!({"type":"dns","name":rest.trim_end_matches('/'),"record_type":self.record_type.to_uppercase(),
+                "expected":self.expect,"resolver":self.resolver,"timeout_ms":t})
+            }
             "icmp" => json!({"type":"icmp","host":host_port(rest)?.0,"timeout_ms":t}),
             other => return Err(UsageError(format!("unknown scheme {other:?}"))),
         };
         let value = strip_nulls(value);
-        scoville_core::parse::from_value(value).map_err(|e| UsageError(format!("invalid check: {e}")))
+        scoville_core::parse::from_value(value)
+            .map_err(|e| UsageError(format!("invalid check: {e}")))
     }
 
     fn http_spec(&self) -> Value {
@@ -184,7 +190,8 @@ impl CheckArgs {
         for p in &self.json_path {
             match p.split_once('=') {
                 Some((path, v)) => {
-                    let v: Value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+                    let v: Value =
+                        serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
                     assertions.push(json!({"type":"json_path","path":path,"equals":v}));
                 }
                 None => assertions.push(json!({"type":"json_path","path":p,"exists":true})),
@@ -211,11 +218,22 @@ impl CheckArgs {
     pub fn engine(&self) -> Result<Engine, UsageError> {
         let mut overrides: HashMap<String, Vec<IpAddr>> = HashMap::new();
         for r in &self.resolve {
-            let (host, ip) = r.split_once('=').ok_or_else(|| UsageError(format!("--resolve {r:?} is not host=ip")))?;
-            let ip = ip.parse().map_err(|_| UsageError(format!("--resolve {r:?}: {ip:?} is not an IP address")))?;
-            overrides.entry(host.to_ascii_lowercase()).or_default().push(ip);
+            let (host, ip) = r
+                .split_once('=')
+                .ok_or_else(|| UsageError(format!("--resolve {r:?} is not host=ip")))?;
+            let ip = ip
+                .parse()
+                .map_err(|_| UsageError(format!("--resolve {r:?}: {ip:?} is not an IP address")))?;
+            overrides
+                .entry(host.to_ascii_lowercase())
+                .or_default()
+                .push(ip);
         }
-        let policy = if self.allow_private { AddressPolicy::allow_private() } else { AddressPolicy::global_only() };
+        let policy = if self.allow_private {
+            AddressPolicy::allow_private()
+        } else {
+            AddressPolicy::global_only()
+        };
         Engine::new(EngineConfig {
             policy,
             resolve_overrides: overrides,
@@ -248,7 +266,11 @@ pub async fn check(args: &CheckArgs) -> ExitCode {
     } else {
         print!("{}", render(&args.url, &report));
     }
-    if report.outcome.is_up() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if report.outcome.is_up() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// A report as people read it.
@@ -260,7 +282,12 @@ pub fn render(target: &str, r: &CheckReport) -> String {
     };
     let mut out = format!("{verdict}  {target}\n  {}\n", r.message);
     let t = &r.timings;
-    for (name, v) in [("dns", t.dns_ms), ("connect", t.connect_ms), ("tls", t.tls_ms), ("first byte", t.ttfb_ms)] {
+    for (name, v) in [
+        ("dns", t.dns_ms),
+        ("connect", t.connect_ms),
+        ("tls", t.tls_ms),
+        ("first byte", t.ttfb_ms),
+    ] {
         if let Some(v) = v {
             out.push_str(&format!("  {name:<11}{v:>10.3} ms\n"));
         }
@@ -271,7 +298,15 @@ pub fn render(target: &str, r: &CheckReport) -> String {
         facts.push(format!("status {s}"));
     }
     if r.bytes > 0 || r.status.is_some() {
-        facts.push(format!("{} bytes{}", r.bytes, if r.truncated { " (cut at the limit)" } else { "" }));
+        facts.push(format!(
+            "{} bytes{}",
+            r.bytes,
+            if r.truncated {
+                " (cut at the limit)"
+            } else {
+                ""
+            }
+        ));
     }
     if let Some(ip) = r.ip {
         facts.push(format!("address {ip}"));
@@ -313,13 +348,15 @@ pub async fn run(mut config: Config, args: &RunArgs) -> anyhow::Result<ExitCode>
     let settings = config.settings()?;
     let probe = Probe::from_config(&config, None).context("setting up the probe")?;
     if let Some(listen) = config.probe.listen {
-        let bound = crate::server::serve(listen, probe.metrics().clone()).await.context("binding probe.listen")?;
+        let bound = crate::server::serve(listen, probe.metrics().clone())
+            .await
+            .context("binding probe.listen")?;
         println!("listening on http://{bound}");
     }
     let print = args.print || config.receiver.url.is_none();
     let window = settings.interval.mul_f64(settings.spread);
-    let printer = || -> Option<Box<dyn Fn(&CheckResult) + Send>> {
-        print.then(|| Box::new(|r: &CheckResult| println!("{}", result_line(r))) as Box<dyn Fn(&CheckResult) + Send>)
+    let printer = || -> Option<ResultHook> {
+        print.then(|| Box::new(|r: &CheckResult| println!("{}", result_line(r))) as ResultHook)
     };
     if args.once {
         let summary = probe.run_round(&settings.scope, window, printer()).await?;
@@ -337,9 +374,4 @@ pub async fn run(mut config: Config, args: &RunArgs) -> anyhow::Result<ExitCode>
             tracing::error!(error = %e, "round skipped: no endpoint list");
         }
     }
-}
-
-/// How long the spread window is for a configuration.
-pub fn window(interval: Duration, spread: f64) -> Duration {
-    interval.mul_f64(spread)
 }

@@ -99,7 +99,13 @@ pub struct EndpointsSection {
 
 impl Default for EndpointsSection {
     fn default() -> Self {
-        Self { file: None, api_url: None, token: None, timeout_ms: 10_000, max_pages: 1000 }
+        Self {
+            file: None,
+            api_url: None,
+            token: None,
+            timeout_ms: 10_000,
+            max_pages: 1000,
+        }
     }
 }
 
@@ -117,7 +123,11 @@ pub struct ServiceSection {
 
 impl Default for ServiceSection {
     fn default() -> Self {
-        Self { url: None, token: None, timeout_ms: 10_000 }
+        Self {
+            url: None,
+            token: None,
+            timeout_ms: 10_000,
+        }
     }
 }
 
@@ -140,7 +150,13 @@ pub struct DeliverySection {
 
 impl Default for DeliverySection {
     fn default() -> Self {
-        Self { batch_size: 500, flush_ms: 1000, attempts: 3, buffer_max: 100_000, max_concurrent_posts: 4 }
+        Self {
+            batch_size: 500,
+            flush_ms: 1000,
+            attempts: 3,
+            buffer_max: 100_000,
+            max_concurrent_posts: 4,
+        }
     }
 }
 
@@ -156,7 +172,10 @@ pub struct LogSection {
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self { format: LogFormat::Text, level: "info".into() }
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
     }
 }
 
@@ -171,14 +190,21 @@ pub struct ConfigError {
 }
 
 fn err(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), message: message.into() }
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 impl Config {
     /// Loads defaults, then `file` if given, then `SCOVILLE_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::figment(file).extract().map_err(|e| {
-            let key = if e.path.is_empty() { "(file)".to_string() } else { e.path.join(".") };
+            let key = if e.path.is_empty() {
+                "(file)".to_string()
+            } else {
+                e.path.join(".")
+            };
             err(&key, e.kind.to_string())
         })
     }
@@ -211,8 +237,13 @@ impl Config {
             let (host, ip) = entry
                 .split_once('=')
                 .ok_or_else(|| err("probe.resolve", format!("{entry:?} is not host=ip")))?;
-            let ip: IpAddr = ip.parse().map_err(|_| err("probe.resolve", format!("{ip:?} is not an IP address")))?;
-            resolve_overrides.entry(host.trim().to_ascii_lowercase()).or_default().push(ip);
+            let ip: IpAddr = ip
+                .parse()
+                .map_err(|_| err("probe.resolve", format!("{ip:?} is not an IP address")))?;
+            resolve_overrides
+                .entry(host.trim().to_ascii_lowercase())
+                .or_default()
+                .push(ip);
         }
         let d = &self.delivery;
         if d.batch_size == 0 || d.batch_size > 10_000 {
@@ -222,9 +253,15 @@ impl Config {
             return Err(err("delivery.attempts", "must be between 1 and 20"));
         }
         if d.max_concurrent_posts == 0 || d.max_concurrent_posts > 64 {
-            return Err(err("delivery.max_concurrent_posts", "must be between 1 and 64"));
+            return Err(err(
+                "delivery.max_concurrent_posts",
+                "must be between 1 and 64",
+            ));
         }
-        for (key, s) in [("receiver", &self.receiver), ("failure_service", &self.failure_service)] {
+        for (key, s) in [
+            ("receiver", &self.receiver),
+            ("failure_service", &self.failure_service),
+        ] {
             if let Some(u) = &s.url {
                 check_url(&format!("{key}.url"), u)?;
             }
@@ -235,8 +272,12 @@ impl Config {
         if let Some(u) = &self.endpoints.api_url {
             check_url("endpoints.api_url", u)?;
         }
-        let policy = if p.allow_private { AddressPolicy::allow_private() } else { AddressPolicy::global_only() }
-            .allowing(p.allow_addresses.iter().copied());
+        let policy = if p.allow_private {
+            AddressPolicy::allow_private()
+        } else {
+            AddressPolicy::global_only()
+        }
+        .allowing(p.allow_addresses.iter().copied());
         Ok(Settings {
             scope: ProbeScope { region, shard },
             interval: Duration::from_secs(p.interval_secs),
@@ -254,13 +295,21 @@ impl Config {
 
     /// Every option with its default value and environment variable, for `--help`.
     pub fn describe_defaults() -> String {
-        let value = toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(Default::default()));
-        let mut lines = vec!["Configuration (file keys, defaults, environment variables):".to_string()];
+        let value = toml::Value::try_from(Config::default())
+            .unwrap_or(toml::Value::Table(Default::default()));
+        let mut lines =
+            vec!["Configuration (file keys, defaults, environment variables):".to_string()];
         if let toml::Value::Table(sections) = value {
             for (section, keys) in sections {
-                let toml::Value::Table(keys) = keys else { continue };
+                let toml::Value::Table(keys) = keys else {
+                    continue;
+                };
                 for (key, v) in keys {
-                    let env = format!("SCOVILLE_{}__{}", section.to_uppercase(), key.to_uppercase());
+                    let env = format!(
+                        "SCOVILLE_{}__{}",
+                        section.to_uppercase(),
+                        key.to_uppercase()
+                    );
                     lines.push(format!("  {section}.{key} = {v}    [{env}]"));
                 }
             }
@@ -275,7 +324,11 @@ impl Config {
             ("failure_service", "url"),
             ("failure_service", "token"),
         ] {
-            let env = format!("SCOVILLE_{}__{}", section.to_uppercase(), key.to_uppercase());
+            let env = format!(
+                "SCOVILLE_{}__{}",
+                section.to_uppercase(),
+                key.to_uppercase()
+            );
             lines.push(format!("  {section}.{key} = (unset)    [{env}]"));
         }
         lines.join("\n")
@@ -310,9 +363,13 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own error
     fn file_then_env_layers_and_errors_name_the_key() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("p.toml", "[probe]\nregion = \"eu-west-1\"\nmax_in_flight = 50\n")?;
+            jail.create_file(
+                "p.toml",
+                "[probe]\nregion = \"eu-west-1\"\nmax_in_flight = 50\n",
+            )?;
             jail.set_env("SCOVILLE_PROBE__MAX_IN_FLIGHT", "70");
             let c = Config::load(Some(Path::new("p.toml"))).unwrap();
             assert_eq!(c.probe.region, "eu-west-1");
@@ -324,7 +381,10 @@ mod tests {
             assert_eq!(e.key, "probe.max_in_flight");
 
             jail.set_env("SCOVILLE_PROBE__MAX_IN_FLIGHT", "0");
-            let e = Config::load(Some(Path::new("p.toml"))).unwrap().settings().unwrap_err();
+            let e = Config::load(Some(Path::new("p.toml")))
+                .unwrap()
+                .settings()
+                .unwrap_err();
             assert_eq!(e.key, "probe.max_in_flight");
 
             jail.create_file("bad.toml", "[probe]\nregoin = \"x\"\n")?;

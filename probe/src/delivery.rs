@@ -53,6 +53,9 @@ impl Service {
     }
 }
 
+/// Something that sees every result of a round as it completes (the CLI prints them).
+pub type ResultHook = Box<dyn Fn(&CheckResult) + Send>;
+
 /// A result and whether the failure service must see it too.
 #[derive(Debug)]
 pub struct Routed {
@@ -120,9 +123,17 @@ impl Delivery {
             if !url.path().ends_with('/') {
                 url.set_path(&format!("{}/", url.path()));
             }
-            Ok(Some(Destination { url, token: s.token.clone() }))
+            Ok(Some(Destination {
+                url,
+                token: s.token.clone(),
+            }))
         };
-        let timeout = Duration::from_millis(config.receiver.timeout_ms.max(config.failure_service.timeout_ms));
+        let timeout = Duration::from_millis(
+            config
+                .receiver
+                .timeout_ms
+                .max(config.failure_service.timeout_ms),
+        );
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -133,7 +144,10 @@ impl Delivery {
         let posts = config.delivery.max_concurrent_posts;
         Ok(Self {
             client,
-            destinations: [destination(&config.receiver)?, destination(&config.failure_service)?],
+            destinations: [
+                destination(&config.receiver)?,
+                destination(&config.failure_service)?,
+            ],
             settings: config.delivery.clone(),
             carry: Default::default(),
             posts: [Semaphore::new(posts), Semaphore::new(posts)],
@@ -152,14 +166,16 @@ impl Delivery {
     }
 
     fn lock_carry(&self, s: Service) -> std::sync::MutexGuard<'_, VecDeque<CheckResult>> {
-        self.carry[s as usize].lock().unwrap_or_else(|p| p.into_inner())
+        self.carry[s as usize]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts delivering one round: push results into the sender, drop it when the round
     /// is over, and await the handle for the stats.
     pub fn start_round(
         self: &Arc<Self>,
-        on_result: Option<Box<dyn Fn(&CheckResult) + Send>>,
+        on_result: Option<ResultHook>,
     ) -> (mpsc::Sender<Routed>, tokio::task::JoinHandle<DeliveryStats>) {
         let (tx, rx) = mpsc::channel(self.settings.batch_size * 2);
         let this = self.clone();
@@ -170,7 +186,7 @@ impl Delivery {
     async fn deliver_round(
         self: Arc<Self>,
         mut rx: mpsc::Receiver<Routed>,
-        on_result: Option<Box<dyn Fn(&CheckResult) + Send>>,
+        on_result: Option<ResultHook>,
     ) -> DeliveryStats {
         let batch_size = self.settings.batch_size;
         let mut pending: [Vec<CheckResult>; 2] = Default::default();
@@ -179,7 +195,8 @@ impl Delivery {
         }
         let mut posts: JoinSet<(Service, u64, u64)> = JoinSet::new();
         let mut stats = DeliveryStats::default();
-        let mut flush = tokio::time::interval(Duration::from_millis(self.settings.flush_ms.max(10)));
+        let mut flush =
+            tokio::time::interval(Duration::from_millis(self.settings.flush_ms.max(10)));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             // Send every full batch.
@@ -231,7 +248,12 @@ impl Delivery {
         stats
     }
 
-    fn spawn_post(self: &Arc<Self>, posts: &mut JoinSet<(Service, u64, u64)>, s: Service, batch: Vec<CheckResult>) {
+    fn spawn_post(
+        self: &Arc<Self>,
+        posts: &mut JoinSet<(Service, u64, u64)>,
+        s: Service,
+        batch: Vec<CheckResult>,
+    ) {
         let this = self.clone();
         posts.spawn(async move {
             let _permit = this.posts[s as usize].acquire().await;
@@ -258,17 +280,30 @@ impl Delivery {
                     stack.push(first);
                 }
                 Err(PostError::TooLarge) => {
-                    tracing::error!(service = s.name(), "a single result is too large for the service; dropped");
+                    tracing::error!(
+                        service = s.name(),
+                        "a single result is too large for the service; dropped"
+                    );
                     self.metrics.rejected(s, 1);
                     dropped += 1;
                 }
                 Err(PostError::Rejected(why)) => {
-                    tracing::error!(service = s.name(), results = batch.len(), why, "batch refused as invalid; dropped");
+                    tracing::error!(
+                        service = s.name(),
+                        results = batch.len(),
+                        why,
+                        "batch refused as invalid; dropped"
+                    );
                     self.metrics.rejected(s, batch.len());
                     dropped += batch.len() as u64;
                 }
                 Err(PostError::Retry(why, _)) => {
-                    tracing::warn!(service = s.name(), results = batch.len(), why, "batch not delivered; kept for the next round");
+                    tracing::warn!(
+                        service = s.name(),
+                        results = batch.len(),
+                        why,
+                        "batch not delivered; kept for the next round"
+                    );
                     dropped += self.keep(s, batch);
                 }
             }
@@ -283,21 +318,34 @@ impl Delivery {
         let excess = carry.len().saturating_sub(self.settings.buffer_max);
         if excess > 0 {
             carry.drain(..excess);
-            tracing::warn!(service = s.name(), dropped = excess, "carry-over buffer full; oldest results dropped");
+            tracing::warn!(
+                service = s.name(),
+                dropped = excess,
+                "carry-over buffer full; oldest results dropped"
+            );
             self.metrics.dropped(s, excess);
         }
         excess as u64
     }
 
     async fn post_with_retries(&self, s: Service, batch: &[CheckResult]) -> Result<(), PostError> {
-        let Some(dest) = &self.destinations[s as usize] else { return Ok(()) };
+        let Some(dest) = &self.destinations[s as usize] else {
+            return Ok(());
+        };
         let body = serde_json::to_vec(&BatchRef { results: batch })
             .map_err(|e| PostError::Rejected(e.to_string()))?;
-        let url = dest.url.join(s.path()).map_err(|e| PostError::Rejected(e.to_string()))?;
+        let url = dest
+            .url
+            .join(s.path())
+            .map_err(|e| PostError::Rejected(e.to_string()))?;
         let attempts = self.settings.attempts;
         let mut last = PostError::Retry("no attempt".into(), None);
         for attempt in 0..attempts {
-            let mut req = self.client.post(url.clone()).header("content-type", "application/json").body(body.clone());
+            let mut req = self
+                .client
+                .post(url.clone())
+                .header("content-type", "application/json")
+                .body(body.clone());
             if let Some(t) = &dest.token {
                 req = req.bearer_auth(t);
             }
@@ -306,7 +354,9 @@ impl Delivery {
                 Ok(resp) => classify(resp).await,
                 Err(e) => PostError::Retry(e.to_string(), None),
             };
-            let PostError::Retry(_, retry_after) = &last else { return Err(last) };
+            let PostError::Retry(_, retry_after) = &last else {
+                return Err(last);
+            };
             if attempt + 1 < attempts {
                 tokio::time::sleep(retry_after.unwrap_or_else(|| backoff(attempt))).await;
             }
@@ -338,7 +388,10 @@ async fn classify(resp: reqwest::Response) -> PostError {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(|secs| Duration::from_secs(secs.min(10)));
     let text = resp.text().await.unwrap_or_default();
-    let why = format!("HTTP {status}: {}", text.chars().take(200).collect::<String>());
+    let why = format!(
+        "HTTP {status}: {}",
+        text.chars().take(200).collect::<String>()
+    );
     match status {
         413 => PostError::TooLarge,
         400 | 422 => PostError::Rejected(why),

@@ -60,5 +60,7 @@ pub async fn handle(
         None => default_region.clone(),
     };
     let shard = Shard::new(event.shard, event.shards).map_err(HandlerError::BadEvent)?;
-    Ok(probe.run_round(&ProbeScope { region, shard }, window, None).await?)
+    Ok(probe
+        .run_round(&ProbeScope { region, shard }, window, None)
+        .await?)
 }

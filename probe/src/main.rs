@@ -25,12 +25,17 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            telemetry::init(args.log_format.unwrap_or(config.log.format), &config.log.level);
+            telemetry::init(
+                args.log_format.unwrap_or(config.log.format),
+                &config.log.level,
+            );
             match cli::run(config, &run).await {
                 Ok(code) => code,
                 Err(e) => {
                     eprintln!("probe: {e:#}");
-                    if e.downcast_ref::<scoville_probe::config::ConfigError>().is_some() {
+                    if e.downcast_ref::<scoville_probe::config::ConfigError>()
+                        .is_some()
+                    {
                         ExitCode::from(2)
                     } else {
                         ExitCode::FAILURE

@@ -78,7 +78,12 @@ impl Metrics {
 
     /// A round ended.
     pub fn round(&self, ok: bool, duration_ms: u64) {
-        if ok { &self.rounds_ok } else { &self.rounds_failed }.fetch_add(1, Relaxed);
+        if ok {
+            &self.rounds_ok
+        } else {
+            &self.rounds_failed
+        }
+        .fetch_add(1, Relaxed);
         self.last_round_ms.store(duration_ms, Relaxed);
         self.last_round_ok.store(ok, Relaxed);
     }
@@ -96,33 +101,91 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP scoville_probe_checks_total Checks run, by outcome and reason.");
+        let _ = writeln!(
+            out,
+            "# HELP scoville_probe_checks_total Checks run, by outcome and reason."
+        );
         let _ = writeln!(out, "# TYPE scoville_probe_checks_total counter");
-        let _ = writeln!(out, "scoville_probe_checks_total{{outcome=\"up\",reason=\"\"}} {}", self.up.load(Relaxed));
-        let _ = writeln!(out, "scoville_probe_checks_total{{outcome=\"warning\",reason=\"\"}} {}", self.warning.load(Relaxed));
+        let _ = writeln!(
+            out,
+            "scoville_probe_checks_total{{outcome=\"up\",reason=\"\"}} {}",
+            self.up.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "scoville_probe_checks_total{{outcome=\"warning\",reason=\"\"}} {}",
+            self.warning.load(Relaxed)
+        );
         for (r, c) in DownReason::ALL.iter().zip(&self.down) {
-            let _ = writeln!(out, "scoville_probe_checks_total{{outcome=\"down\",reason=\"{r}\"}} {}", c.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "scoville_probe_checks_total{{outcome=\"down\",reason=\"{r}\"}} {}",
+                c.load(Relaxed)
+            );
         }
         for (name, help, values) in [
-            ("scoville_probe_results_delivered_total", "Results accepted by a service.", &self.delivered),
-            ("scoville_probe_results_rejected_total", "Results a service refused as invalid.", &self.rejected),
-            ("scoville_probe_results_dropped_total", "Results dropped because the carry-over buffer was full.", &self.dropped),
+            (
+                "scoville_probe_results_delivered_total",
+                "Results accepted by a service.",
+                &self.delivered,
+            ),
+            (
+                "scoville_probe_results_rejected_total",
+                "Results a service refused as invalid.",
+                &self.rejected,
+            ),
+            (
+                "scoville_probe_results_dropped_total",
+                "Results dropped because the carry-over buffer was full.",
+                &self.dropped,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for s in Service::ALL {
-                let _ = writeln!(out, "{name}{{service=\"{}\"}} {}", s.name(), values[s as usize].load(Relaxed));
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{}\"}} {}",
+                    s.name(),
+                    values[s as usize].load(Relaxed)
+                );
             }
         }
         let name = "scoville_probe_results_buffered";
-        let _ = writeln!(out, "# HELP {name} Results waiting for the next round.\n# TYPE {name} gauge");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Results waiting for the next round.\n# TYPE {name} gauge"
+        );
         for s in Service::ALL {
-            let _ = writeln!(out, "{name}{{service=\"{}\"}} {}", s.name(), self.buffered[s as usize].load(Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}{{service=\"{}\"}} {}",
+                s.name(),
+                self.buffered[s as usize].load(Relaxed)
+            );
         }
-        let _ = writeln!(out, "# HELP scoville_probe_rounds_total Rounds run.\n# TYPE scoville_probe_rounds_total counter");
-        let _ = writeln!(out, "scoville_probe_rounds_total{{result=\"ok\"}} {}", self.rounds_ok.load(Relaxed));
-        let _ = writeln!(out, "scoville_probe_rounds_total{{result=\"failed\"}} {}", self.rounds_failed.load(Relaxed));
-        let _ = writeln!(out, "# HELP scoville_probe_last_round_seconds Duration of the last round.\n# TYPE scoville_probe_last_round_seconds gauge");
-        let _ = writeln!(out, "scoville_probe_last_round_seconds {}", self.last_round_ms.load(Relaxed) as f64 / 1000.0);
+        let _ = writeln!(
+            out,
+            "# HELP scoville_probe_rounds_total Rounds run.\n# TYPE scoville_probe_rounds_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "scoville_probe_rounds_total{{result=\"ok\"}} {}",
+            self.rounds_ok.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "scoville_probe_rounds_total{{result=\"failed\"}} {}",
+            self.rounds_failed.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP scoville_probe_last_round_seconds Duration of the last round.\n# TYPE scoville_probe_last_round_seconds gauge"
+        );
+        let _ = writeln!(
+            out,
+            "scoville_probe_last_round_seconds {}",
+            self.last_round_ms.load(Relaxed) as f64 / 1000.0
+        );
         out
     }
 }

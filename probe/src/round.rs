@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::config::{Config, ConfigError};
-use crate::delivery::{Delivery, DeliveryError, DeliveryStats, Routed};
+use crate::delivery::{Delivery, DeliveryError, DeliveryStats, ResultHook, Routed};
 use crate::metrics::Metrics;
 use crate::schedule;
 use crate::source::api::ApiSource;
@@ -74,7 +74,10 @@ pub struct RoundSummary {
 
 impl Probe {
     /// Builds a probe from a validated configuration.
-    pub fn from_config(config: &Config, icmp: Option<scoville_check_engine::IcmpMode>) -> Result<Self, SetupError> {
+    pub fn from_config(
+        config: &Config,
+        icmp: Option<scoville_check_engine::IcmpMode>,
+    ) -> Result<Self, SetupError> {
         let settings = config.settings()?;
         let mut engine_config = settings.engine;
         if let Some(icmp) = icmp {
@@ -100,7 +103,13 @@ impl Probe {
         };
         let metrics = Arc::new(Metrics::default());
         let delivery = Arc::new(Delivery::new(config, metrics.clone())?);
-        Ok(Self::new(engine, source, delivery, metrics, settings.max_in_flight))
+        Ok(Self::new(
+            engine,
+            source,
+            delivery,
+            metrics,
+            settings.max_in_flight,
+        ))
     }
 
     /// Assembles a probe from its parts.
@@ -111,7 +120,13 @@ impl Probe {
         metrics: Arc<Metrics>,
         max_in_flight: usize,
     ) -> Self {
-        Self { engine, source, delivery, metrics, max_in_flight: max_in_flight.max(1) }
+        Self {
+            engine,
+            source,
+            delivery,
+            metrics,
+            max_in_flight: max_in_flight.max(1),
+        }
     }
 
     /// The probe's counters.
@@ -130,19 +145,25 @@ impl Probe {
         &self,
         scope: &ProbeScope,
         window: Duration,
-        on_result: Option<Box<dyn Fn(&CheckResult) + Send>>,
+        on_result: Option<ResultHook>,
     ) -> Result<RoundSummary, SourceError> {
         let began = Instant::now();
         let endpoints = match self.source.fetch(scope).await {
             Ok(e) => e,
             Err(e) => {
-                self.metrics.round(false, began.elapsed().as_millis() as u64);
+                self.metrics
+                    .round(false, began.elapsed().as_millis() as u64);
                 return Err(e);
             }
         };
         let wall_start = unix_ms();
-        let run_id = RunId::parse(format!("{}-{}-{}", scope.region, scope.shard.index(), wall_start))
-            .unwrap_or_else(|_| RunId::parse("run").expect("literal id"));
+        let run_id = RunId::parse(format!(
+            "{}-{}-{}",
+            scope.region,
+            scope.shard.index(),
+            wall_start
+        ))
+        .unwrap_or_else(|_| RunId::parse("run").expect("literal id"));
         let (tx, delivery) = self.delivery.start_round(on_result);
         let permits = Arc::new(Semaphore::new(self.max_in_flight));
         let start = tokio::time::Instant::now();
@@ -150,8 +171,10 @@ impl Probe {
         // Checks are started in schedule order, and a task exists only once its check
         // holds a permit: at most `max_in_flight` check futures are alive at a time, so
         // memory stays flat however many endpoints the round has.
-        let mut due: Vec<(Duration, ProbeEndpoint)> =
-            endpoints.into_iter().map(|e| (schedule::offset(&e.id, window), e)).collect();
+        let mut due: Vec<(Duration, ProbeEndpoint)> = endpoints
+            .into_iter()
+            .map(|e| (schedule::offset(&e.id, window), e))
+            .collect();
         due.sort_by_key(|(offset, _)| *offset);
         let mut tally = Tally::default();
         let mut checks = JoinSet::new();
@@ -167,7 +190,8 @@ impl Probe {
                 tally.add(done);
             }
             let (engine, tx) = (self.engine.clone(), tx.clone());
-            let (region, run_id, metrics) = (scope.region.clone(), run_id.clone(), self.metrics.clone());
+            let (region, run_id, metrics) =
+                (scope.region.clone(), run_id.clone(), self.metrics.clone());
             let scheduled_at_ms = wall_start + offset.as_millis() as i64;
             checks.spawn(async move {
                 let started_at_ms = unix_ms();
@@ -185,7 +209,12 @@ impl Probe {
                     report,
                 };
                 let to_failures = outcome != Outcome::Up || endpoint.open_incident;
-                let _ = tx.send(Routed { result, to_failures }).await;
+                let _ = tx
+                    .send(Routed {
+                        result,
+                        to_failures,
+                    })
+                    .await;
                 outcome
             });
         }
@@ -193,7 +222,10 @@ impl Probe {
         while let Some(done) = checks.join_next().await {
             tally.add(done);
         }
-        let Tally { by_outcome, by_reason } = tally;
+        let Tally {
+            by_outcome,
+            by_reason,
+        } = tally;
         let delivery = delivery.await.unwrap_or_default();
         let duration_ms = began.elapsed().as_millis() as u64;
         self.metrics.round(true, duration_ms);
@@ -233,7 +265,10 @@ impl Tally {
     fn add(&mut self, done: Result<Outcome, tokio::task::JoinError>) {
         match done {
             Ok(outcome) => {
-                *self.by_outcome.entry(outcome.kind().to_string()).or_insert(0) += 1;
+                *self
+                    .by_outcome
+                    .entry(outcome.kind().to_string())
+                    .or_insert(0) += 1;
                 if let Some(reason) = outcome.reason() {
                     *self.by_reason.entry(reason.to_string()).or_insert(0) += 1;
                 }
@@ -245,5 +280,8 @@ impl Tally {
 
 /// Wall-clock Unix time in ms.
 pub fn unix_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -18,7 +18,9 @@ pub fn offset(id: &EndpointId, window: Duration) -> Duration {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -28,7 +30,9 @@ mod tests {
     #[test]
     fn offsets_are_stable_bounded_and_spread() {
         let window = Duration::from_secs(30);
-        let ids: Vec<EndpointId> = (0..1000).map(|i| EndpointId::parse(format!("e{i}")).unwrap()).collect();
+        let ids: Vec<EndpointId> = (0..1000)
+            .map(|i| EndpointId::parse(format!("e{i}")).unwrap())
+            .collect();
         let offsets: Vec<Duration> = ids.iter().map(|id| offset(id, window)).collect();
         assert!(offsets.iter().all(|o| *o < window));
         assert_eq!(offset(&ids[3], window), offsets[3]);

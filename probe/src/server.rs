@@ -18,26 +18,49 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let metrics = metrics.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let metrics = metrics.clone();
-                    async move {
-                        let (status, body, ctype) = match req.uri().path() {
-                            "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
-                            "/readyz" if metrics.ready() => (StatusCode::OK, "ready\n".to_string(), "text/plain"),
-                            "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "last round failed\n".to_string(), "text/plain"),
-                            "/metrics" => (StatusCode::OK, metrics.render(), "text/plain; version=0.0.4"),
-                            _ => (StatusCode::NOT_FOUND, "not found\n".to_string(), "text/plain"),
-                        };
-                        let mut resp = Response::new(Full::new(Bytes::from(body)));
-                        *resp.status_mut() = status;
-                        resp.headers_mut().insert("content-type", hyper::header::HeaderValue::from_static(ctype));
-                        Ok::<_, std::convert::Infallible>(resp)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let metrics = metrics.clone();
+                        async move {
+                            let (status, body, ctype) = match req.uri().path() {
+                                "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
+                                "/readyz" if metrics.ready() => {
+                                    (StatusCode::OK, "ready\n".to_string(), "text/plain")
+                                }
+                                "/readyz" => (
+                                    StatusCode::SERVICE_UNAVAILABLE,
+                                    "last round failed\n".to_string(),
+                                    "text/plain",
+                                ),
+                                "/metrics" => (
+                                    StatusCode::OK,
+                                    metrics.render(),
+                                    "text/plain; version=0.0.4",
+                                ),
+                                _ => (
+                                    StatusCode::NOT_FOUND,
+                                    "not found\n".to_string(),
+                                    "text/plain",
+                                ),
+                            };
+                            let mut resp = Response::new(Full::new(Bytes::from(body)));
+                            *resp.status_mut() = status;
+                            resp.headers_mut().insert(
+                                "content-type",
+                                hyper::header::HeaderValue::from_static(ctype),
+                            );
+                            Ok::<_, std::convert::Infallible>(resp)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });

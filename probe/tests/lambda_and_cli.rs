@@ -1,24 +1,32 @@
 //! The Lambda handler on sample events, and the `probe` binary's commands as a user runs
 //! them: `probe check` with its exit codes and JSON, `probe run --once`, bad config.
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use scoville_check_engine::{AddressPolicy, Engine, EngineConfig, IcmpMode};
 use scoville_core::Region;
+use scoville_probe::Probe;
 use scoville_probe::config::Config;
 use scoville_probe::delivery::Delivery;
 use scoville_probe::lambda::{HandlerError, LAMBDA_ICMP, ProbeEvent, handle};
 use scoville_probe::metrics::Metrics;
 use scoville_probe::source::EndpointSource;
 use scoville_probe::source::api::ApiSource;
-use scoville_probe::Probe;
 use scoville_target_farm::{Farm, FarmConfig, profile};
 
 async fn farm(n: u64) -> Farm {
-    let config = FarmConfig { endpoints: n, timeout_ms: 2000, ..FarmConfig::default() };
-    Farm::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap()
+    let config = FarmConfig {
+        endpoints: n,
+        timeout_ms: 2000,
+        ..FarmConfig::default()
+    };
+    Farm::start(config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,27 +40,51 @@ async fn the_lambda_handler_runs_one_shard_from_a_sample_event() {
         ..EngineConfig::default()
     })
     .unwrap();
-    let source: Arc<dyn EndpointSource> = Arc::new(ApiSource::new(&farm.url(), None, Duration::from_secs(5), 10).unwrap());
+    let source: Arc<dyn EndpointSource> =
+        Arc::new(ApiSource::new(&farm.url(), None, Duration::from_secs(5), 10).unwrap());
     let metrics = Arc::new(Metrics::default());
     let delivery = Arc::new(Delivery::new(&config, metrics.clone()).unwrap());
     let probe = Probe::new(engine, source, delivery, metrics, 1000);
     let default_region = Region::parse("home").unwrap();
 
-    let event: ProbeEvent = serde_json::from_str(r#"{"region":"eu-west-1","shard":1,"shards":2}"#).unwrap();
-    let summary = handle(&probe, &default_region, Duration::ZERO, event).await.unwrap();
-    assert_eq!((summary.region.as_str(), summary.shard, summary.shards), ("eu-west-1", 1, 2));
-    assert_eq!(summary.endpoints, 60, "the farm shards by index: odd targets");
-    let expected_down = (0..120u64).filter(|i| i % 2 == 1).filter(|i| {
-        let p = profile(7, *i);
-        p.hang || p.status == 500 || p.delay_ms >= 2000.0
-    }).count();
-    assert_eq!(summary.by_outcome.get("down").copied().unwrap_or(0), expected_down);
+    let event: ProbeEvent =
+        serde_json::from_str(r#"{"region":"eu-west-1","shard":1,"shards":2}"#).unwrap();
+    let summary = handle(&probe, &default_region, Duration::ZERO, event)
+        .await
+        .unwrap();
+    assert_eq!(
+        (summary.region.as_str(), summary.shard, summary.shards),
+        ("eu-west-1", 1, 2)
+    );
+    assert_eq!(
+        summary.endpoints, 60,
+        "the farm shards by index: odd targets"
+    );
+    let expected_down = (0..120u64)
+        .filter(|i| i % 2 == 1)
+        .filter(|i| {
+            let p = profile(7, *i);
+            p.hang || p.status == 500 || p.delay_ms >= 2000.0
+        })
+        .count();
+    assert_eq!(
+        summary.by_outcome.get("down").copied().unwrap_or(0),
+        expected_down
+    );
     assert_eq!(farm.sink().results, 60);
 
     let bad: ProbeEvent = serde_json::from_str(r#"{"shard":2,"shards":2}"#).unwrap();
-    let err = handle(&probe, &default_region, Duration::ZERO, bad).await.unwrap_err();
-    assert!(matches!(err, HandlerError::BadEvent(ref m) if m.contains("out of range")), "{err}");
-    assert!(serde_json::from_str::<ProbeEvent>(r#"{"shrad":1}"#).is_err(), "typos in events are refused");
+    let err = handle(&probe, &default_region, Duration::ZERO, bad)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HandlerError::BadEvent(ref m) if m.contains("out of range")),
+        "{err}"
+    );
+    assert!(
+        serde_json::from_str::<ProbeEvent>(r#"{"shrad":1}"#).is_err(),
+        "typos in events are refused"
+    );
 }
 
 fn probe_bin() -> Command {
@@ -62,15 +94,40 @@ fn probe_bin() -> Command {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probe_check_prints_json_and_exits_by_outcome() {
     let farm = farm(200).await;
-    let up = (0..200).find(|i| { let p = profile(7, *i); !p.hang && p.status == 200 && p.delay_ms < 500.0 }).unwrap();
-    let err = (0..200).find(|i| { let p = profile(7, *i); !p.hang && p.status == 500 && p.delay_ms < 500.0 }).unwrap();
+    let up = (0..200)
+        .find(|i| {
+            let p = profile(7, *i);
+            !p.hang && p.status == 200 && p.delay_ms < 500.0
+        })
+        .unwrap();
+    let err = (0..200)
+        .find(|i| {
+            let p = profile(7, *i);
+            !p.hang && p.status == 500 && p.delay_ms < 500.0
+        })
+        .unwrap();
     let url = farm.target_url(up, "");
     let out = tokio::task::spawn_blocking(move || {
-        probe_bin().args(["check", &url, "--json", "--allow-private", "--timeout-ms", "3000"]).output().unwrap()
+        probe_bin()
+            .args([
+                "check",
+                &url,
+                "--json",
+                "--allow-private",
+                "--timeout-ms",
+                "3000",
+            ])
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "up");
     assert!(v["reason"].is_null());
@@ -82,24 +139,39 @@ async fn probe_check_prints_json_and_exits_by_outcome() {
 
     let url = farm.target_url(err, "");
     let out = tokio::task::spawn_blocking(move || {
-        probe_bin().args(["check", &url, "--allow-private"]).output().unwrap()
+        probe_bin()
+            .args(["check", &url, "--allow-private"])
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("DOWN (status)"), "{text}");
-    assert!(text.contains("first byte") && text.contains("total"), "{text}");
+    assert!(
+        text.contains("first byte") && text.contains("total"),
+        "{text}"
+    );
 
     // The guard is on unless asked: loopback is refused, exit 1 with reason blocked.
     let url = farm.target_url(up, "");
-    let out = tokio::task::spawn_blocking(move || probe_bin().args(["check", &url, "--json"]).output().unwrap())
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        probe_bin()
+            .args(["check", &url, "--json"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["reason"], "blocked");
-    assert_eq!(farm.holds("").len(), 2, "the refused check never reached the farm");
+    assert_eq!(
+        farm.holds("").len(),
+        2,
+        "the refused check never reached the farm"
+    );
 }
 
 #[test]
@@ -116,15 +188,26 @@ fn bad_usage_exits_2_with_a_message() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?} printed no message");
     }
-    let out = probe_bin().args(["check", "http://example.com/", "--timeout-ms", "0"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("timeout_ms"), "the field is named");
+    let out = probe_bin()
+        .args(["check", "http://example.com/", "--timeout-ms", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timeout_ms"),
+        "the field is named"
+    );
 }
 
 #[test]
 fn help_lists_every_option_with_defaults() {
     let out = probe_bin().args(["--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in ["probe.max_in_flight = 1000", "SCOVILLE_PROBE__REGION", "delivery.buffer_max = 100000", "receiver.url"] {
+    for needle in [
+        "probe.max_in_flight = 1000",
+        "SCOVILLE_PROBE__REGION",
+        "delivery.buffer_max = 100000",
+        "receiver.url",
+    ] {
         assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
     }
 }
@@ -138,7 +221,11 @@ async fn probe_run_once_checks_a_file_and_delivers() {
         .map(|i| serde_json::json!({"id": format!("e{i}"), "check": {"type":"http","url": farm.target_url(i, "cli"), "timeout_ms": 2000}}))
         .collect();
     let file = dir.join("endpoints.json");
-    std::fs::write(&file, serde_json::json!({"endpoints": endpoints}).to_string()).unwrap();
+    std::fs::write(
+        &file,
+        serde_json::json!({"endpoints": endpoints}).to_string(),
+    )
+    .unwrap();
     let config = dir.join("probe.toml");
     std::fs::write(&config, format!(
         "[probe]\nregion = \"cli-test\"\nallow_private = true\n[endpoints]\nfile = {:?}\n[receiver]\nurl = {:?}\n",
@@ -146,11 +233,21 @@ async fn probe_run_once_checks_a_file_and_delivers() {
     )).unwrap();
     let cfg = config.clone();
     let out = tokio::task::spawn_blocking(move || {
-        probe_bin().args(["run", "--once", "--config"]).arg(&cfg).env("SCOVILLE_PROBE__SPREAD", "0").output().unwrap()
+        probe_bin()
+            .args(["run", "--once", "--config"])
+            .arg(&cfg)
+            .env("SCOVILLE_PROBE__SPREAD", "0")
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(summary["endpoints"], 10);
@@ -159,8 +256,15 @@ async fn probe_run_once_checks_a_file_and_delivers() {
     assert_eq!(farm.holds("cli").len(), 10);
 
     std::fs::write(&config, "[probe]\nmax_in_flight = \"many\"\n").unwrap();
-    let out = probe_bin().args(["run", "--once", "--config"]).arg(&config).output().unwrap();
+    let out = probe_bin()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("probe.max_in_flight"), "the key is named");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("probe.max_in_flight"),
+        "the key is named"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -29,11 +29,23 @@ pub fn profile(seed: u64, index: u64) -> Profile {
     let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
     let delay_ms = (MEDIAN_MS * (SIGMA * z).exp()).min(3_000.0);
     if u_kind < HANG_FRACTION {
-        Profile { delay_ms: f64::INFINITY, status: 200, hang: true }
+        Profile {
+            delay_ms: f64::INFINITY,
+            status: 200,
+            hang: true,
+        }
     } else if u_kind < HANG_FRACTION + ERROR_FRACTION {
-        Profile { delay_ms, status: 500, hang: false }
+        Profile {
+            delay_ms,
+            status: 500,
+            hang: false,
+        }
     } else {
-        Profile { delay_ms, status: 200, hang: false }
+        Profile {
+            delay_ms,
+            status: 200,
+            hang: false,
+        }
     }
 }
 
@@ -61,7 +73,11 @@ mod tests {
         let errors = profiles.iter().filter(|p| p.status == 500).count() as f64 / n as f64;
         assert!((0.004..0.006).contains(&hangs), "{hangs}");
         assert!((0.008..0.012).contains(&errors), "{errors}");
-        let mut delays: Vec<f64> = profiles.iter().filter(|p| !p.hang).map(|p| p.delay_ms).collect();
+        let mut delays: Vec<f64> = profiles
+            .iter()
+            .filter(|p| !p.hang)
+            .map(|p| p.delay_ms)
+            .collect();
         delays.sort_by(f64::total_cmp);
         let q = |p: f64| delays[(p * (delays.len() - 1) as f64) as usize];
         assert!((47.0..53.0).contains(&q(0.5)), "median {}", q(0.5));

@@ -13,8 +13,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use scoville_core::ProbeEndpoint;
 use scoville_core::wire::{EndpointPage, ResultBatch};
-use tokio::net::TcpSocket;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::net::TcpSocket;
 
 use crate::mix::profile;
 use crate::state::{HoldRecord, SinkSnapshot, State};
@@ -36,7 +36,13 @@ pub struct FarmConfig {
 
 impl Default for FarmConfig {
     fn default() -> Self {
-        Self { endpoints: 100, seed: 7, hang: Duration::from_secs(30), page_size: 1000, timeout_ms: 5000 }
+        Self {
+            endpoints: 100,
+            seed: 7,
+            hang: Duration::from_secs(30),
+            page_size: 1000,
+            timeout_ms: 5000,
+        }
     }
 }
 
@@ -54,15 +60,25 @@ type Resp = Response<Full<Bytes>>;
 impl Farm {
     /// Starts the farm on `listen` (port 0 for any free port).
     pub async fn start(config: FarmConfig, listen: SocketAddr) -> std::io::Result<Farm> {
-        let socket = if listen.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if listen.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         socket.set_reuseaddr(true)?;
         socket.bind(listen)?;
         let listener = socket.listen(4096)?;
-        let farm = Farm { addr: listener.local_addr()?, config: Arc::new(config), state: Arc::default() };
+        let farm = Farm {
+            addr: listener.local_addr()?,
+            config: Arc::new(config),
+            state: Arc::default(),
+        };
         let server = farm.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let accepted = Instant::now();
                 let _ = stream.set_nodelay(true);
                 let farm = server.clone();
@@ -72,7 +88,11 @@ impl Farm {
                         let farm = farm.clone();
                         // A request's hold starts when its connection was accepted (the
                         // first request) or when its head was parsed (keep-alive ones).
-                        let started = if first.swap(false, Ordering::Relaxed) { accepted } else { Instant::now() };
+                        let started = if first.swap(false, Ordering::Relaxed) {
+                            accepted
+                        } else {
+                            Instant::now()
+                        };
                         async move { Ok::<_, std::convert::Infallible>(farm.handle(req, started).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -106,7 +126,12 @@ impl Farm {
 
     /// What the sink has received.
     pub fn sink(&self) -> SinkSnapshot {
-        self.state.sink.lock().unwrap_or_else(|p| p.into_inner()).snapshot.clone()
+        self.state
+            .sink
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot
+            .clone()
     }
 
     /// The most target requests held at once so far.
@@ -126,21 +151,33 @@ impl Farm {
         let query: HashMap<String, String> = req
             .uri()
             .query()
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         match (req.method().clone(), path.as_str()) {
             (Method::GET, p) if p.starts_with("/t/") => self.target(&p[3..], &query, started).await,
-            (Method::GET, "/__records") => {
-                json(StatusCode::OK, &self.holds(query.get("run").map_or("", String::as_str)))
-            }
+            (Method::GET, "/__records") => json(
+                StatusCode::OK,
+                &self.holds(query.get("run").map_or("", String::as_str)),
+            ),
             (Method::DELETE, "/__records") => {
-                self.state.holds.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                self.state
+                    .holds
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
                 text(StatusCode::NO_CONTENT, "")
             }
             (Method::GET, "/__sink") => json(StatusCode::OK, &self.sink()),
             (Method::POST, "/__sink/fail") => {
                 let count = query.get("count").and_then(|c| c.parse().ok()).unwrap_or(1);
-                let status = query.get("status").and_then(|c| c.parse().ok()).unwrap_or(503);
+                let status = query
+                    .get("status")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(503);
                 self.fail_next_posts(count, status);
                 text(StatusCode::NO_CONTENT, "")
             }
@@ -152,12 +189,18 @@ impl Farm {
     }
 
     async fn target(&self, index: &str, query: &HashMap<String, String>, started: Instant) -> Resp {
-        let Ok(index) = index.parse::<u64>() else { return text(StatusCode::NOT_FOUND, "no such target") };
+        let Ok(index) = index.parse::<u64>() else {
+            return text(StatusCode::NOT_FOUND, "no such target");
+        };
         let now = self.state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.state.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let _leaving = InFlight(&self.state.in_flight);
         let p = profile(self.config.seed, index);
-        let hold = if p.hang { self.config.hang } else { Duration::from_secs_f64(p.delay_ms / 1000.0) };
+        let hold = if p.hang {
+            self.config.hang
+        } else {
+            Duration::from_secs_f64(p.delay_ms / 1000.0)
+        };
         tokio::time::sleep_until(tokio::time::Instant::from_std(started + hold)).await;
         let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::OK);
         let resp = text(status, if p.status == 200 { "ok" } else { "error" });
@@ -167,14 +210,25 @@ impl Farm {
             hold_ms: started.elapsed().as_micros() as f64 / 1000.0,
             status: p.status,
         };
-        self.state.holds.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+        self.state
+            .holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record);
         resp
     }
 
     fn endpoint_page(&self, query: &HashMap<String, String>) -> Resp {
-        let shards: u64 = query.get("shards").and_then(|s| s.parse().ok()).unwrap_or(1).max(1);
+        let shards: u64 = query
+            .get("shards")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1)
+            .max(1);
         let shard: u64 = query.get("shard").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let cursor: u64 = query.get("cursor").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let cursor: u64 = query
+            .get("cursor")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let run = query.get("run").map_or("", String::as_str);
         let mut endpoints = Vec::new();
         let mut i = cursor;
@@ -185,7 +239,13 @@ impl Farm {
             i += 1;
         }
         let next_cursor = (i < self.config.endpoints).then(|| i.to_string());
-        json(StatusCode::OK, &EndpointPage { endpoints, next_cursor })
+        json(
+            StatusCode::OK,
+            &EndpointPage {
+                endpoints,
+                next_cursor,
+            },
+        )
     }
 
     fn endpoint(&self, i: u64, run: &str) -> ProbeEndpoint {
@@ -205,13 +265,18 @@ impl Farm {
             if sink.fail_next > 0 {
                 sink.fail_next -= 1;
                 sink.snapshot.rejected_posts += 1;
-                let status = StatusCode::from_u16(sink.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let status = StatusCode::from_u16(sink.fail_status)
+                    .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 let mut resp = text(status, "injected failure");
-                resp.headers_mut().insert("retry-after", hyper::header::HeaderValue::from_static("0"));
+                resp.headers_mut()
+                    .insert("retry-after", hyper::header::HeaderValue::from_static("0"));
                 return resp;
             }
         }
-        let body = match Limited::new(req.into_body(), 16 * 1024 * 1024).collect().await {
+        let body = match Limited::new(req.into_body(), 16 * 1024 * 1024)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
             Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "batch too large"),
         };
@@ -233,10 +298,16 @@ impl Farm {
                     sink.snapshot.distinct_results += 1;
                 }
                 let outcome = r.report.outcome.to_string();
-                sink.snapshot.totals.insert(id, (r.report.timings.total_ms, outcome));
+                sink.snapshot
+                    .totals
+                    .insert(id, (r.report.timings.total_ms, outcome));
             }
         }
-        let status = if failures { StatusCode::ACCEPTED } else { StatusCode::CREATED };
+        let status = if failures {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::CREATED
+        };
         json(status, &serde_json::json!({ "queued": count }))
     }
 }
@@ -251,8 +322,10 @@ fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp {
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 

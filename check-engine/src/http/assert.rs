@@ -19,10 +19,16 @@ pub(crate) fn judge(
     total_ms: f64,
 ) -> Result<(), Failure> {
     if !spec.expect_status.contains(status) {
-        let reason = http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason());
+        let reason = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason());
         return Err(Failure::new(
             DownReason::Status,
-            format!("HTTP {status}{} (expected {})", reason.map(|r| format!(" {r}")).unwrap_or_default(), spec.expect_status),
+            format!(
+                "HTTP {status}{} (expected {})",
+                reason.map(|r| format!(" {r}")).unwrap_or_default(),
+                spec.expect_status
+            ),
         ));
     }
     let mut json: Option<Result<Value, String>> = None;
@@ -42,14 +48,26 @@ fn check_one(
 ) -> Result<(), String> {
     match assertion {
         Assertion::BodyContains { value } => {
-            if find(body, value.as_bytes()) { Ok(()) } else { Err(format!("body lacks {:?}", clip(value))) }
+            if find(body, value.as_bytes()) {
+                Ok(())
+            } else {
+                Err(format!("body lacks {:?}", clip(value)))
+            }
         }
         Assertion::BodyNotContains { value } => {
-            if find(body, value.as_bytes()) { Err(format!("body contains {:?}", clip(value))) } else { Ok(()) }
+            if find(body, value.as_bytes()) {
+                Err(format!("body contains {:?}", clip(value)))
+            } else {
+                Ok(())
+            }
         }
         Assertion::BodyRegex { pattern } => {
             let text = String::from_utf8_lossy(body);
-            if pattern.regex().is_match(&text) { Ok(()) } else { Err(format!("body does not match /{pattern}/")) }
+            if pattern.regex().is_match(&text) {
+                Ok(())
+            } else {
+                Err(format!("body does not match /{pattern}/"))
+            }
         }
         Assertion::JsonPath(a) => {
             let doc = json.get_or_insert_with(|| {
@@ -67,13 +85,18 @@ fn check_one(
             let value = String::from_utf8_lossy(value.as_bytes());
             match h.check() {
                 HeaderCheck::Equals(want) if value == want.as_str() => Ok(()),
-                HeaderCheck::Equals(want) => {
-                    Err(format!("header {} is {:?}, not {:?}", h.name(), clip(&value), clip(want)))
-                }
+                HeaderCheck::Equals(want) => Err(format!(
+                    "header {} is {:?}, not {:?}",
+                    h.name(),
+                    clip(&value),
+                    clip(want)
+                )),
                 HeaderCheck::Matches(p) if p.regex().is_match(&value) => Ok(()),
-                HeaderCheck::Matches(p) => {
-                    Err(format!("header {} is {:?}, which does not match /{p}/", h.name(), clip(&value)))
-                }
+                HeaderCheck::Matches(p) => Err(format!(
+                    "header {} is {:?}, which does not match /{p}/",
+                    h.name(),
+                    clip(&value)
+                )),
             }
         }
         Assertion::MaxLatencyMs { value } => {
@@ -101,13 +124,22 @@ fn json_path(a: &JsonPathAssertion, doc: &Value) -> Result<(), String> {
     let Some(node) = first else { return Ok(()) };
     if let Some(want) = &a.equals {
         if *node != want {
-            return Err(format!("{} is {}, not {}", a.path, clip(&node.to_string()), clip(&want.to_string())));
+            return Err(format!(
+                "{} is {}, not {}",
+                a.path,
+                clip(&node.to_string()),
+                clip(&want.to_string())
+            ));
         }
     }
     let numeric = [("gt", a.gt), ("ge", a.ge), ("lt", a.lt), ("le", a.le)];
     if numeric.iter().any(|(_, v)| v.is_some()) {
         let Some(n) = node.as_f64() else {
-            return Err(format!("{} is {}, not a number", a.path, clip(&node.to_string())));
+            return Err(format!(
+                "{} is {}, not a number",
+                a.path,
+                clip(&node.to_string())
+            ));
         };
         for (op, bound) in numeric {
             let Some(bound) = bound else { continue };
@@ -118,7 +150,12 @@ fn json_path(a: &JsonPathAssertion, doc: &Value) -> Result<(), String> {
                 _ => n <= bound,
             };
             if !ok {
-                let sym = match op { "gt" => ">", "ge" => ">=", "lt" => "<", _ => "<=" };
+                let sym = match op {
+                    "gt" => ">",
+                    "ge" => ">=",
+                    "lt" => "<",
+                    _ => "<=",
+                };
                 return Err(format!("{} is {n}, expected {sym} {bound}", a.path));
             }
         }

@@ -56,7 +56,11 @@ pub(crate) struct BodyReader {
 }
 
 /// Sends one request and waits for the response head.
-pub(crate) async fn send(ctx: &Context, out: Outgoing<'_>, trace: &mut Trace) -> Result<Head, Failure> {
+pub(crate) async fn send(
+    ctx: &Context,
+    out: Outgoing<'_>,
+    trace: &mut Trace,
+) -> Result<Head, Failure> {
     let url = out.url;
     let host = url
         .host()
@@ -66,7 +70,9 @@ pub(crate) async fn send(ctx: &Context, out: Outgoing<'_>, trace: &mut Trace) ->
     let tcp = dial::connect(ctx, &host, port, trace).await?;
     let stream = if url.scheme() == "https" {
         let host_str = url.host_str().unwrap_or_default();
-        Stream::Tls(Box::new(handshake(&ctx.tls, tcp, host_str, out.tls_verify, trace).await?))
+        Stream::Tls(Box::new(
+            handshake(&ctx.tls, tcp, host_str, out.tls_verify, trace).await?,
+        ))
     } else {
         Stream::Plain(tcp)
     };
@@ -87,14 +93,22 @@ pub(crate) async fn send(ctx: &Context, out: Outgoing<'_>, trace: &mut Trace) ->
     let (parts, body) = response.into_parts();
     trace.status = Some(parts.status.as_u16());
     // hyper bounds its read buffer, but not always the head itself: check it here.
-    let head_size: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let head_size: usize = parts
+        .headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     if head_size > MAX_HEAD_BYTES {
         return Err(Failure::new(
             DownReason::Protocol,
             format!("response head larger than {} KiB", MAX_HEAD_BYTES / 1024),
         ));
     }
-    Ok(Head { status: parts.status.as_u16(), headers: parts.headers, reader: BodyReader { body, conn } })
+    Ok(Head {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        reader: BodyReader { body, conn },
+    })
 }
 
 fn build_request(ctx: &Context, out: &Outgoing<'_>) -> Result<Request<Full<Bytes>>, Failure> {
@@ -106,21 +120,39 @@ fn build_request(ctx: &Context, out: &Outgoing<'_>) -> Result<Request<Full<Bytes
     };
     let bad = |what: String| Failure::new(DownReason::Internal, what);
     let mut builder = Request::builder().method(out.method.clone()).uri(path);
-    let headers = builder.headers_mut().ok_or_else(|| bad("invalid request".into()))?;
-    headers.insert(HOST, HeaderValue::from_str(&host_header).map_err(|e| bad(e.to_string()))?);
+    let headers = builder
+        .headers_mut()
+        .ok_or_else(|| bad("invalid request".into()))?;
+    headers.insert(
+        HOST,
+        HeaderValue::from_str(&host_header).map_err(|e| bad(e.to_string()))?,
+    );
     headers.insert(USER_AGENT, ctx.user_agent.clone());
     headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
-    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate, br"));
+    headers.insert(
+        ACCEPT_ENCODING,
+        HeaderValue::from_static("gzip, deflate, br"),
+    );
     headers.insert(CONNECTION, HeaderValue::from_static("close"));
     for (name, value) in out.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(e.to_string()))?;
-        if out.strip_credentials && (name == http::header::AUTHORIZATION || name == http::header::COOKIE) {
+        if out.strip_credentials
+            && (name == http::header::AUTHORIZATION || name == http::header::COOKIE)
+        {
             continue;
         }
-        headers.insert(name, HeaderValue::from_str(value).map_err(|e| bad(e.to_string()))?);
+        headers.insert(
+            name,
+            HeaderValue::from_str(value).map_err(|e| bad(e.to_string()))?,
+        );
     }
-    let body = out.body.map(|b| Bytes::copy_from_slice(b.as_bytes())).unwrap_or_default();
-    builder.body(Full::new(body)).map_err(|e| bad(e.to_string()))
+    let body = out
+        .body
+        .map(|b| Bytes::copy_from_slice(b.as_bytes()))
+        .unwrap_or_default();
+    builder
+        .body(Full::new(body))
+        .map_err(|e| bad(e.to_string()))
 }
 
 impl BodyReader {
@@ -141,7 +173,9 @@ impl BodyReader {
                 None => break true,
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
-                        collector.push(data).map_err(|e| Failure::new(DownReason::Protocol, e))?;
+                        collector
+                            .push(data)
+                            .map_err(|e| Failure::new(DownReason::Protocol, e))?;
                         if collector.is_over() {
                             break false;
                         }
@@ -152,7 +186,9 @@ impl BodyReader {
         };
         trace.total = Some(trace.start.elapsed());
         // Dropping body and conn here closes the socket without reading the rest.
-        let collected = collector.finish(complete).map_err(|e| Failure::new(DownReason::Protocol, e))?;
+        let collected = collector
+            .finish(complete)
+            .map_err(|e| Failure::new(DownReason::Protocol, e))?;
         trace.bytes = collected.bytes.len() as u64;
         trace.truncated = collected.truncated;
         Ok(collected)
@@ -170,7 +206,10 @@ fn hyper_failure(e: &hyper::Error) -> Failure {
         let io = std::error::Error::source(e).and_then(|s| s.downcast_ref::<std::io::Error>());
         match io {
             Some(io) => {
-                return Failure::new(DownReason::Connect, format!("connection failed: {}", dial::describe_io(io)));
+                return Failure::new(
+                    DownReason::Connect,
+                    format!("connection failed: {}", dial::describe_io(io)),
+                );
             }
             None => format!("HTTP error: {e}"),
         }

@@ -73,12 +73,20 @@ impl Check for HttpCheck {
         assert::judge(self, status, &headers, &collected.bytes, total_ms)?;
         let mut message = format!("HTTP {status}");
         if collected.truncated {
-            message.push_str(&format!(", body cut at {} bytes", self.body_limit.max_bytes()));
+            message.push_str(&format!(
+                ", body cut at {} bytes",
+                self.body_limit.max_bytes()
+            ));
         }
-        Ok(match expiry_warning(self.cert_expiry, trace.cert_expires_at_ms) {
-            Some((warning, text)) => Success { message: format!("{message}, {text}"), warning: Some(warning) },
-            None => Success::new(message),
-        })
+        Ok(
+            match expiry_warning(self.cert_expiry, trace.cert_expires_at_ms) {
+                Some((warning, text)) => Success {
+                    message: format!("{message}, {text}"),
+                    warning: Some(warning),
+                },
+                None => Success::new(message),
+            },
+        )
     }
 }
 
@@ -86,9 +94,12 @@ fn redirect_target(current: &url::Url, location: &http::HeaderValue) -> Result<u
     let location = location
         .to_str()
         .map_err(|_| Failure::new(DownReason::Protocol, "redirect Location is not text"))?;
-    let next = current
-        .join(location)
-        .map_err(|e| Failure::new(DownReason::Protocol, format!("bad redirect Location {location:?}: {e}")))?;
+    let next = current.join(location).map_err(|e| {
+        Failure::new(
+            DownReason::Protocol,
+            format!("bad redirect Location {location:?}: {e}"),
+        )
+    })?;
     HttpUrl::from_url(next)
         .map(|u| u.url().clone())
         .map_err(|e| Failure::new(DownReason::Blocked, format!("redirect refused: {e}")))

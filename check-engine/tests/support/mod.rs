@@ -18,10 +18,18 @@ use tokio::net::{TcpListener, TcpStream};
 pub fn engine_with(policy: AddressPolicy, cas: Vec<PathBuf>, overrides: &[(&str, &str)]) -> Engine {
     let mut resolve_overrides: HashMap<String, Vec<IpAddr>> = HashMap::new();
     for (name, ip) in overrides {
-        resolve_overrides.entry(name.to_string()).or_default().push(ip.parse().unwrap());
+        resolve_overrides
+            .entry(name.to_string())
+            .or_default()
+            .push(ip.parse().unwrap());
     }
-    Engine::new(EngineConfig { policy, extra_ca_files: cas, resolve_overrides, ..EngineConfig::default() })
-        .unwrap()
+    Engine::new(EngineConfig {
+        policy,
+        extra_ca_files: cas,
+        resolve_overrides,
+        ..EngineConfig::default()
+    })
+    .unwrap()
 }
 
 pub fn private_engine() -> Engine {
@@ -47,7 +55,9 @@ impl RawServer {
         let script = Arc::new(script);
         tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
                 counter.fetch_add(1, Ordering::SeqCst);
                 let script = script.clone();
                 tokio::spawn(async move {
@@ -114,7 +124,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let dir = std::env::temp_dir().join(format!("scoville-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
@@ -133,12 +146,16 @@ impl TestPki {
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Scoville Test CA");
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Scoville Test CA");
         let ca = ca_params.self_signed(&ca_key).unwrap();
 
         let leaf_key = KeyPair::generate().unwrap();
         let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        leaf_params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        leaf_params
+            .subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
         let now = time::OffsetDateTime::now_utc();
         leaf_params.not_before = now - time::Duration::days(1);
         leaf_params.not_after = now + time::Duration::days(days);
@@ -158,7 +175,11 @@ impl TestPki {
             .with_no_client_auth()
             .with_single_cert(vec![leaf.der().clone()], key)
             .unwrap();
-        Self { ca_file, server_config: Arc::new(server_config), _dir: dir }
+        Self {
+            ca_file,
+            server_config: Arc::new(server_config),
+            _dir: dir,
+        }
     }
 
     /// An HTTPS server answering 200 "secure" to everything.
@@ -168,10 +189,14 @@ impl TestPki {
         let acceptor = tokio_rustls::TlsAcceptor::from(self.server_config.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { return };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
                     let mut buf = [0u8; 4096];
                     let _ = tls.read(&mut buf).await;
                     let _ = tls.write_all(&response("200 OK", &[], b"secure")).await;
@@ -192,8 +217,12 @@ pub async fn dns_server(records: Vec<(&'static str, hickory_proto::rr::RData)>) 
     tokio::spawn(async move {
         let mut buf = [0u8; 1500];
         loop {
-            let Ok((n, peer)) = socket.recv_from(&mut buf).await else { return };
-            let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+            let Ok((n, peer)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(query) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
             let mut reply = Message::new();
             reply.set_id(query.id());
             reply.set_message_type(MessageType::Response);

@@ -66,7 +66,10 @@ impl Pattern {
             .size_limit(1 << 20)
             .build()
             .map_err(|e| format!("invalid regex {source:?}: {e}"))?;
-        Ok(Self { source: source.to_string(), regex })
+        Ok(Self {
+            source: source.to_string(),
+            regex,
+        })
     }
 
     /// The compiled expression.
@@ -119,7 +122,10 @@ impl JsonPathExpr {
     pub fn new(source: &str) -> Result<Self, String> {
         let path = serde_json_path::JsonPath::parse(source)
             .map_err(|e| format!("invalid JSON path {source:?}: {e}"))?;
-        Ok(Self { source: source.to_string(), path })
+        Ok(Self {
+            source: source.to_string(),
+            path,
+        })
     }
 
     /// The nodes of `doc` the path selects.
@@ -240,7 +246,10 @@ impl TryFrom<HeaderAssertionRepr> for HeaderAssertion {
             (None, Some(p)) => HeaderCheck::Matches(p),
             _ => return Err("header assertion needs exactly one of equals, matches".into()),
         };
-        Ok(Self { name: r.name.to_ascii_lowercase(), check })
+        Ok(Self {
+            name: r.name.to_ascii_lowercase(),
+            check,
+        })
     }
 }
 
@@ -250,6 +259,10 @@ impl From<HeaderAssertion> for HeaderAssertionRepr {
             HeaderCheck::Equals(v) => (Some(v), None),
             HeaderCheck::Matches(p) => (None, Some(p)),
         };
-        Self { name: h.name, equals, matches }
+        Self {
+            name: h.name,
+            equals,
+            matches,
+        }
     }
 }

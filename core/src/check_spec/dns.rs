@@ -45,9 +45,15 @@ impl DnsName {
             && n.split('.').all(|label| {
                 !label.is_empty()
                     && label.len() <= 63
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             });
-        if ok { Ok(Self(n)) } else { Err(format!("invalid DNS name {s:?}")) }
+        if ok {
+            Ok(Self(n))
+        } else {
+            Err(format!("invalid DNS name {s:?}"))
+        }
     }
 
     /// The name, without a trailing dot.

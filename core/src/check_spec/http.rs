@@ -81,7 +81,9 @@ where
     let map = BTreeMap::<String, String>::deserialize(d)?;
     for (name, value) in &map {
         if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(serde::de::Error::custom(format!("invalid header name {name:?}")));
+            return Err(serde::de::Error::custom(format!(
+                "invalid header name {name:?}"
+            )));
         }
         if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(serde::de::Error::custom(format!(
@@ -113,7 +115,10 @@ impl HttpUrl {
     /// Checks an already-parsed URL.
     pub fn from_url(url: url::Url) -> Result<Self, String> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("URL scheme must be http or https, not {:?}", url.scheme()));
+            return Err(format!(
+                "URL scheme must be http or https, not {:?}",
+                url.scheme()
+            ));
         }
         if url.host().is_none() {
             return Err("URL has no host".into());
@@ -276,7 +281,10 @@ impl BodyLimit {
         if max_bytes == 0 || max_bytes > Self::MAX {
             return Err(format!("max_bytes must be between 1 and {}", Self::MAX));
         }
-        Ok(Self { max_bytes, on_exceed })
+        Ok(Self {
+            max_bytes,
+            on_exceed,
+        })
     }
 
     /// Bytes kept.
@@ -292,7 +300,10 @@ impl BodyLimit {
 
 impl Default for BodyLimit {
     fn default() -> Self {
-        Self { max_bytes: default_max_body(), on_exceed: BodyOverLimit::Truncate }
+        Self {
+            max_bytes: default_max_body(),
+            on_exceed: BodyOverLimit::Truncate,
+        }
     }
 }
 
@@ -305,6 +316,9 @@ impl TryFrom<BodyLimitRepr> for BodyLimit {
 
 impl From<BodyLimit> for BodyLimitRepr {
     fn from(b: BodyLimit) -> Self {
-        Self { max_bytes: b.max_bytes, on_exceed: b.on_exceed }
+        Self {
+            max_bytes: b.max_bytes,
+            on_exceed: b.on_exceed,
+        }
     }
 }

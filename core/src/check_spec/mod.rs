@@ -14,7 +14,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use assertion::{Assertion, HeaderAssertion, HeaderCheck, JsonPathAssertion, JsonPathExpr, Pattern};
+pub use assertion::{
+    Assertion, HeaderAssertion, HeaderCheck, JsonPathAssertion, JsonPathExpr, Pattern,
+};
 pub use dns::{DnsCheck, DnsMatch, DnsName, RecordType};
 pub use http::{BodyLimit, BodyOverLimit, HttpCheck, HttpMethod, HttpUrl, MaxRedirects};
 pub use net::{Host, IcmpCheck, Port, TcpCheck, TlsCheck};
@@ -165,7 +167,10 @@ impl CertExpiry {
                 "critical_days ({critical_days}) must not exceed warn_days ({warn_days})"
             ));
         }
-        Ok(Self { warn_days, critical_days })
+        Ok(Self {
+            warn_days,
+            critical_days,
+        })
     }
 
     /// Days before expiry at which the check warns.
@@ -181,7 +186,10 @@ impl CertExpiry {
 
 impl Default for CertExpiry {
     fn default() -> Self {
-        Self { warn_days: default_warn_days(), critical_days: default_critical_days() }
+        Self {
+            warn_days: default_warn_days(),
+            critical_days: default_critical_days(),
+        }
     }
 }
 

@@ -27,7 +27,11 @@ impl Host {
         if s.is_empty() {
             return Err("host must not be empty".into());
         }
-        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = s
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             return Ok(Host::Ip(ip));
         }
         match url::Host::parse(s) {
@@ -147,7 +151,11 @@ pub struct Port(u16);
 impl Port {
     /// Parses a port, rejecting 0.
     pub fn new(p: u16) -> Result<Self, String> {
-        if p == 0 { Err("port must be between 1 and 65535".into()) } else { Ok(Self(p)) }
+        if p == 0 {
+            Err("port must be between 1 and 65535".into())
+        } else {
+            Ok(Self(p))
+        }
     }
 
     /// 443.

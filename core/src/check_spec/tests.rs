@@ -18,7 +18,9 @@ fn a_full_http_spec_parses() {
              "body_limit":{"max_bytes":1000,"on_exceed":"fail"}}"#,
     )
     .unwrap();
-    let CheckSpec::Http(http) = &spec else { panic!("not http") };
+    let CheckSpec::Http(http) = &spec else {
+        panic!("not http")
+    };
     assert_eq!(http.method.as_str(), "POST");
     assert_eq!(http.timeout_ms.as_millis(), 5000);
     assert!(http.expect_status.contains(301) && !http.expect_status.contains(205));
@@ -46,7 +48,8 @@ fn bad_values_name_their_field() {
     assert_eq!(e.path, "check.timeout_ms");
     assert!(e.message.contains("greater than 0"), "{e}");
 
-    let e = field_error(r#"{"id":"a","check":{"type":"http","url":"http://x","expect_status":[]}}"#);
+    let e =
+        field_error(r#"{"id":"a","check":{"type":"http","url":"http://x","expect_status":[]}}"#);
     assert_eq!(e.path, "check.expect_status");
     assert!(e.message.contains("must not be empty"), "{e}");
 
@@ -80,9 +83,18 @@ fn numeric_ipv4_forms_are_normalised() {
         let url = HttpUrl::parse(written).unwrap();
         assert_eq!(url.url().host_str(), Some(ip), "{written}");
     }
-    assert_eq!(Host::parse("0x7f.0.0.1").unwrap(), Host::Ip("127.0.0.1".parse().unwrap()));
-    assert_eq!(Host::parse("[::1]").unwrap(), Host::Ip("::1".parse().unwrap()));
-    assert_eq!(Host::parse("Example.COM.").unwrap(), Host::Name("example.com".into()));
+    assert_eq!(
+        Host::parse("0x7f.0.0.1").unwrap(),
+        Host::Ip("127.0.0.1".parse().unwrap())
+    );
+    assert_eq!(
+        Host::parse("[::1]").unwrap(),
+        Host::Ip("::1".parse().unwrap())
+    );
+    assert_eq!(
+        Host::parse("Example.COM.").unwrap(),
+        Host::Name("example.com".into())
+    );
 }
 
 #[test]
@@ -97,5 +109,10 @@ fn other_kinds_parse_with_defaults() {
     let CheckSpec::Dns(dns) = dns else { panic!() };
     assert_eq!(dns.record_type, RecordType::Mx);
     assert_eq!(dns.match_mode, DnsMatch::Exact);
-    assert!(from_json::<CheckSpec>(br#"{"type":"tls","host":"x","cert_expiry":{"warn_days":1,"critical_days":5}}"#).is_err());
+    assert!(
+        from_json::<CheckSpec>(
+            br#"{"type":"tls","host":"x","cert_expiry":{"warn_days":1,"critical_days":5}}"#
+        )
+        .is_err()
+    );
 }

@@ -23,8 +23,16 @@ const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 
 impl ApiSource {
     /// A source asking `base` (the admin API's base URL).
-    pub fn new(base: &str, token: Option<String>, timeout: std::time::Duration, max_pages: u32) -> Result<Self, SourceError> {
-        let error = |message: String| SourceError::Api { url: base.to_string(), message };
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        timeout: std::time::Duration,
+        max_pages: u32,
+    ) -> Result<Self, SourceError> {
+        let error = |message: String| SourceError::Api {
+            url: base.to_string(),
+            message,
+        };
         let base = url::Url::parse(base).map_err(|e| error(e.to_string()))?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -32,11 +40,23 @@ impl ApiSource {
             .user_agent(concat!("Scoville-Probe/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| error(e.to_string()))?;
-        Ok(Self { client, base, token, max_pages })
+        Ok(Self {
+            client,
+            base,
+            token,
+            max_pages,
+        })
     }
 
-    async fn page(&self, scope: &ProbeScope, cursor: Option<&str>) -> Result<EndpointPage, SourceError> {
-        let mut url = self.base.join("v1/probe/endpoints").map_err(|e| self.error(e.to_string()))?;
+    async fn page(
+        &self,
+        scope: &ProbeScope,
+        cursor: Option<&str>,
+    ) -> Result<EndpointPage, SourceError> {
+        let mut url = self
+            .base
+            .join("v1/probe/endpoints")
+            .map_err(|e| self.error(e.to_string()))?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("region", scope.region.as_str());
@@ -55,7 +75,10 @@ impl ApiSource {
         if !status.is_success() {
             return Err(self.error(format!("HTTP {status}")));
         }
-        if resp.content_length().is_some_and(|l| l as usize > MAX_PAGE_BYTES) {
+        if resp
+            .content_length()
+            .is_some_and(|l| l as usize > MAX_PAGE_BYTES)
+        {
             return Err(self.error("page larger than 32 MiB".into()));
         }
         let body = resp.bytes().await.map_err(|e| self.error(e.to_string()))?;
@@ -66,12 +89,18 @@ impl ApiSource {
     }
 
     fn error(&self, message: String) -> SourceError {
-        SourceError::Api { url: self.base.to_string(), message }
+        SourceError::Api {
+            url: self.base.to_string(),
+            message,
+        }
     }
 }
 
 impl EndpointSource for ApiSource {
-    fn fetch<'a>(&'a self, scope: &'a ProbeScope) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>> {
+    fn fetch<'a>(
+        &'a self,
+        scope: &'a ProbeScope,
+    ) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>> {
         async move {
             let mut all = Vec::new();
             let mut cursor: Option<String> = None;

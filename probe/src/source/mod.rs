@@ -32,5 +32,8 @@ pub enum SourceError {
 /// A source of endpoints.
 pub trait EndpointSource: Send + Sync + std::fmt::Debug {
     /// The endpoints due in `scope`.
-    fn fetch<'a>(&'a self, scope: &'a ProbeScope) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>>;
+    fn fetch<'a>(
+        &'a self,
+        scope: &'a ProbeScope,
+    ) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>>;
 }
