@@ -7,7 +7,9 @@
 //! farm (`probe-bench farm`), Scoville's probe (`probe-bench scoville`, a full round:
 //! fetching the list from the farm's endpoint list, checking, and posting every result to
 //! the farm's recording sink), and blackbox_exporter (driven through `/probe` by this
-//! process, whose own CPU is not counted against it).
+//! process, whose own CPU is not counted against it). A third party, `probe-bench raw`,
+//! shows the floor: a bare tokio client that only connects, writes a request and reads
+//! to EOF, which is what the kernel and the runtime cost per check on this machine.
 
 mod procstat;
 mod roles;
@@ -29,6 +31,9 @@ enum Role {
     Farm(roles::FarmArgs),
     /// Internal: run one Scoville round against a farm and print figures as JSON.
     Scoville(roles::ScovilleArgs),
+    /// Internal: the floor — a bare tokio client (connect, write a request, read to EOF)
+    /// over the same targets, printing figures as JSON.
+    Raw(roles::ScovilleArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +52,7 @@ fn main() -> anyhow::Result<()> {
         match cli.role {
             Some(Role::Farm(args)) => roles::farm(args).await,
             Some(Role::Scoville(args)) => roles::scoville(args).await,
+            Some(Role::Raw(args)) => roles::raw(args).await,
             None => roles::orchestrate(cli.opts).await,
         }
     })

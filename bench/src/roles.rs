@@ -134,6 +134,80 @@ pub(crate) async fn scoville(args: ScovilleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub(crate) async fn raw(args: ScovilleArgs) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr: std::net::SocketAddr = args.farm.trim_start_matches("http://").parse()?;
+    let n: u64 = reqwest::get(format!("{}/__count", args.farm))
+        .await?
+        .text()
+        .await?
+        .trim()
+        .parse()?;
+    let window = Duration::from_millis(args.spread_ms);
+    let mut due: Vec<(Duration, u64)> = (0..n)
+        .map(|i| {
+            (
+                scoville_probe::schedule::offset(
+                    &EndpointId::parse(format!("t{i}")).expect("id"),
+                    window,
+                ),
+                i,
+            )
+        })
+        .collect();
+    due.sort();
+    let pid = std::process::id();
+    let cpu0 = cpu_seconds(pid)?;
+    let t0 = Instant::now();
+    let start = tokio::time::Instant::now();
+    let up = futures::stream::iter(due)
+        .then(|(offset, i)| async move {
+            tokio::time::sleep_until(start + offset).await;
+            i
+        })
+        .map(|i| async move {
+            let exchange = async {
+                let mut s = tokio::net::TcpStream::connect(addr).await?;
+                s.set_nodelay(true)?;
+                let req = format!(
+                    "GET /t/{i}?run=raw HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+                );
+                s.write_all(req.as_bytes()).await?;
+                let mut buf = [0u8; 4096];
+                let mut first = Vec::new();
+                loop {
+                    let k = s.read(&mut buf).await?;
+                    if k == 0 {
+                        break;
+                    }
+                    if first.len() < 16 {
+                        first.extend_from_slice(&buf[..k]);
+                    }
+                }
+                Ok::<bool, std::io::Error>(first.starts_with(b"HTTP/1.1 200"))
+            };
+            matches!(
+                tokio::time::timeout(Duration::from_secs(5), exchange).await,
+                Ok(Ok(true))
+            )
+        })
+        .buffer_unordered(args.concurrency)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await as u64;
+    let figures = Figures {
+        wall_s: t0.elapsed().as_secs_f64(),
+        cpu_s: cpu_seconds(pid)? - cpu0,
+        peak_rss_kib: peak_rss_kib(pid)?,
+        checks: n,
+        up,
+        down: n - up,
+        ..Figures::default()
+    };
+    println!("{}", serde_json::to_string(&figures)?);
+    Ok(())
+}
+
 struct Kill(Child);
 
 impl Drop for Kill {
@@ -212,10 +286,31 @@ pub(crate) async fn orchestrate(opts: Options) -> anyhow::Result<()> {
     } else {
         Some(run_blackbox(&opts, &farm_url, &http).await?)
     };
+    let out = Command::new(&exe)
+        .args([
+            "raw",
+            "--farm",
+            &farm_url,
+            "--concurrency",
+            &opts.concurrency.to_string(),
+        ])
+        .args(["--spread-ms", &opts.spread_ms.to_string()])
+        .stderr(Stdio::inherit())
+        .output()?;
+    let floor: Option<Figures> = serde_json::from_slice(&out.stdout).ok();
     report(&opts, &scoville, blackbox.as_ref());
+    if let Some(floor) = &floor {
+        println!(
+            "floor, a bare tokio client (connect, write, read to EOF) on the same targets: \
+             {:.1} µs CPU per check, peak RSS {:.1} MiB",
+            floor.cpu_s * 1e6 / floor.checks.max(1) as f64,
+            floor.peak_rss_kib as f64 / 1024.0
+        );
+    }
     if let Some(path) = &opts.json {
         let json = serde_json::json!({"options": {"endpoints": opts.endpoints, "concurrency": opts.concurrency,
-            "timeout_ms": opts.timeout_ms}, "scoville": scoville, "blackbox_exporter": blackbox});
+            "timeout_ms": opts.timeout_ms, "spread_ms": opts.spread_ms}, "scoville": scoville, "blackbox_exporter": blackbox,
+            "bare_tokio_client": floor});
         std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
     }
     Ok(())

@@ -12,7 +12,7 @@
 //! - `POST /v1/results`, `POST /v1/failures`: a recording sink in the receiver's and the
 //!   failure service's contract; `POST /__sink/fail?count=N&status=S` makes the next N
 //!   posts answer S (with `Retry-After: 0` on 503), to test retries.
-//! - `GET /__sink`: what the sink has recorded.
+//! - `GET /__sink`: what the sink has recorded; `GET /__count`: the number of targets.
 //!
 //! The delay mix: 0.5 % of targets hang past any timeout, 1 % answer 500, and delays are
 //! log-normal with median 50 ms and p99 500 ms (σ = ln 10 / 2.326).

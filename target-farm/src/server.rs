@@ -172,6 +172,7 @@ impl Farm {
                 text(StatusCode::NO_CONTENT, "")
             }
             (Method::GET, "/__sink") => json(StatusCode::OK, &self.sink()),
+            (Method::GET, "/__count") => text(StatusCode::OK, &self.config.endpoints.to_string()),
             (Method::POST, "/__sink/fail") => {
                 let count = query.get("count").and_then(|c| c.parse().ok()).unwrap_or(1);
                 let status = query
