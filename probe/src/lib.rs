@@ -23,4 +23,18 @@ pub mod source;
 pub mod telemetry;
 
 pub use config::Config;
+
+/// The runtime the probe runs on: one event loop for `worker_threads = 1`, a pool of
+/// that many threads otherwise (0 = one per core). See `probe.worker_threads`.
+pub fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if worker_threads > 1 {
+            builder.worker_threads(worker_threads);
+        }
+        builder.enable_all().build()
+    }
+}
 pub use round::{Probe, RoundSummary};

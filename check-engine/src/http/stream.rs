@@ -69,7 +69,10 @@ impl AsyncWrite for Stream {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            // No half-close of a check's TCP connection: it is closed whole right after
+            // the exchange, when the check drops it; that saves a shutdown() per check.
+            Stream::Plain(_) => Poll::Ready(Ok(())),
+            // TLS sends its close_notify alert, as the protocol asks.
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }

@@ -8,10 +8,13 @@ use scoville_check_engine::IcmpMode;
 use scoville_probe::lambda::{LAMBDA_ICMP, ProbeEvent, handle};
 use scoville_probe::{Config, Probe, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let file = std::env::var_os("SCOVILLE_CONFIG").map(std::path::PathBuf::from);
     let config = Config::load(file.as_deref())?;
+    scoville_probe::runtime(config.probe.worker_threads)?.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init(telemetry::LogFormat::Json, &config.log.level);
     let settings = config.settings()?;
     let probe = Probe::from_config(&config, Some(IcmpMode::Unavailable(LAMBDA_ICMP.into())))
