@@ -28,7 +28,9 @@ pub use config::Config;
 /// that many threads otherwise (0 = one per core). See `probe.worker_threads`.
 pub fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if worker_threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if worker_threads > 1 {
