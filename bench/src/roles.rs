@@ -144,27 +144,10 @@ pub(crate) async fn raw(args: ScovilleArgs) -> anyhow::Result<()> {
         .trim()
         .parse()?;
     let window = Duration::from_millis(args.spread_ms);
-    let mut due: Vec<(Duration, u64)> = (0..n)
-        .map(|i| {
-            (
-                scoville_probe::schedule::offset(
-                    &EndpointId::parse(format!("t{i}")).expect("id"),
-                    window,
-                ),
-                i,
-            )
-        })
-        .collect();
-    due.sort();
     let pid = std::process::id();
     let cpu0 = cpu_seconds(pid)?;
     let t0 = Instant::now();
-    let start = tokio::time::Instant::now();
-    let up = futures::stream::iter(due)
-        .then(|(offset, i)| async move {
-            tokio::time::sleep_until(start + offset).await;
-            i
-        })
+    let up = paced(n, window)
         .map(|i| async move {
             let exchange = async {
                 let mut s = tokio::net::TcpStream::connect(addr).await?;
@@ -206,6 +189,23 @@ pub(crate) async fn raw(args: ScovilleArgs) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string(&figures)?);
     Ok(())
+}
+
+/// Target indices `0..n`, each yielded at the offset the probe's schedule gives target
+/// `t{i}` within `window`: the same pacing for every party.
+fn paced(n: u64, window: Duration) -> impl futures::Stream<Item = u64> {
+    let mut due: Vec<(Duration, u64)> = (0..n)
+        .map(|i| {
+            let id = EndpointId::parse(format!("t{i}")).expect("farm ids are valid");
+            (scoville_probe::schedule::offset(&id, window), i)
+        })
+        .collect();
+    due.sort();
+    let start = tokio::time::Instant::now();
+    futures::stream::iter(due).then(move |(offset, i)| async move {
+        tokio::time::sleep_until(start + offset).await;
+        i
+    })
 }
 
 struct Kill(Child);
@@ -380,24 +380,7 @@ async fn run_blackbox(
     let t0 = Instant::now();
     let scrape_timeout = format!("{}", timeout_s + 1.0);
     let window = Duration::from_millis(opts.spread_ms);
-    let start = tokio::time::Instant::now();
-    let mut due: Vec<(Duration, u64)> = (0..opts.endpoints)
-        .map(|i| {
-            (
-                scoville_probe::schedule::offset(
-                    &EndpointId::parse(format!("t{i}")).expect("id"),
-                    window,
-                ),
-                i,
-            )
-        })
-        .collect();
-    due.sort();
-    let results: Vec<(u64, Option<f64>, bool)> = futures::stream::iter(due)
-        .then(|(offset, i)| async move {
-            tokio::time::sleep_until(start + offset).await;
-            i
-        })
+    let results: Vec<(u64, Option<f64>, bool)> = paced(opts.endpoints, window)
         .map(|i| {
             let url = format!("{base}/probe?module=http_2xx&target={farm_url}/t/{i}%3Frun%3Dbb");
             let req = http.get(url).header(
