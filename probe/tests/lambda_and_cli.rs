@@ -268,3 +268,77 @@ async fn probe_run_once_checks_a_file_and_delivers() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_run_serves_health_and_metrics_where_it_says() {
+    use tokio::io::AsyncBufReadExt;
+    let farm = farm(5).await;
+    let dir = std::env::temp_dir().join(format!("scoville-listen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("endpoints.json");
+    let endpoints: Vec<serde_json::Value> = (0..5u64)
+        .map(|i| serde_json::json!({"id": format!("e{i}"), "check": {"type":"http","url": farm.target_url(i, "listen")}}))
+        .collect();
+    std::fs::write(
+        &file,
+        serde_json::json!({ "endpoints": endpoints }).to_string(),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_probe"))
+        .args(["run", "--listen", "127.0.0.1:0", "--endpoints-file"])
+        .arg(&file)
+        .env("SCOVILLE_PROBE__ALLOW_PRIVATE", "true")
+        .env("SCOVILLE_PROBE__SPREAD", "0")
+        .env("SCOVILLE_RECEIVER__URL", farm.url())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().unwrap();
+    let base = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {first}"));
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The first round runs at once; wait for its results to be counted.
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("scoville_probe_results_delivered_total{service=\"receiver\"} 5") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains("scoville_probe_results_delivered_total{service=\"receiver\"} 5"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE scoville_probe_checks_total counter"));
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    child.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
