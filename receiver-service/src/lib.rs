@@ -1,10 +1,27 @@
-//! The receiver service (not built yet; see issue "The receiver pipeline").
+//! Scoville's receiver service: `POST /v1/results` takes a probe's batch of check
+//! results, checks the probe token, the size and every field, and answers 201 with the
+//! count only once the queue has acknowledged the batch; when the queue cannot take it,
+//! 503 with `Retry-After`, so the probe keeps the batch and tries again.
 //!
-//! What will live here: the axum router for `POST /v1/results` (probe token, size and
-//! batch limits, 201 once queued, 503 with Retry-After when the queue is full); the
-//! reliable queue adapters (Redis, in-process); the worker that drains the queue into
-//! InfluxDB (v1 HTTP API, line protocol) or SQLite with per-minute rollups, and the Apdex
-//! trend analysis that reports degradations to the failure service.
+//! - [`app`]: `Application::build(config)` (a server bound to the configured address,
+//!   port 0 in tests) and `router(state)`, which tests call without a socket.
+//! - [`routes`] and [`error`]: the handlers and the one error type they answer with.
+//! - [`auth`]: probe tokens, kept as SHA-256 hashes and compared in constant time.
+//! - [`queue`]: the queue port and its adapters, Redis Streams and in-process.
+//! - [`config`], [`metrics`], [`telemetry`].
 //!
-//! Until then this crate only fixes its name in the workspace; nothing here pretends to
-//! receive results. The probe already speaks its contract (`scoville_core::wire`).
+//! Still to come (see the issue "The receiver pipeline"): the worker that drains the
+//! queue into InfluxDB or SQLite with per-minute and hourly rollups, and the Apdex trend
+//! analysis.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod queue;
+pub mod routes;
+pub mod telemetry;
+
+pub use app::{AppState, Application, router};
+pub use config::Config;

@@ -1,0 +1,218 @@
+//! The receiver's configuration: defaults, then the TOML file given with `--config`, then
+//! `SCOVILLE_<SECTION>__<KEY>` variables. Invalid values stop the program at start with a
+//! message naming the key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{TokenHash, TokenSet};
+use crate::queue::ResultQueue;
+use crate::queue::memory::MemoryQueue;
+use crate::queue::redis::RedisQueue;
+use crate::telemetry::LogFormat;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP side.
+    pub receiver: ReceiverSection,
+    /// The queue.
+    pub queue: QueueSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[receiver]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiverSection {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Largest request body, bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Most results in one batch (413 beyond).
+    pub max_batch: usize,
+    /// SHA-256 hashes of the accepted probe tokens, `sha256:<64 hex>`; `receiver
+    /// hash-token` prints one.
+    pub probe_token_hashes: Vec<String>,
+}
+
+impl Default for ReceiverSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8081".parse().expect("literal address"),
+            max_body_bytes: 8 * 1024 * 1024,
+            max_batch: 5000,
+            probe_token_hashes: Vec::new(),
+        }
+    }
+}
+
+/// Which queue adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// Redis Streams (servers, Lambda).
+    #[default]
+    Redis,
+    /// In-process (the all-in-one mode).
+    Memory,
+}
+
+/// `[queue]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSection {
+    /// `redis` or `memory`.
+    pub kind: QueueKind,
+    /// Redis URL (`redis://[:password@]host:port/db`, `rediss://` for TLS).
+    pub redis_url: String,
+    /// Stream key.
+    pub stream: String,
+    /// Most results waiting before the receiver answers 503.
+    pub max_backlog: u64,
+    /// Timeout of each Redis call, ms.
+    pub timeout_ms: u64,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        Self {
+            kind: QueueKind::Redis,
+            redis_url: "redis://127.0.0.1:6379/".into(),
+            stream: "scoville:results".into(),
+            max_backlog: 5_000_000,
+            timeout_ms: 2000,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// Level filter (overridden by `RUST_LOG`).
+    pub level: String,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// The configuration is invalid; `key` names the setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {key}: {message}")]
+pub struct ConfigError {
+    /// The key, e.g. `queue.max_backlog`.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Most results per batch.
+    pub max_batch: usize,
+}
+
+impl Config {
+    /// Defaults, then `file`, then `SCOVILLE_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut f = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            f = f.merge(Toml::file_exact(file));
+        }
+        f.merge(Env::prefixed("SCOVILLE_").split("__"))
+            .extract()
+            .map_err(|e| {
+                let key = if e.path.is_empty() {
+                    "(file)".to_string()
+                } else {
+                    e.path.join(".")
+                };
+                err(&key, e.kind.to_string())
+            })
+    }
+
+    /// The limits, checked.
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
+        let r = &self.receiver;
+        if r.max_body_bytes < 1024 || r.max_body_bytes > 256 * 1024 * 1024 {
+            return Err(err(
+                "receiver.max_body_bytes",
+                "must be between 1 KiB and 256 MiB",
+            ));
+        }
+        if r.max_batch == 0 || r.max_batch > 100_000 {
+            return Err(err("receiver.max_batch", "must be between 1 and 100000"));
+        }
+        Ok(Limits {
+            max_body_bytes: r.max_body_bytes,
+            max_batch: r.max_batch,
+        })
+    }
+
+    /// The accepted tokens, checked.
+    pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
+        let hashes = self
+            .receiver
+            .probe_token_hashes
+            .iter()
+            .map(|h| TokenHash::parse(h).map_err(|m| err("receiver.probe_token_hashes", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if hashes.is_empty() {
+            tracing::warn!(
+                "no receiver.probe_token_hashes configured: every batch will be refused with 401"
+            );
+        }
+        Ok(TokenSet::new(hashes))
+    }
+
+    /// The queue adapter, built.
+    pub fn queue(&self) -> Result<Arc<dyn ResultQueue>, ConfigError> {
+        let q = &self.queue;
+        if q.max_backlog == 0 {
+            return Err(err("queue.max_backlog", "must be greater than 0"));
+        }
+        if q.timeout_ms == 0 || q.timeout_ms > 60_000 {
+            return Err(err("queue.timeout_ms", "must be between 1 and 60000"));
+        }
+        Ok(match q.kind {
+            QueueKind::Memory => Arc::new(MemoryQueue::new(q.max_backlog)),
+            QueueKind::Redis => {
+                if q.stream.is_empty() {
+                    return Err(err("queue.stream", "must not be empty"));
+                }
+                let timeout = Duration::from_millis(q.timeout_ms);
+                Arc::new(
+                    RedisQueue::new(&q.redis_url, &q.stream, q.max_backlog, timeout)
+                        .map_err(|e| err("queue.redis_url", e.to_string()))?,
+                )
+            }
+        })
+    }
+}

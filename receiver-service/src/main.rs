@@ -1,0 +1,90 @@
+//! `receiver`: thin entry point. `receiver serve` runs the service; `receiver hash-token`
+//! prints the configuration form of a probe token's hash.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use scoville_receiver_service::auth::TokenHash;
+use scoville_receiver_service::config::Config;
+use scoville_receiver_service::{Application, telemetry};
+
+/// Scoville's receiver: check results into the queue.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_long_help = "Every key of the configuration file can be set as \
+SCOVILLE_<SECTION>__<KEY>, e.g. SCOVILLE_QUEUE__REDIS_URL. Keys and defaults: \
+receiver.listen = 127.0.0.1:8081, receiver.max_body_bytes = 8388608, \
+receiver.max_batch = 5000, receiver.probe_token_hashes = [], queue.kind = redis, \
+queue.redis_url = redis://127.0.0.1:6379/, queue.stream = scoville:results, \
+queue.max_backlog = 5000000, queue.timeout_ms = 2000, log.format = text, log.level = info."
+)]
+struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<telemetry::LogFormat>,
+    /// Listen here (overrides receiver.listen); port 0 picks a free port.
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve (the default).
+    Serve,
+    /// Print the hash of a probe token, for receiver.probe_token_hashes.
+    HashToken {
+        /// The token.
+        token: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::HashToken { token }) = &cli.command {
+        println!("{}", TokenHash::of(token).to_config_string());
+        return ExitCode::SUCCESS;
+    }
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("receiver: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(listen) = cli.listen {
+        config.receiver.listen = listen;
+    }
+    telemetry::init(
+        cli.log_format.unwrap_or(config.log.format),
+        &config.log.level,
+    );
+    let app = match Application::build(&config).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("receiver: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match app.local_addr() {
+        Ok(addr) => println!("listening on http://{addr}"),
+        Err(e) => {
+            eprintln!("receiver: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match app.run_until_stopped().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("receiver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

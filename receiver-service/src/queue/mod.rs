@@ -1,0 +1,45 @@
+//! The queue between the receiver and the worker, as a port with two adapters:
+//! [`redis::RedisQueue`] (Redis Streams with a consumer group) for servers and Lambda, and
+//! [`memory::MemoryQueue`] (bounded, in-process) for the embedded all-in-one mode.
+//!
+//! A batch is queued as one entry holding the request body exactly as validated, with its
+//! result count. Both adapters bound the backlog in results and refuse past it
+//! ([`QueueError::Full`]) rather than grow without limit.
+
+pub mod memory;
+pub mod redis;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+/// Why a batch was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// The backlog is at its limit; try again later.
+    #[error("queue backlog is full ({backlog} results waiting)")]
+    Full {
+        /// Results waiting.
+        backlog: u64,
+    },
+    /// The queue's store could not be reached or did not answer in time.
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A validated batch ready to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedBatch {
+    /// Number of results in it.
+    pub count: u32,
+    /// The `{"results": [...]}` JSON document.
+    pub body: Bytes,
+}
+
+/// The receiving side of the queue.
+pub trait ResultQueue: Send + Sync + std::fmt::Debug {
+    /// Queues a batch; returns once the store has acknowledged it.
+    fn push(&self, batch: QueuedBatch) -> BoxFuture<'_, Result<(), QueueError>>;
+
+    /// Results waiting, for `/metrics` and `/readyz`.
+    fn backlog(&self) -> BoxFuture<'_, Result<u64, QueueError>>;
+}

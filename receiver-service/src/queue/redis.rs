@@ -1,0 +1,140 @@
+//! The Redis adapter: Redis Streams with a consumer group.
+//!
+//! Why streams and not lists with BLMOVE: a stream keeps every entry until it is
+//! acknowledged *and* deleted, a consumer group remembers which consumer holds which
+//! entry, and XAUTOCLAIM hands entries a dead worker left pending to a live one, all
+//! server-side. With lists the same needs a processing list per worker and a reaper that
+//! guesses which worker died. Streams also give each entry an id, which makes
+//! redelivery visible.
+//!
+//! The receiver's side: one Lua script checks the backlog counter, XADDs the batch (fields
+//! `n`, the count, and `b`, the body) and raises the counter, atomically; past
+//! `max_backlog` results it refuses and the receiver answers 503. The worker lowers the
+//! counter when it acknowledges and deletes an entry. Every call has a timeout.
+
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use redis::aio::ConnectionManager;
+use tokio::sync::Mutex;
+
+use super::{QueueError, QueuedBatch, ResultQueue};
+
+const PUSH: &str = r"
+local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
+local n = tonumber(ARGV[2])
+if backlog + n > tonumber(ARGV[1]) then
+  return {0, backlog}
+end
+redis.call('XADD', KEYS[1], '*', 'n', ARGV[2], 'b', ARGV[3])
+redis.call('INCRBY', KEYS[2], n)
+return {1, backlog + n}
+";
+
+/// Results queued in a Redis stream.
+pub struct RedisQueue {
+    client: redis::Client,
+    conn: Mutex<Option<ConnectionManager>>,
+    stream: String,
+    backlog_key: String,
+    max_backlog: u64,
+    timeout: Duration,
+    push: redis::Script,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisQueue {
+    /// A queue on stream `stream` at `url`. Connects lazily, so the receiver starts (and
+    /// answers 503) while Redis is down.
+    pub fn new(
+        url: &str,
+        stream: &str,
+        max_backlog: u64,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
+        let client =
+            redis::Client::open(url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            client,
+            conn: Mutex::new(None),
+            stream: stream.to_string(),
+            backlog_key: format!("{stream}:backlog"),
+            max_backlog,
+            timeout,
+            push: redis::Script::new(PUSH),
+        })
+    }
+
+    /// The stream's key.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, QueueError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let conn = tokio::time::timeout(self.timeout, ConnectionManager::new(self.client.clone()))
+            .await
+            .map_err(|_| QueueError::Unavailable("connecting to Redis timed out".into()))?
+            .map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        *slot = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn timed<T>(
+        &self,
+        f: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, QueueError> {
+        tokio::time::timeout(self.timeout, f)
+            .await
+            .map_err(|_| QueueError::Unavailable("Redis did not answer in time".into()))?
+            .map_err(|e| QueueError::Unavailable(e.to_string()))
+    }
+}
+
+impl ResultQueue for RedisQueue {
+    fn push(&self, batch: QueuedBatch) -> BoxFuture<'_, Result<(), QueueError>> {
+        async move {
+            let mut conn = self.connection().await?;
+            let mut invocation = self.push.key(&self.stream);
+            invocation
+                .key(&self.backlog_key)
+                .arg(self.max_backlog)
+                .arg(batch.count)
+                .arg(batch.body.as_ref());
+            let (accepted, backlog): (u8, u64) =
+                self.timed(invocation.invoke_async(&mut conn)).await?;
+            if accepted == 1 {
+                Ok(())
+            } else {
+                Err(QueueError::Full { backlog })
+            }
+        }
+        .boxed()
+    }
+
+    fn backlog(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        async move {
+            let mut conn = self.connection().await?;
+            let n: Option<u64> = self
+                .timed(
+                    redis::cmd("GET")
+                        .arg(&self.backlog_key)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            Ok(n.unwrap_or(0))
+        }
+        .boxed()
+    }
+}

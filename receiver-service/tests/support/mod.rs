@@ -1,0 +1,94 @@
+//! Test helpers: a real `redis-server` on a free port, owned by the test, and sample
+//! batches.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A redis-server child process; killed when dropped.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { port, child: None };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts (again) on the same port, with no persistence, and waits for PING.
+    pub fn restart(&mut self) {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server); .ci/run installs it");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Ok(client) = redis::Client::open(self.url()) {
+                if let Ok(mut c) = client.get_connection() {
+                    if redis::cmd("PING").query::<String>(&mut c).is_ok() {
+                        return;
+                    }
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A valid batch of `n` results as JSON.
+pub fn batch(n: usize) -> serde_json::Value {
+    let results: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "endpoint_id": format!("e{i}"), "org_id": "org-1", "region": "eu-west-1", "run_id": "r1",
+                "scheduled_at_ms": 1_700_000_000_000i64, "started_at_ms": 1_700_000_000_000i64 + i as i64,
+                "outcome": "up", "reason": null, "message": "HTTP 200", "status": 200,
+                "timings": {"dns_ms": null, "connect_ms": 0.2, "tls_ms": null, "ttfb_ms": 12.5, "total_ms": 13.0},
+                "bytes": 2, "truncated": false, "cert_expires_at_ms": null, "body_hash": null, "ip": "203.0.113.9",
+                "redirects": 0
+            })
+        })
+        .collect();
+    serde_json::json!({ "results": results })
+}
