@@ -257,21 +257,33 @@ pub struct CheckResult {
     /// When it really started, Unix ms. Also the point's timestamp in the time series, so
     /// a redelivered result overwrites itself.
     pub started_at_ms: i64,
+    /// The endpoint's Apdex threshold T when it was checked, so the sample is classified
+    /// with the T then in force (the default T when absent).
+    pub apdex_t_ms: Option<u32>,
     /// What was found.
     pub report: CheckReport,
 }
 
 impl Serialize for CheckResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("CheckResult", 6 + CheckReport::field_count())?;
+        let mut s = serializer.serialize_struct("CheckResult", 7 + CheckReport::field_count())?;
         s.serialize_field("endpoint_id", &self.endpoint_id)?;
         s.serialize_field("org_id", &self.org_id)?;
         s.serialize_field("region", &self.region)?;
         s.serialize_field("run_id", &self.run_id)?;
         s.serialize_field("scheduled_at_ms", &self.scheduled_at_ms)?;
         s.serialize_field("started_at_ms", &self.started_at_ms)?;
+        s.serialize_field("apdex_t_ms", &self.apdex_t_ms)?;
         self.report.serialize_fields(&mut s)?;
         s.end()
+    }
+}
+
+impl CheckResult {
+    /// The sample's Apdex class under the T it was checked with.
+    pub fn apdex_class(&self) -> crate::ApdexClass {
+        let t = self.apdex_t_ms.and_then(|t| crate::ApdexT::new(t).ok()).unwrap_or_default();
+        t.classify(self.report.outcome, self.report.timings.total_ms)
     }
 }
 
@@ -285,6 +297,8 @@ struct CheckResultRepr {
     run_id: RunId,
     scheduled_at_ms: i64,
     started_at_ms: i64,
+    #[serde(default)]
+    apdex_t_ms: Option<crate::ApdexT>,
     outcome: String,
     #[serde(default)]
     reason: Option<String>,
@@ -332,6 +346,7 @@ impl TryFrom<CheckResultRepr> for CheckResult {
             run_id: r.run_id,
             scheduled_at_ms: r.scheduled_at_ms,
             started_at_ms: r.started_at_ms,
+            apdex_t_ms: r.apdex_t_ms.map(crate::ApdexT::as_millis),
             report: CheckReport {
                 outcome,
                 message: r.message,
@@ -362,6 +377,7 @@ mod tests {
             run_id: RunId::parse("r1").unwrap(),
             scheduled_at_ms: 1,
             started_at_ms: 2,
+            apdex_t_ms: Some(300),
             report,
         }
     }

@@ -206,6 +206,7 @@ impl Probe {
                     run_id,
                     scheduled_at_ms,
                     started_at_ms,
+                    apdex_t_ms: Some(endpoint.apdex_t_ms.as_millis()),
                     report,
                 };
                 let to_failures = outcome != Outcome::Up || endpoint.open_incident;

@@ -25,6 +25,10 @@ pub struct Config {
     pub receiver: ReceiverSection,
     /// The queue.
     pub queue: QueueSection,
+    /// The worker.
+    pub worker: WorkerSection,
+    /// The InfluxDB store the worker writes to.
+    pub influx: InfluxSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -90,6 +94,66 @@ impl Default for QueueSection {
             stream: "scoville:results".into(),
             max_backlog: 5_000_000,
             timeout_ms: 2000,
+        }
+    }
+}
+
+/// `[worker]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSection {
+    /// This worker's consumer name; keep it stable across restarts so a restarted worker
+    /// takes back at once what it held.
+    pub consumer: String,
+    /// Queue entries (batches) per step.
+    pub batch_entries: usize,
+    /// How long a take waits for new entries, ms.
+    pub block_ms: u64,
+    /// Entries another consumer left pending this long are taken over, ms.
+    pub claim_idle_ms: u64,
+    /// Deliveries after which an entry is dead-lettered.
+    pub max_deliveries: u64,
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        Self { consumer: "worker-1".into(), batch_entries: 50, block_ms: 1000, claim_idle_ms: 30_000, max_deliveries: 5 }
+    }
+}
+
+/// `[influx]`: InfluxDB's v1 HTTP API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfluxSection {
+    /// Base URL.
+    pub url: String,
+    /// Database (a bucket mapped through the compatibility API on 2.x).
+    pub database: String,
+    /// Retention policy; the database's default if empty.
+    pub retention_policy: String,
+    /// Token (InfluxDB 2.x / 3.x).
+    pub token: Option<String>,
+    /// User (InfluxDB 1.x).
+    pub username: Option<String>,
+    /// Password (InfluxDB 1.x).
+    pub password: Option<String>,
+    /// Timeout of each call, ms.
+    pub timeout_ms: u64,
+    /// Create the database at start if it does not exist (1.x).
+    pub create_database: bool,
+}
+
+impl Default for InfluxSection {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8086".into(),
+            database: "scoville".into(),
+            retention_policy: String::new(),
+            token: None,
+            username: None,
+            password: None,
+            timeout_ms: 10_000,
+            create_database: true,
         }
     }
 }
@@ -190,6 +254,64 @@ impl Config {
             );
         }
         Ok(TokenSet::new(hashes))
+    }
+
+    /// The worker's settings, checked.
+    pub fn worker_settings(&self) -> Result<crate::worker::WorkerSettings, ConfigError> {
+        let w = &self.worker;
+        if w.batch_entries == 0 || w.batch_entries > 10_000 {
+            return Err(err("worker.batch_entries", "must be between 1 and 10000"));
+        }
+        if w.max_deliveries == 0 {
+            return Err(err("worker.max_deliveries", "must be at least 1"));
+        }
+        if w.consumer.is_empty() {
+            return Err(err("worker.consumer", "must not be empty"));
+        }
+        Ok(crate::worker::WorkerSettings {
+            batch_entries: w.batch_entries,
+            block: Duration::from_millis(w.block_ms.clamp(1, 60_000)),
+            max_deliveries: w.max_deliveries,
+            ..crate::worker::WorkerSettings::default()
+        })
+    }
+
+    /// The worker's queue consumer (Redis only: the in-process queue is drained inside
+    /// the all-in-one process).
+    pub fn consumer(&self) -> Result<crate::queue::redis_consumer::RedisConsumer, ConfigError> {
+        let q = &self.queue;
+        crate::queue::redis_consumer::RedisConsumer::new(
+            &q.redis_url,
+            &q.stream,
+            &self.worker.consumer,
+            Duration::from_millis(self.worker.claim_idle_ms),
+            Duration::from_millis(q.timeout_ms.max(1)),
+        )
+        .map_err(|e| err("queue.redis_url", e.to_string()))
+    }
+
+    /// The InfluxDB store.
+    pub fn influx(&self) -> Result<crate::store::influx::InfluxStore, ConfigError> {
+        use crate::store::influx::{InfluxAuth, InfluxSettings, InfluxStore};
+        let i = &self.influx;
+        let auth = match (&i.token, &i.username, &i.password) {
+            (Some(t), None, None) => InfluxAuth::Token(t.clone()),
+            (None, Some(u), Some(p)) => InfluxAuth::Basic { user: u.clone(), password: p.clone() },
+            (None, None, None) => InfluxAuth::None,
+            _ => return Err(err("influx.token", "set either token, or username and password")),
+        };
+        if i.timeout_ms == 0 {
+            return Err(err("influx.timeout_ms", "must be greater than 0"));
+        }
+        let rp = (!i.retention_policy.is_empty()).then(|| i.retention_policy.clone());
+        InfluxStore::new(InfluxSettings {
+            url: i.url.clone(),
+            database: i.database.clone(),
+            retention_policy: rp,
+            auth,
+            timeout: Duration::from_millis(i.timeout_ms),
+        })
+        .map_err(|m| err("influx", m))
     }
 
     /// The queue adapter, built.

@@ -21,7 +21,9 @@ pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod routes;
+pub mod store;
 pub mod telemetry;
+pub mod worker;
 
 pub use app::{AppState, Application, router};
 pub use config::Config;

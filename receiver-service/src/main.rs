@@ -38,6 +38,8 @@ struct Cli {
 enum Command {
     /// Serve (the default).
     Serve,
+    /// Drain the queue into InfluxDB until stopped (SIGINT or SIGTERM).
+    Worker,
     /// Print the hash of a probe token, for receiver.probe_token_hashes.
     HashToken {
         /// The token.
@@ -62,10 +64,16 @@ async fn main() -> ExitCode {
     if let Some(listen) = cli.listen {
         config.receiver.listen = listen;
     }
-    telemetry::init(
-        cli.log_format.unwrap_or(config.log.format),
-        &config.log.level,
-    );
+    telemetry::init(cli.log_format.unwrap_or(config.log.format), &config.log.level);
+    if let Some(Command::Worker) = cli.command {
+        return match run_worker(&config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("receiver worker: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let app = match Application::build(&config).await {
         Ok(app) => app,
         Err(e) => {
@@ -87,4 +95,30 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn run_worker(config: &Config) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use anyhow::Context;
+    use scoville_receiver_service::worker::Worker;
+
+    let settings = config.worker_settings()?;
+    let consumer = Arc::new(config.consumer()?);
+    let store = config.influx()?;
+    if config.influx.create_database {
+        store.ensure_database().await.context("creating the InfluxDB database")?;
+    }
+    println!("worker {} draining {}", config.worker.consumer, config.queue.stream);
+    let worker = Worker::new(consumer, Arc::new(store), settings);
+    worker
+        .run(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        })
+        .await;
+    Ok(())
 }

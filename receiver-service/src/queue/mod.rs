@@ -8,6 +8,9 @@
 
 pub mod memory;
 pub mod redis;
+pub mod redis_consumer;
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -42,4 +45,30 @@ pub trait ResultQueue: Send + Sync + std::fmt::Debug {
 
     /// Results waiting, for `/metrics` and `/readyz`.
     fn backlog(&self) -> BoxFuture<'_, Result<u64, QueueError>>;
+}
+
+/// An entry taken from the queue by the worker; acknowledge it once stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    /// The entry's id in the queue.
+    pub id: String,
+    /// Results in it.
+    pub count: u32,
+    /// The batch document.
+    pub body: Bytes,
+    /// How many times it has been handed to a worker, this time included.
+    pub deliveries: u64,
+}
+
+/// The worker's side of the queue.
+pub trait QueueConsumer: Send + Sync + std::fmt::Debug {
+    /// Up to `max` entries: first those this consumer or a dead one left unacknowledged,
+    /// then new ones, waiting up to `block` when there are none.
+    fn take(&self, max: usize, block: Duration) -> BoxFuture<'_, Result<Vec<Taken>, QueueError>>;
+
+    /// Acknowledges and deletes stored entries, lowering the backlog.
+    fn ack<'a>(&'a self, entries: &'a [Taken]) -> BoxFuture<'a, Result<(), QueueError>>;
+
+    /// Keeps a poisoned payload (an entry, or one result of it) aside with the reason.
+    fn dead_letter<'a>(&'a self, payload: &'a [u8], reason: &'a str) -> BoxFuture<'a, Result<(), QueueError>>;
 }

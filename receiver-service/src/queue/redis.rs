@@ -32,53 +32,20 @@ redis.call('INCRBY', KEYS[2], n)
 return {1, backlog + n}
 ";
 
-/// Results queued in a Redis stream.
-pub struct RedisQueue {
+/// A lazily made, self-healing Redis connection whose every call has a timeout.
+pub(crate) struct RedisConn {
     client: redis::Client,
     conn: Mutex<Option<ConnectionManager>>,
-    stream: String,
-    backlog_key: String,
-    max_backlog: u64,
-    timeout: Duration,
-    push: redis::Script,
+    pub(crate) timeout: Duration,
 }
 
-impl std::fmt::Debug for RedisQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisQueue")
-            .field("stream", &self.stream)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RedisQueue {
-    /// A queue on stream `stream` at `url`. Connects lazily, so the receiver starts (and
-    /// answers 503) while Redis is down.
-    pub fn new(
-        url: &str,
-        stream: &str,
-        max_backlog: u64,
-        timeout: Duration,
-    ) -> Result<Self, QueueError> {
-        let client =
-            redis::Client::open(url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        Ok(Self {
-            client,
-            conn: Mutex::new(None),
-            stream: stream.to_string(),
-            backlog_key: format!("{stream}:backlog"),
-            max_backlog,
-            timeout,
-            push: redis::Script::new(PUSH),
-        })
+impl RedisConn {
+    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, QueueError> {
+        let client = redis::Client::open(url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        Ok(Self { client, conn: Mutex::new(None), timeout })
     }
 
-    /// The stream's key.
-    pub fn stream(&self) -> &str {
-        &self.stream
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, QueueError> {
+    pub(crate) async fn connection(&self) -> Result<ConnectionManager, QueueError> {
         let mut slot = self.conn.lock().await;
         if let Some(conn) = slot.as_ref() {
             return Ok(conn.clone());
@@ -91,48 +58,78 @@ impl RedisQueue {
         Ok(conn)
     }
 
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, QueueError> {
+        self.timed_for(self.timeout, f).await
+    }
+
+    pub(crate) async fn timed_for<T>(
         &self,
+        limit: Duration,
         f: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, QueueError> {
-        tokio::time::timeout(self.timeout, f)
+        tokio::time::timeout(limit, f)
             .await
             .map_err(|_| QueueError::Unavailable("Redis did not answer in time".into()))?
             .map_err(|e| QueueError::Unavailable(e.to_string()))
     }
 }
 
+/// The key of a stream's backlog counter.
+pub(crate) fn backlog_key(stream: &str) -> String {
+    format!("{stream}:backlog")
+}
+
+/// Results queued in a Redis stream.
+pub struct RedisQueue {
+    redis: RedisConn,
+    stream: String,
+    backlog_key: String,
+    max_backlog: u64,
+    push: redis::Script,
+}
+
+impl std::fmt::Debug for RedisQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisQueue").field("stream", &self.stream).finish_non_exhaustive()
+    }
+}
+
+impl RedisQueue {
+    /// A queue on stream `stream` at `url`. Connects lazily, so the receiver starts (and
+    /// answers 503) while Redis is down.
+    pub fn new(url: &str, stream: &str, max_backlog: u64, timeout: Duration) -> Result<Self, QueueError> {
+        Ok(Self {
+            redis: RedisConn::new(url, timeout)?,
+            stream: stream.to_string(),
+            backlog_key: backlog_key(stream),
+            max_backlog,
+            push: redis::Script::new(PUSH),
+        })
+    }
+
+    /// The stream's key.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+}
+
 impl ResultQueue for RedisQueue {
     fn push(&self, batch: QueuedBatch) -> BoxFuture<'_, Result<(), QueueError>> {
         async move {
-            let mut conn = self.connection().await?;
+            let mut conn = self.redis.connection().await?;
             let mut invocation = self.push.key(&self.stream);
-            invocation
-                .key(&self.backlog_key)
-                .arg(self.max_backlog)
-                .arg(batch.count)
-                .arg(batch.body.as_ref());
-            let (accepted, backlog): (u8, u64) =
-                self.timed(invocation.invoke_async(&mut conn)).await?;
-            if accepted == 1 {
-                Ok(())
-            } else {
-                Err(QueueError::Full { backlog })
-            }
+            invocation.key(&self.backlog_key).arg(self.max_backlog).arg(batch.count).arg(batch.body.as_ref());
+            let (accepted, backlog): (u8, u64) = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            if accepted == 1 { Ok(()) } else { Err(QueueError::Full { backlog }) }
         }
         .boxed()
     }
 
     fn backlog(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
         async move {
-            let mut conn = self.connection().await?;
-            let n: Option<u64> = self
-                .timed(
-                    redis::cmd("GET")
-                        .arg(&self.backlog_key)
-                        .query_async(&mut conn),
-                )
-                .await?;
+            let mut conn = self.redis.connection().await?;
+            let n: Option<u64> =
+                self.redis.timed(redis::cmd("GET").arg(&self.backlog_key).query_async(&mut conn)).await?;
             Ok(n.unwrap_or(0))
         }
         .boxed()

@@ -82,7 +82,7 @@ pub fn batch(n: usize) -> serde_json::Value {
         .map(|i| {
             serde_json::json!({
                 "endpoint_id": format!("e{i}"), "org_id": "org-1", "region": "eu-west-1", "run_id": "r1",
-                "scheduled_at_ms": 1_700_000_000_000i64, "started_at_ms": 1_700_000_000_000i64 + i as i64,
+                "scheduled_at_ms": 1_700_000_000_000i64, "started_at_ms": 1_700_000_000_000i64 + i as i64, "apdex_t_ms": 100,
                 "outcome": "up", "reason": null, "message": "HTTP 200", "status": 200,
                 "timings": {"dns_ms": null, "connect_ms": 0.2, "tls_ms": null, "ttfb_ms": 12.5, "total_ms": 13.0},
                 "bytes": 2, "truncated": false, "cert_expires_at_ms": null, "body_hash": null, "ip": "203.0.113.9",

@@ -1,0 +1,253 @@
+//! The worker's side of the Redis stream: a consumer group (`workers`), each worker a
+//! named consumer.
+//!
+//! `take` reads, in this order: entries this consumer took and did not acknowledge (a
+//! restart under the same name picks them up at once), entries other consumers left
+//! pending longer than `claim_idle` (XAUTOCLAIM: a worker that died), then new entries
+//! (XREADGROUP `>`, blocking briefly). `ack` acknowledges, deletes and lowers the backlog
+//! counter in one script, only for entries that were still pending, so an entry acked
+//! twice is counted once. Poisoned payloads go to `<stream>:dead` (capped at 100,000
+//! entries, oldest trimmed) with the reason.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use redis::Value;
+
+use super::redis::{RedisConn, backlog_key};
+use super::{QueueConsumer, QueueError, Taken};
+
+const GROUP: &str = "workers";
+
+const ACK: &str = r"
+local total = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], KEYS[3], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    total = total + tonumber(ARGV[i + 1])
+  end
+end
+if total > 0 then
+  redis.call('DECRBY', KEYS[2], total)
+end
+return total
+";
+
+/// A worker's consumer of the results stream.
+pub struct RedisConsumer {
+    redis: RedisConn,
+    stream: String,
+    consumer: String,
+    claim_idle: Duration,
+    ack: redis::Script,
+    group_ready: tokio::sync::OnceCell<()>,
+}
+
+impl std::fmt::Debug for RedisConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConsumer").field("stream", &self.stream).field("consumer", &self.consumer).finish()
+    }
+}
+
+impl RedisConsumer {
+    /// Consumer `consumer` of `stream` at `url`.
+    pub fn new(url: &str, stream: &str, consumer: &str, claim_idle: Duration, timeout: Duration) -> Result<Self, QueueError> {
+        Ok(Self {
+            redis: RedisConn::new(url, timeout)?,
+            stream: stream.to_string(),
+            consumer: consumer.to_string(),
+            claim_idle,
+            ack: redis::Script::new(ACK),
+            group_ready: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The dead-letter stream's key.
+    pub fn dead_letter_stream(&self) -> String {
+        format!("{}:dead", self.stream)
+    }
+
+    async fn ensure_group(&self) -> Result<(), QueueError> {
+        self.group_ready
+            .get_or_try_init(|| async {
+                let mut conn = self.redis.connection().await?;
+                let created: Result<String, QueueError> = self
+                    .redis
+                    .timed(
+                        redis::cmd("XGROUP")
+                            .arg("CREATE")
+                            .arg(&self.stream)
+                            .arg(GROUP)
+                            .arg("0")
+                            .arg("MKSTREAM")
+                            .query_async(&mut conn),
+                    )
+                    .await;
+                match created {
+                    Ok(_) => Ok(()),
+                    Err(QueueError::Unavailable(e)) if e.contains("BUSYGROUP") => Ok(()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn read_group(&self, id: &str, count: usize, block: Option<Duration>) -> Result<Vec<Taken>, QueueError> {
+        let mut conn = self.redis.connection().await?;
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(GROUP).arg(&self.consumer).arg("COUNT").arg(count);
+        if let Some(b) = block {
+            cmd.arg("BLOCK").arg(b.as_millis() as u64);
+        }
+        cmd.arg("STREAMS").arg(&self.stream).arg(id);
+        let limit = self.redis.timeout + block.unwrap_or_default();
+        let reply: Value = self.redis.timed_for(limit, cmd.query_async(&mut conn)).await?;
+        // [[stream, [[id, [field, value, ...]], ...]]] or nil
+        let mut out = Vec::new();
+        for stream in as_array(&reply) {
+            let parts = as_array(stream);
+            if let Some(entries) = parts.get(1) {
+                out.extend(as_array(entries).iter().filter_map(parse_entry));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn autoclaim(&self, count: usize) -> Result<Vec<Taken>, QueueError> {
+        let mut conn = self.redis.connection().await?;
+        let reply: Value = self
+            .redis
+            .timed(
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .arg(&self.consumer)
+                    .arg(self.claim_idle.as_millis() as u64)
+                    .arg("0-0")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let parts = as_array(&reply);
+        let mut claimed: Vec<Taken> = parts.get(1).map(|e| as_array(e).iter().filter_map(parse_entry).collect()).unwrap_or_default();
+        for t in &mut claimed {
+            t.deliveries = self.deliveries(&t.id).await.unwrap_or(2);
+        }
+        Ok(claimed)
+    }
+
+    async fn deliveries(&self, id: &str) -> Result<u64, QueueError> {
+        let mut conn = self.redis.connection().await?;
+        let reply: Value = self
+            .redis
+            .timed(redis::cmd("XPENDING").arg(&self.stream).arg(GROUP).arg(id).arg(id).arg(1).query_async(&mut conn))
+            .await?;
+        Ok(as_array(&reply)
+            .first()
+            .and_then(|row| as_array(row).get(3).and_then(as_u64))
+            .unwrap_or(1))
+    }
+}
+
+fn as_array(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(items) => items,
+        _ => &[],
+    }
+}
+
+fn as_bytes(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Int(i) => u64::try_from(*i).ok(),
+        other => std::str::from_utf8(as_bytes(other)?).ok()?.parse().ok(),
+    }
+}
+
+/// `[id, [field, value, ...]]` into a taken entry (deliveries 1 until known better).
+fn parse_entry(entry: &Value) -> Option<Taken> {
+    let parts = as_array(entry);
+    let id = String::from_utf8(as_bytes(parts.first()?)?.to_vec()).ok()?;
+    let fields = as_array(parts.get(1)?);
+    let (mut count, mut body) = (0u32, Bytes::new());
+    for pair in fields.chunks(2) {
+        match (pair.first().and_then(as_bytes), pair.get(1)) {
+            (Some(b"n"), Some(v)) => count = as_u64(v).unwrap_or(0) as u32,
+            (Some(b"b"), Some(v)) => body = Bytes::copy_from_slice(as_bytes(v).unwrap_or_default()),
+            _ => {}
+        }
+    }
+    Some(Taken { id, count, body, deliveries: 1 })
+}
+
+impl QueueConsumer for RedisConsumer {
+    fn take(&self, max: usize, block: Duration) -> BoxFuture<'_, Result<Vec<Taken>, QueueError>> {
+        async move {
+            self.ensure_group().await?;
+            let mut taken = self.read_group("0", max, None).await?;
+            for t in &mut taken {
+                t.deliveries = self.deliveries(&t.id).await.unwrap_or(2);
+            }
+            if taken.len() < max {
+                taken.extend(self.autoclaim(max - taken.len()).await?);
+            }
+            if taken.is_empty() {
+                taken = self.read_group(">", max, Some(block)).await?;
+            }
+            Ok(taken)
+        }
+        .boxed()
+    }
+
+    fn ack<'a>(&'a self, entries: &'a [Taken]) -> BoxFuture<'a, Result<(), QueueError>> {
+        async move {
+            if entries.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.redis.connection().await?;
+            let mut invocation = self.ack.key(&self.stream);
+            invocation.key(backlog_key(&self.stream)).key(GROUP);
+            for t in entries {
+                invocation.arg(&t.id).arg(t.count);
+            }
+            let _: i64 = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn dead_letter<'a>(&'a self, payload: &'a [u8], reason: &'a str) -> BoxFuture<'a, Result<(), QueueError>> {
+        async move {
+            let mut conn = self.redis.connection().await?;
+            let _: String = self
+                .redis
+                .timed(
+                    redis::cmd("XADD")
+                        .arg(self.dead_letter_stream())
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(100_000)
+                        .arg("*")
+                        .arg("reason")
+                        .arg(reason)
+                        .arg("payload")
+                        .arg(payload)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+}

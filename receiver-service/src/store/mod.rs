@@ -1,0 +1,36 @@
+//! Where results become history, behind one port: [`influx::InfluxStore`] (InfluxDB's v1
+//! HTTP API) for servers; the SQLite store of the all-in-one mode will sit beside it.
+//!
+//! Raw points are keyed by (org, endpoint, region, check start in ms), so writing a
+//! result twice overwrites one point. Rollups per minute and per hour are recomputed from
+//! the raw points of the periods a batch touched, so they stay right when results arrive
+//! late or twice.
+
+pub mod influx;
+pub mod line_protocol;
+
+use futures::future::BoxFuture;
+use scoville_core::CheckResult;
+
+/// Why a write did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store is down, slow or refused us; retry later, losing nothing.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The store refused the data itself (InfluxDB's 400); retrying will not help.
+    #[error("store refused the data: {0}")]
+    Rejected(String),
+}
+
+/// Writes results and keeps the rollups.
+pub trait ResultStore: Send + Sync + std::fmt::Debug {
+    /// Writes every result as a raw point; returns once the store has acknowledged.
+    fn write<'a>(&'a self, results: &'a [CheckResult]) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Recomputes the minute rollups of `[from_ms, to_ms)` (aligned outward).
+    fn rollup_minutes(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Recomputes the hour rollups of `[from_ms, to_ms)` (aligned outward).
+    fn rollup_hours(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+}
