@@ -282,7 +282,10 @@ impl Serialize for CheckResult {
 impl CheckResult {
     /// The sample's Apdex class under the T it was checked with.
     pub fn apdex_class(&self) -> crate::ApdexClass {
-        let t = self.apdex_t_ms.and_then(|t| crate::ApdexT::new(t).ok()).unwrap_or_default();
+        let t = self
+            .apdex_t_ms
+            .and_then(|t| crate::ApdexT::new(t).ok())
+            .unwrap_or_default();
         t.classify(self.report.outcome, self.report.timings.total_ms)
     }
 }

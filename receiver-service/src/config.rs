@@ -113,11 +113,23 @@ pub struct WorkerSection {
     pub claim_idle_ms: u64,
     /// Deliveries after which an entry is dead-lettered.
     pub max_deliveries: u64,
+    /// How often dirty rollups are recomputed, ms.
+    pub rollup_every_ms: u64,
+    /// How long after a period ends its rollup waits for late results, ms.
+    pub settle_ms: u64,
 }
 
 impl Default for WorkerSection {
     fn default() -> Self {
-        Self { consumer: "worker-1".into(), batch_entries: 50, block_ms: 1000, claim_idle_ms: 30_000, max_deliveries: 5 }
+        Self {
+            consumer: "worker-1".into(),
+            batch_entries: 50,
+            block_ms: 250,
+            claim_idle_ms: 30_000,
+            max_deliveries: 5,
+            rollup_every_ms: 10_000,
+            settle_ms: 10_000,
+        }
     }
 }
 
@@ -272,6 +284,8 @@ impl Config {
             batch_entries: w.batch_entries,
             block: Duration::from_millis(w.block_ms.clamp(1, 60_000)),
             max_deliveries: w.max_deliveries,
+            rollup_every: Duration::from_millis(w.rollup_every_ms.max(10)),
+            settle: Duration::from_millis(w.settle_ms),
             ..crate::worker::WorkerSettings::default()
         })
     }
@@ -296,9 +310,17 @@ impl Config {
         let i = &self.influx;
         let auth = match (&i.token, &i.username, &i.password) {
             (Some(t), None, None) => InfluxAuth::Token(t.clone()),
-            (None, Some(u), Some(p)) => InfluxAuth::Basic { user: u.clone(), password: p.clone() },
+            (None, Some(u), Some(p)) => InfluxAuth::Basic {
+                user: u.clone(),
+                password: p.clone(),
+            },
             (None, None, None) => InfluxAuth::None,
-            _ => return Err(err("influx.token", "set either token, or username and password")),
+            _ => {
+                return Err(err(
+                    "influx.token",
+                    "set either token, or username and password",
+                ));
+            }
         };
         if i.timeout_ms == 0 {
             return Err(err("influx.timeout_ms", "must be greater than 0"));

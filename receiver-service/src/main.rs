@@ -64,7 +64,10 @@ async fn main() -> ExitCode {
     if let Some(listen) = cli.listen {
         config.receiver.listen = listen;
     }
-    telemetry::init(cli.log_format.unwrap_or(config.log.format), &config.log.level);
+    telemetry::init(
+        cli.log_format.unwrap_or(config.log.format),
+        &config.log.level,
+    );
     if let Some(Command::Worker) = cli.command {
         return match run_worker(&config).await {
             Ok(()) => ExitCode::SUCCESS,
@@ -107,9 +110,15 @@ async fn run_worker(config: &Config) -> anyhow::Result<()> {
     let consumer = Arc::new(config.consumer()?);
     let store = config.influx()?;
     if config.influx.create_database {
-        store.ensure_database().await.context("creating the InfluxDB database")?;
+        store
+            .ensure_database()
+            .await
+            .context("creating the InfluxDB database")?;
     }
-    println!("worker {} draining {}", config.worker.consumer, config.queue.stream);
+    println!(
+        "worker {} draining {}",
+        config.worker.consumer, config.queue.stream
+    );
     let worker = Worker::new(consumer, Arc::new(store), settings);
     worker
         .run(async {

@@ -2,15 +2,15 @@
 //! stream with their counts, the backlog bound answers 503, a stopped Redis answers 503
 //! and a restarted one is used again, and the probe's delivery posts into it.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
 
 mod support;
 
 use std::time::Duration;
 
+use scoville_receiver_service::Application;
 use scoville_receiver_service::auth::TokenHash;
 use scoville_receiver_service::config::{Config, QueueKind};
-use scoville_receiver_service::Application;
 use support::RedisServer;
 
 const TOKEN: &str = "probe-token-for-redis-tests";
@@ -49,12 +49,22 @@ async fn batches_land_in_the_stream_with_their_counts() {
         assert_eq!(resp.json::<serde_json::Value>().await.unwrap()["queued"], n);
     }
     let mut c = redis.connection();
-    let len: u64 = redis::cmd("XLEN").arg("scoville:results").query(&mut c).unwrap();
+    let len: u64 = redis::cmd("XLEN")
+        .arg("scoville:results")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(len, 2);
-    let backlog: u64 = redis::cmd("GET").arg("scoville:results:backlog").query(&mut c).unwrap();
+    let backlog: u64 = redis::cmd("GET")
+        .arg("scoville:results:backlog")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(backlog, 12);
-    let entries: Vec<(String, Vec<(String, Vec<u8>)>)> =
-        redis::cmd("XRANGE").arg("scoville:results").arg("-").arg("+").query(&mut c).unwrap();
+    let entries: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XRANGE")
+        .arg("scoville:results")
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .unwrap();
     let fields: std::collections::HashMap<String, Vec<u8>> = entries[1].1.iter().cloned().collect();
     assert_eq!(fields["n"], b"7");
     let stored: scoville_core::wire::ResultBatch = serde_json::from_slice(&fields["b"]).unwrap();
@@ -71,9 +81,16 @@ async fn past_the_backlog_limit_the_answer_is_503() {
     let refused = post(&base, 5).await;
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "5");
-    assert_eq!(post(&base, 2).await.status(), 201, "what fits still goes in");
+    assert_eq!(
+        post(&base, 2).await.status(),
+        201,
+        "what fits still goes in"
+    );
     let mut c = redis.connection();
-    let len: u64 = redis::cmd("XLEN").arg("scoville:results").query(&mut c).unwrap();
+    let len: u64 = redis::cmd("XLEN")
+        .arg("scoville:results")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(len, 2);
 }
 
@@ -86,7 +103,13 @@ async fn redis_down_means_503_and_service_resumes_when_it_is_back() {
     let down = post(&base, 3).await;
     assert_eq!(down.status(), 503);
     assert_eq!(down.headers()["retry-after"], "1");
-    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 503);
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
     redis.restart();
     let mut status = 0;
     for _ in 0..50 {
@@ -98,8 +121,14 @@ async fn redis_down_means_503_and_service_resumes_when_it_is_back() {
     }
     assert_eq!(status, 201, "the receiver reconnects to Redis");
     let mut c = redis.connection();
-    let backlog: u64 = redis::cmd("GET").arg("scoville:results:backlog").query(&mut c).unwrap();
-    assert_eq!(backlog, 4, "a fresh Redis holds only what came after the restart");
+    let backlog: u64 = redis::cmd("GET")
+        .arg("scoville:results:backlog")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        backlog, 4,
+        "a fresh Redis holds only what came after the restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,13 +144,23 @@ async fn the_probe_delivers_a_round_into_the_receiver() {
 
     let redis = RedisServer::start();
     let base = start(&redis, 1_000_000).await;
-    let farm_config = FarmConfig { endpoints: 300, timeout_ms: 1000, ..FarmConfig::default() };
-    let farm = Farm::start(farm_config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let farm_config = FarmConfig {
+        endpoints: 300,
+        timeout_ms: 1000,
+        ..FarmConfig::default()
+    };
+    let farm = Farm::start(farm_config, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let mut config = scoville_probe::Config::default();
     config.receiver.url = Some(base.clone());
     config.receiver.token = Some(TOKEN.into());
     config.delivery.batch_size = 100;
-    let engine = Engine::new(EngineConfig { policy: AddressPolicy::allow_private(), ..EngineConfig::default() }).unwrap();
+    let engine = Engine::new(EngineConfig {
+        policy: AddressPolicy::allow_private(),
+        ..EngineConfig::default()
+    })
+    .unwrap();
     let source = Arc::new(ApiSource::new(&farm.url(), None, Duration::from_secs(5), 10).unwrap());
     let metrics = Arc::new(Metrics::default());
     let delivery = Arc::new(Delivery::new(&config, metrics.clone()).unwrap());
@@ -133,6 +172,9 @@ async fn the_probe_delivers_a_round_into_the_receiver() {
     let summary = probe.run_round(&scope, Duration::ZERO, None).await.unwrap();
     assert_eq!(summary.delivery.results_delivered, 300);
     let mut c = redis.connection();
-    let backlog: u64 = redis::cmd("GET").arg("scoville:results:backlog").query(&mut c).unwrap();
+    let backlog: u64 = redis::cmd("GET")
+        .arg("scoville:results:backlog")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(backlog, 300, "every result of the round is in the queue");
 }

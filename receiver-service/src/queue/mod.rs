@@ -70,5 +70,53 @@ pub trait QueueConsumer: Send + Sync + std::fmt::Debug {
     fn ack<'a>(&'a self, entries: &'a [Taken]) -> BoxFuture<'a, Result<(), QueueError>>;
 
     /// Keeps a poisoned payload (an entry, or one result of it) aside with the reason.
-    fn dead_letter<'a>(&'a self, payload: &'a [u8], reason: &'a str) -> BoxFuture<'a, Result<(), QueueError>>;
+    fn dead_letter<'a>(
+        &'a self,
+        payload: &'a [u8],
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>>;
+
+    /// Remembers, durably, that these periods' rollups need recomputing.
+    fn mark_dirty<'a>(
+        &'a self,
+        period: Period,
+        starts: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>>;
+
+    /// Dirty periods starting at or before `up_to_ms`, oldest first.
+    fn dirty(&self, period: Period, up_to_ms: i64) -> BoxFuture<'_, Result<Vec<i64>, QueueError>>;
+
+    /// Forgets dirty periods whose rollups are recomputed.
+    fn clear_dirty<'a>(
+        &'a self,
+        period: Period,
+        starts: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>>;
+}
+
+/// A rollup period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+}
+
+impl Period {
+    /// Length in ms.
+    pub fn ms(self) -> i64 {
+        match self {
+            Period::Minute => 60_000,
+            Period::Hour => 3_600_000,
+        }
+    }
+
+    /// Short name, for keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Minute => "1m",
+            Period::Hour => "1h",
+        }
+    }
 }

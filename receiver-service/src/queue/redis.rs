@@ -41,8 +41,13 @@ pub(crate) struct RedisConn {
 
 impl RedisConn {
     pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, QueueError> {
-        let client = redis::Client::open(url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
-        Ok(Self { client, conn: Mutex::new(None), timeout })
+        let client =
+            redis::Client::open(url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            client,
+            conn: Mutex::new(None),
+            timeout,
+        })
     }
 
     pub(crate) async fn connection(&self) -> Result<ConnectionManager, QueueError> {
@@ -58,7 +63,10 @@ impl RedisConn {
         Ok(conn)
     }
 
-    pub(crate) async fn timed<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, QueueError> {
+    pub(crate) async fn timed<T>(
+        &self,
+        f: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, QueueError> {
         self.timed_for(self.timeout, f).await
     }
 
@@ -90,14 +98,21 @@ pub struct RedisQueue {
 
 impl std::fmt::Debug for RedisQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisQueue").field("stream", &self.stream).finish_non_exhaustive()
+        f.debug_struct("RedisQueue")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
     }
 }
 
 impl RedisQueue {
     /// A queue on stream `stream` at `url`. Connects lazily, so the receiver starts (and
     /// answers 503) while Redis is down.
-    pub fn new(url: &str, stream: &str, max_backlog: u64, timeout: Duration) -> Result<Self, QueueError> {
+    pub fn new(
+        url: &str,
+        stream: &str,
+        max_backlog: u64,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
         Ok(Self {
             redis: RedisConn::new(url, timeout)?,
             stream: stream.to_string(),
@@ -118,9 +133,18 @@ impl ResultQueue for RedisQueue {
         async move {
             let mut conn = self.redis.connection().await?;
             let mut invocation = self.push.key(&self.stream);
-            invocation.key(&self.backlog_key).arg(self.max_backlog).arg(batch.count).arg(batch.body.as_ref());
-            let (accepted, backlog): (u8, u64) = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
-            if accepted == 1 { Ok(()) } else { Err(QueueError::Full { backlog }) }
+            invocation
+                .key(&self.backlog_key)
+                .arg(self.max_backlog)
+                .arg(batch.count)
+                .arg(batch.body.as_ref());
+            let (accepted, backlog): (u8, u64) =
+                self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            if accepted == 1 {
+                Ok(())
+            } else {
+                Err(QueueError::Full { backlog })
+            }
         }
         .boxed()
     }
@@ -128,8 +152,14 @@ impl ResultQueue for RedisQueue {
     fn backlog(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
         async move {
             let mut conn = self.redis.connection().await?;
-            let n: Option<u64> =
-                self.redis.timed(redis::cmd("GET").arg(&self.backlog_key).query_async(&mut conn)).await?;
+            let n: Option<u64> = self
+                .redis
+                .timed(
+                    redis::cmd("GET")
+                        .arg(&self.backlog_key)
+                        .query_async(&mut conn),
+                )
+                .await?;
             Ok(n.unwrap_or(0))
         }
         .boxed()

@@ -4,7 +4,7 @@
 //! `take` reads, in this order: entries this consumer took and did not acknowledge (a
 //! restart under the same name picks them up at once), entries other consumers left
 //! pending longer than `claim_idle` (XAUTOCLAIM: a worker that died), then new entries
-//! (XREADGROUP `>`, blocking briefly). `ack` acknowledges, deletes and lowers the backlog
+//! (XREADGROUP `>`; when there are none it waits `block` and returns). `ack` acknowledges, deletes and lowers the backlog
 //! counter in one script, only for entries that were still pending, so an entry acked
 //! twice is counted once. Poisoned payloads go to `<stream>:dead` (capped at 100,000
 //! entries, oldest trimmed) with the reason.
@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use redis::Value;
 
 use super::redis::{RedisConn, backlog_key};
-use super::{QueueConsumer, QueueError, Taken};
+use super::{Period, QueueConsumer, QueueError, Taken};
 
 const GROUP: &str = "workers";
 
@@ -47,13 +47,22 @@ pub struct RedisConsumer {
 
 impl std::fmt::Debug for RedisConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisConsumer").field("stream", &self.stream).field("consumer", &self.consumer).finish()
+        f.debug_struct("RedisConsumer")
+            .field("stream", &self.stream)
+            .field("consumer", &self.consumer)
+            .finish()
     }
 }
 
 impl RedisConsumer {
     /// Consumer `consumer` of `stream` at `url`.
-    pub fn new(url: &str, stream: &str, consumer: &str, claim_idle: Duration, timeout: Duration) -> Result<Self, QueueError> {
+    pub fn new(
+        url: &str,
+        stream: &str,
+        consumer: &str,
+        claim_idle: Duration,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
         Ok(Self {
             redis: RedisConn::new(url, timeout)?,
             stream: stream.to_string(),
@@ -62,6 +71,10 @@ impl RedisConsumer {
             ack: redis::Script::new(ACK),
             group_ready: tokio::sync::OnceCell::new(),
         })
+    }
+
+    fn dirty_key(&self, period: Period) -> String {
+        format!("{}:dirty:{}", self.stream, period.name())
     }
 
     /// The dead-letter stream's key.
@@ -95,16 +108,29 @@ impl RedisConsumer {
             .map(|_| ())
     }
 
-    async fn read_group(&self, id: &str, count: usize, block: Option<Duration>) -> Result<Vec<Taken>, QueueError> {
+    async fn read_group(
+        &self,
+        id: &str,
+        count: usize,
+        block: Option<Duration>,
+    ) -> Result<Vec<Taken>, QueueError> {
+        // `block` is kept for a dedicated connection; the worker polls (see `take`).
         let mut conn = self.redis.connection().await?;
         let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP").arg(GROUP).arg(&self.consumer).arg("COUNT").arg(count);
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(count);
         if let Some(b) = block {
             cmd.arg("BLOCK").arg(b.as_millis() as u64);
         }
         cmd.arg("STREAMS").arg(&self.stream).arg(id);
         let limit = self.redis.timeout + block.unwrap_or_default();
-        let reply: Value = self.redis.timed_for(limit, cmd.query_async(&mut conn)).await?;
+        let reply: Value = self
+            .redis
+            .timed_for(limit, cmd.query_async(&mut conn))
+            .await?;
         // [[stream, [[id, [field, value, ...]], ...]]] or nil
         let mut out = Vec::new();
         for stream in as_array(&reply) {
@@ -133,7 +159,10 @@ impl RedisConsumer {
             )
             .await?;
         let parts = as_array(&reply);
-        let mut claimed: Vec<Taken> = parts.get(1).map(|e| as_array(e).iter().filter_map(parse_entry).collect()).unwrap_or_default();
+        let mut claimed: Vec<Taken> = parts
+            .get(1)
+            .map(|e| as_array(e).iter().filter_map(parse_entry).collect())
+            .unwrap_or_default();
         for t in &mut claimed {
             t.deliveries = self.deliveries(&t.id).await.unwrap_or(2);
         }
@@ -144,7 +173,15 @@ impl RedisConsumer {
         let mut conn = self.redis.connection().await?;
         let reply: Value = self
             .redis
-            .timed(redis::cmd("XPENDING").arg(&self.stream).arg(GROUP).arg(id).arg(id).arg(1).query_async(&mut conn))
+            .timed(
+                redis::cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .arg(id)
+                    .arg(id)
+                    .arg(1)
+                    .query_async(&mut conn),
+            )
             .await?;
         Ok(as_array(&reply)
             .first()
@@ -188,7 +225,12 @@ fn parse_entry(entry: &Value) -> Option<Taken> {
             _ => {}
         }
     }
-    Some(Taken { id, count, body, deliveries: 1 })
+    Some(Taken {
+        id,
+        count,
+        body,
+        deliveries: 1,
+    })
 }
 
 impl QueueConsumer for RedisConsumer {
@@ -203,7 +245,12 @@ impl QueueConsumer for RedisConsumer {
                 taken.extend(self.autoclaim(max - taken.len()).await?);
             }
             if taken.is_empty() {
-                taken = self.read_group(">", max, Some(block)).await?;
+                taken = self.read_group(">", max, None).await?;
+            }
+            if taken.is_empty() {
+                // Polling rather than XREADGROUP BLOCK: a blocked call would hold the
+                // multiplexed connection and trip the client's response timeout.
+                tokio::time::sleep(block).await;
             }
             Ok(taken)
         }
@@ -227,7 +274,11 @@ impl QueueConsumer for RedisConsumer {
         .boxed()
     }
 
-    fn dead_letter<'a>(&'a self, payload: &'a [u8], reason: &'a str) -> BoxFuture<'a, Result<(), QueueError>> {
+    fn dead_letter<'a>(
+        &'a self,
+        payload: &'a [u8],
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
         async move {
             let mut conn = self.redis.connection().await?;
             let _: String = self
@@ -246,6 +297,69 @@ impl QueueConsumer for RedisConsumer {
                         .query_async(&mut conn),
                 )
                 .await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn mark_dirty<'a>(
+        &'a self,
+        period: Period,
+        starts: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        async move {
+            if starts.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.redis.connection().await?;
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg(self.dirty_key(period));
+            for s in starts {
+                cmd.arg(*s).arg(*s);
+            }
+            let _: i64 = self.redis.timed(cmd.query_async(&mut conn)).await?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn dirty(&self, period: Period, up_to_ms: i64) -> BoxFuture<'_, Result<Vec<i64>, QueueError>> {
+        async move {
+            let mut conn = self.redis.connection().await?;
+            let starts: Vec<i64> = self
+                .redis
+                .timed(
+                    redis::cmd("ZRANGEBYSCORE")
+                        .arg(self.dirty_key(period))
+                        .arg("-inf")
+                        .arg(up_to_ms)
+                        .arg("LIMIT")
+                        .arg(0)
+                        .arg(1000)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            Ok(starts)
+        }
+        .boxed()
+    }
+
+    fn clear_dirty<'a>(
+        &'a self,
+        period: Period,
+        starts: &'a [i64],
+    ) -> BoxFuture<'a, Result<(), QueueError>> {
+        async move {
+            if starts.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.redis.connection().await?;
+            let mut cmd = redis::cmd("ZREM");
+            cmd.arg(self.dirty_key(period));
+            for s in starts {
+                cmd.arg(*s);
+            }
+            let _: i64 = self.redis.timed(cmd.query_async(&mut conn)).await?;
             Ok(())
         }
         .boxed()

@@ -55,7 +55,12 @@ pub struct InfluxStore {
 
 /// Checks a database or retention policy name: letters, digits, `_` and `-`.
 pub fn check_identifier(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(format!("{name:?} must be 1-64 letters, digits, '_' or '-'"));
     }
     Ok(())
@@ -68,7 +73,8 @@ impl InfluxStore {
         if let Some(rp) = &settings.retention_policy {
             check_identifier(rp)?;
         }
-        let base = reqwest::Url::parse(&settings.url).map_err(|e| format!("{:?}: {e}", settings.url))?;
+        let base =
+            reqwest::Url::parse(&settings.url).map_err(|e| format!("{:?}: {e}", settings.url))?;
         let mut write_url = base.join("write").map_err(|e| e.to_string())?;
         {
             let mut q = write_url.query_pairs_mut();
@@ -84,7 +90,12 @@ impl InfluxStore {
             .connect_timeout(settings.timeout)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Self { client, settings, write_url, query_url })
+        Ok(Self {
+            client,
+            settings,
+            write_url,
+            query_url,
+        })
     }
 
     fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -98,12 +109,20 @@ impl InfluxStore {
     /// `"db"."rp"."measurement"` (or `"db".."measurement"` for the default policy).
     fn qualified(&self, measurement: &str) -> String {
         let rp = self.settings.retention_policy.as_deref().unwrap_or("");
-        let rp = if rp.is_empty() { String::new() } else { format!("\"{rp}\"") };
+        let rp = if rp.is_empty() {
+            String::new()
+        } else {
+            format!("\"{rp}\"")
+        };
         format!("\"{}\".{rp}.\"{measurement}\"", self.settings.database)
     }
 
     /// Runs InfluxQL with bound parameters; returns the JSON answer.
-    pub async fn query(&self, q: &str, params: serde_json::Value) -> Result<serde_json::Value, StoreError> {
+    pub async fn query(
+        &self,
+        q: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, StoreError> {
         let form = [
             ("db", self.settings.database.clone()),
             ("q", q.to_string()),
@@ -116,11 +135,19 @@ impl InfluxStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let status = resp.status();
-        let body: serde_json::Value = resp.json().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         if !status.is_success() {
-            return Err(StoreError::Unavailable(format!("query answered {status}: {body}")));
+            return Err(StoreError::Unavailable(format!(
+                "query answered {status}: {body}"
+            )));
         }
-        if let Some(err) = body["results"].as_array().and_then(|r| r.iter().find_map(|s| s["error"].as_str())) {
+        if let Some(err) = body["results"]
+            .as_array()
+            .and_then(|r| r.iter().find_map(|s| s["error"].as_str()))
+        {
             return Err(StoreError::Rejected(err.to_string()));
         }
         Ok(body)
@@ -145,11 +172,19 @@ impl InfluxStore {
         let text = resp.text().await.unwrap_or_default();
         match status {
             400 => Err(StoreError::Rejected(text)),
-            _ => Err(StoreError::Unavailable(format!("write answered {status}: {text}"))),
+            _ => Err(StoreError::Unavailable(format!(
+                "write answered {status}: {text}"
+            ))),
         }
     }
 
-    async fn rollup_into(&self, measurement: &str, every: &str, from_ms: i64, to_ms: i64) -> Result<(), StoreError> {
+    async fn rollup_into(
+        &self,
+        measurement: &str,
+        every: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
         let into = self.qualified(measurement);
         let from = self.qualified(MEASUREMENT);
         let group = format!("GROUP BY time({every}), \"org_id\", \"endpoint_id\", \"region\"");
@@ -206,5 +241,8 @@ impl ResultStore for InfluxStore {
 
 /// `[from, to)` widened to whole periods.
 fn align(from_ms: i64, to_ms: i64, period: i64) -> (i64, i64) {
-    (from_ms.div_euclid(period) * period, (to_ms + period - 1).div_euclid(period) * period)
+    (
+        from_ms.div_euclid(period) * period,
+        (to_ms + period - 1).div_euclid(period) * period,
+    )
 }

@@ -30,7 +30,12 @@ pub fn encode(r: &CheckResult, out: &mut String) {
     let t = &rep.timings;
     let class = r.apdex_class();
     let _ = write!(out, " total_ms={}", float(t.total_ms));
-    for (name, v) in [("dns_ms", t.dns_ms), ("connect_ms", t.connect_ms), ("tls_ms", t.tls_ms), ("ttfb_ms", t.ttfb_ms)] {
+    for (name, v) in [
+        ("dns_ms", t.dns_ms),
+        ("connect_ms", t.connect_ms),
+        ("tls_ms", t.tls_ms),
+        ("ttfb_ms", t.ttfb_ms),
+    ] {
         if let Some(v) = v {
             let _ = write!(out, ",{name}={}", float(v));
         }
@@ -71,7 +76,11 @@ pub fn encode(r: &CheckResult, out: &mut String) {
 fn float(v: f64) -> String {
     if v.is_finite() {
         let s = format!("{v}");
-        if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+        if s.contains(['.', 'e', 'E']) {
+            s
+        } else {
+            format!("{s}.0")
+        }
     } else {
         "0.0".to_string()
     }

@@ -12,8 +12,12 @@
 //!   to the dead-letter stream one by one.
 //! - While the store or the queue is unavailable the worker backs off (exponentially, up
 //!   to `max_backoff`) and tries the same entries again, holding on to them.
-//! - Minute rollups are recomputed on every step; hour rollups at most once a minute per
-//!   open hour, and at once for hours already closed (late results).
+//! - Rollups: a step marks the minutes and hours it touched as dirty, durably (in Redis,
+//!   before it acknowledges), and a rollup pass every `rollup_every` recomputes each dirty
+//!   minute once it has settled (ended `settle` ago), each dirty hour once it has closed
+//!   and, while it is open, at most every `hour_refresh`. Recomputing a period reads all
+//!   of its raw points, so late and repeated results come out right, and each period is
+//!   recomputed about once rather than once per batch.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +27,7 @@ use scoville_core::CheckResult;
 use scoville_core::wire::ResultBatch;
 use tokio::sync::Mutex;
 
-use crate::queue::{QueueConsumer, QueueError};
+use crate::queue::{Period, QueueConsumer, QueueError};
 use crate::store::{ResultStore, StoreError};
 
 /// How the worker works.
@@ -37,11 +41,25 @@ pub struct WorkerSettings {
     pub max_deliveries: u64,
     /// Longest pause between retries.
     pub max_backoff: Duration,
+    /// How often dirty rollups are looked at.
+    pub rollup_every: Duration,
+    /// How long after a period's end its rollup waits for stragglers.
+    pub settle: Duration,
+    /// How often an open hour's rollup is refreshed.
+    pub hour_refresh: Duration,
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { batch_entries: 50, block: Duration::from_secs(1), max_deliveries: 5, max_backoff: Duration::from_secs(10) }
+        Self {
+            batch_entries: 50,
+            block: Duration::from_millis(250),
+            max_deliveries: 5,
+            max_backoff: Duration::from_secs(10),
+            rollup_every: Duration::from_secs(10),
+            settle: Duration::from_secs(10),
+            hour_refresh: Duration::from_secs(600),
+        }
     }
 }
 
@@ -69,13 +87,23 @@ const HOUR: i64 = 3_600_000;
 
 impl Worker {
     /// A worker draining `queue` into `store`.
-    pub fn new(queue: Arc<dyn QueueConsumer>, store: Arc<dyn ResultStore>, settings: WorkerSettings) -> Self {
-        Self { queue, store, settings, hours_done: Mutex::default() }
+    pub fn new(
+        queue: Arc<dyn QueueConsumer>,
+        store: Arc<dyn ResultStore>,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            queue,
+            store,
+            settings,
+            hours_done: Mutex::default(),
+        }
     }
 
-    /// Runs steps until `shutdown` completes; a step in progress is finished first.
+    /// Runs steps, and rollup passes every `rollup_every`, until `shutdown` completes.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut last_pass = Instant::now();
         loop {
             tokio::select! {
                 biased;
@@ -86,21 +114,36 @@ impl Worker {
                     }
                 }
             }
+            if last_pass.elapsed() >= self.settings.rollup_every {
+                self.rollup_pass(false).await;
+                last_pass = Instant::now();
+            }
         }
     }
 
     /// One step: take, write, roll up, acknowledge. Retries (with backoff) until the
     /// entries it took are stored and acknowledged.
     pub async fn step(&self) -> StepStats {
-        let taken = self.retry("take", || self.queue.take(self.settings.batch_entries, self.settings.block)).await;
+        let taken = self
+            .retry("take", || {
+                self.queue
+                    .take(self.settings.batch_entries, self.settings.block)
+            })
+            .await;
         if taken.is_empty() {
             return StepStats::default();
         }
-        let mut stats = StepStats { entries: taken.len(), ..StepStats::default() };
+        let mut stats = StepStats {
+            entries: taken.len(),
+            ..StepStats::default()
+        };
         let mut results: Vec<CheckResult> = Vec::new();
         for entry in &taken {
             let reason = if entry.deliveries > self.settings.max_deliveries {
-                Some(format!("delivered {} times without being stored", entry.deliveries))
+                Some(format!(
+                    "delivered {} times without being stored",
+                    entry.deliveries
+                ))
             } else {
                 match scoville_core::parse::from_json::<ResultBatch>(&entry.body) {
                     Ok(batch) => {
@@ -112,13 +155,25 @@ impl Worker {
             };
             if let Some(reason) = reason {
                 tracing::warn!(entry = %entry.id, reason, "entry dead-lettered");
-                self.retry("dead-letter", || self.queue.dead_letter(&entry.body, &reason)).await;
+                self.retry("dead-letter", || {
+                    self.queue.dead_letter(&entry.body, &reason)
+                })
+                .await;
                 stats.dead_lettered += 1;
             }
         }
         stats.dead_lettered += self.store_all(&results).await;
         stats.results = results.len();
-        self.roll_up(&results).await;
+        for period in [Period::Minute, Period::Hour] {
+            let mut starts: Vec<i64> = results
+                .iter()
+                .map(|r| r.started_at_ms.div_euclid(period.ms()) * period.ms())
+                .collect();
+            starts.sort_unstable();
+            starts.dedup();
+            self.retry("mark dirty", || self.queue.mark_dirty(period, &starts))
+                .await;
+        }
         self.retry("ack", || self.queue.ack(&taken)).await;
         stats
     }
@@ -138,7 +193,8 @@ impl Worker {
                     let payload = serde_json::to_vec(&part[0]).unwrap_or_default();
                     let reason = format!("refused by the store: {reason}");
                     tracing::warn!(endpoint = %part[0].endpoint_id, reason, "result dead-lettered");
-                    self.retry("dead-letter", || self.queue.dead_letter(&payload, &reason)).await;
+                    self.retry("dead-letter", || self.queue.dead_letter(&payload, &reason))
+                        .await;
                     dead += 1;
                 }
                 Err(_) => {
@@ -151,22 +207,62 @@ impl Worker {
         dead
     }
 
-    async fn roll_up(&self, results: &[CheckResult]) {
-        let Some(from) = results.iter().map(|r| r.started_at_ms).min() else { return };
-        let to = results.iter().map(|r| r.started_at_ms).max().unwrap_or(from) + 1;
-        let _ = self.retry_store(|| self.store.rollup_minutes(from, to)).await;
-        let now_hour = now_ms().div_euclid(HOUR);
-        let mut hours_done = self.hours_done.lock().await;
-        for hour in from.div_euclid(HOUR)..=(to - 1).div_euclid(HOUR) {
-            let open = hour >= now_hour;
-            let recent = hours_done.get(&hour).is_some_and(|t| t.elapsed() < Duration::from_secs(60));
-            if open && recent {
+    /// Recomputes the rollups of dirty periods that are due; with `force`, of every dirty
+    /// period (tests, and a worker's last pass before stopping).
+    pub async fn rollup_pass(&self, force: bool) {
+        let now = now_ms();
+        let settle = self.settings.settle.as_millis() as i64;
+        let horizon = if force {
+            i64::MAX
+        } else {
+            now - Period::Minute.ms() - settle
+        };
+        let minutes = self
+            .retry("dirty minutes", || {
+                self.queue.dirty(Period::Minute, horizon)
+            })
+            .await;
+        for run in contiguous(&minutes, Period::Minute.ms()) {
+            let (from, to) = (run[0], run[run.len() - 1] + Period::Minute.ms());
+            if self
+                .retry_store(|| self.store.rollup_minutes(from, to))
+                .await
+                .is_ok()
+            {
+                self.retry("clear dirty", || {
+                    self.queue.clear_dirty(Period::Minute, run)
+                })
+                .await;
+            }
+        }
+        let hours = self
+            .retry("dirty hours", || self.queue.dirty(Period::Hour, i64::MAX))
+            .await;
+        let mut refreshed = self.hours_done.lock().await;
+        for hour in hours {
+            let closed = force || now >= hour + HOUR + settle;
+            let fresh = refreshed
+                .get(&hour)
+                .is_some_and(|t| t.elapsed() < self.settings.hour_refresh);
+            if !closed && fresh {
                 continue;
             }
-            let _ = self.retry_store(|| self.store.rollup_hours(hour * HOUR, (hour + 1) * HOUR)).await;
-            hours_done.insert(hour, Instant::now());
+            if self
+                .retry_store(|| self.store.rollup_hours(hour, hour + HOUR))
+                .await
+                .is_ok()
+            {
+                refreshed.insert(hour, Instant::now());
+                if closed {
+                    self.retry("clear dirty", || {
+                        self.queue
+                            .clear_dirty(Period::Hour, std::slice::from_ref(&hour))
+                    })
+                    .await;
+                }
+            }
         }
-        hours_done.retain(|h, _| *h >= now_hour - 2);
+        refreshed.retain(|h, _| *h + 2 * HOUR >= now);
     }
 
     /// Retries a queue call until it succeeds.
@@ -214,4 +310,19 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Splits sorted period starts into runs of consecutive periods.
+fn contiguous(starts: &[i64], period: i64) -> Vec<&[i64]> {
+    let mut runs = Vec::new();
+    let mut begin = 0;
+    for i in 1..=starts.len() {
+        if i == starts.len() || starts[i] != starts[i - 1] + period {
+            if begin < i {
+                runs.push(&starts[begin..i]);
+            }
+            begin = i;
+        }
+    }
+    runs
 }

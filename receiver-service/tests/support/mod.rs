@@ -92,3 +92,113 @@ pub fn batch(n: usize) -> serde_json::Value {
         .collect();
     serde_json::json!({ "results": results })
 }
+
+/// An influxd child process with its own directories and ports; killed when dropped.
+pub struct InfluxServer {
+    pub port: u16,
+    rpc_port: u16,
+    dir: std::path::PathBuf,
+    child: Option<Child>,
+}
+
+impl InfluxServer {
+    pub fn start() -> Self {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("scoville-influx-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = Self {
+            port: free(),
+            rpc_port: free(),
+            dir,
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts (again) on the same port and data, and waits for /ping.
+    pub fn restart(&mut self) {
+        self.stop();
+        let d = self.dir.display();
+        let config = format!(
+            "reporting-enabled = false\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n  logging-enabled = false\n\
+             [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[monitor]\n  store-enabled = false\n\
+             [http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n[continuous_queries]\n  enabled = false\n",
+            rpc = self.rpc_port,
+            http = self.port,
+        );
+        let path = self.dir.join("influxdb.conf");
+        std::fs::write(&path, config).unwrap();
+        let child = Command::new("influxd")
+            .arg("-config")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("influxd must be installed (apt-get install influxdb); .ci/run installs it");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.write_all(b"GET /ping HTTP/1.0\r\n\r\n");
+                let mut buf = [0u8; 12];
+                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.0 204") {
+                    return;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "influxd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for InfluxServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A batch of results for endpoints `e{first}..e{first+n}`, all started at `at_ms`, with
+/// the given totals cycling.
+pub fn batch_at(first: usize, n: usize, at_ms: i64, totals: &[f64], up: bool) -> serde_json::Value {
+    let results: Vec<serde_json::Value> = (first..first + n)
+        .map(|i| {
+            let total = totals[i % totals.len()];
+            serde_json::json!({
+                "endpoint_id": format!("e{i}"), "org_id": "org-1", "region": "eu-west-1", "run_id": "r1",
+                "scheduled_at_ms": at_ms, "started_at_ms": at_ms, "apdex_t_ms": 100,
+                "outcome": if up { "up" } else { "down" }, "reason": if up { serde_json::Value::Null } else { "timeout".into() },
+                "message": "a \"quoted\" message, with commas", "status": if up { serde_json::json!(200) } else { serde_json::Value::Null },
+                "timings": {"dns_ms": null, "connect_ms": 0.2, "tls_ms": null, "ttfb_ms": total / 2.0, "total_ms": total},
+                "bytes": 2, "truncated": false, "cert_expires_at_ms": null, "body_hash": null, "ip": null, "redirects": 0
+            })
+        })
+        .collect();
+    serde_json::json!({ "results": results })
+}
