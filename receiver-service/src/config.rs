@@ -115,6 +115,9 @@ pub struct WorkerSection {
     pub max_deliveries: u64,
     /// How often dirty rollups are recomputed, ms.
     pub rollup_every_ms: u64,
+    /// Steps run side by side, each a consumer of its own (`<consumer>-<lane>`), so one
+    /// lane's write to InfluxDB overlaps another's take and parse.
+    pub lanes: usize,
     /// How long after a period ends its rollup waits for late results, ms.
     pub settle_ms: u64,
 }
@@ -129,6 +132,7 @@ impl Default for WorkerSection {
             max_deliveries: 5,
             rollup_every_ms: 10_000,
             settle_ms: 10_000,
+            lanes: 2,
         }
     }
 }
@@ -290,14 +294,20 @@ impl Config {
         })
     }
 
-    /// The worker's queue consumer (Redis only: the in-process queue is drained inside
-    /// the all-in-one process).
-    pub fn consumer(&self) -> Result<crate::queue::redis_consumer::RedisConsumer, ConfigError> {
+    /// The queue consumer of worker lane `lane` (Redis only: the in-process queue is
+    /// drained inside the all-in-one process).
+    pub fn consumer(
+        &self,
+        lane: usize,
+    ) -> Result<crate::queue::redis_consumer::RedisConsumer, ConfigError> {
         let q = &self.queue;
+        if self.worker.lanes == 0 || self.worker.lanes > 64 {
+            return Err(err("worker.lanes", "must be between 1 and 64"));
+        }
         crate::queue::redis_consumer::RedisConsumer::new(
             &q.redis_url,
             &q.stream,
-            &self.worker.consumer,
+            &format!("{}-{lane}", self.worker.consumer),
             Duration::from_millis(self.worker.claim_idle_ms),
             Duration::from_millis(q.timeout_ms.max(1)),
         )

@@ -107,27 +107,48 @@ async fn run_worker(config: &Config) -> anyhow::Result<()> {
     use scoville_receiver_service::worker::Worker;
 
     let settings = config.worker_settings()?;
-    let consumer = Arc::new(config.consumer()?);
-    let store = config.influx()?;
+    let store = Arc::new(config.influx()?);
     if config.influx.create_database {
         store
             .ensure_database()
             .await
             .context("creating the InfluxDB database")?;
     }
+    let w = &config.worker;
     println!(
-        "worker {} draining {}",
-        config.worker.consumer, config.queue.stream
+        "worker {} draining {} in {} lanes",
+        w.consumer, config.queue.stream, w.lanes
     );
-    let worker = Worker::new(consumer, Arc::new(store), settings);
-    worker
-        .run(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..w.lanes {
+        let worker = Worker::new(
+            Arc::new(config.consumer(lane)?),
+            store.clone(),
+            settings.clone(),
+        );
+        let mut stopped = stopped.clone();
+        lanes.spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending().await,
             }
-        })
-        .await;
+        } => {}
+    }
+    let _ = stop.send(true);
+    while lanes.join_next().await.is_some() {}
     Ok(())
 }
