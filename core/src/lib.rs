@@ -14,6 +14,7 @@ pub mod ids;
 pub mod parse;
 pub mod result;
 pub mod status_set;
+pub mod trend;
 pub mod wire;
 
 pub use address_policy::{AddressPolicy, BlockedAddress};
