@@ -8,14 +8,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use scoville_check_engine::{EngineConfig, IcmpMode};
 use scoville_core::wire::{ProbeScope, Shard};
 use scoville_core::{AddressPolicy, Region};
 use serde::{Deserialize, Serialize};
 
-use crate::telemetry::LogFormat;
+use scoville_service_kit::config::err;
+pub use scoville_service_kit::config::{ConfigError, LogSection};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -166,62 +165,10 @@ impl Default for DeliverySection {
     }
 }
 
-/// `[log]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogSection {
-    /// `text` or `json`.
-    pub format: LogFormat,
-    /// Level filter (overridden by `RUST_LOG`).
-    pub level: String,
-}
-
-impl Default for LogSection {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
-    }
-}
-
-/// The configuration is invalid; `key` names the offending setting.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {key}: {message}")]
-pub struct ConfigError {
-    /// The key, e.g. `probe.max_in_flight`.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn err(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.into(),
-    }
-}
-
 impl Config {
     /// Loads defaults, then `file` if given, then `SCOVILLE_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::figment(file).extract().map_err(|e| {
-            let key = if e.path.is_empty() {
-                "(file)".to_string()
-            } else {
-                e.path.join(".")
-            };
-            err(&key, e.kind.to_string())
-        })
-    }
-
-    /// The layered sources, for tests that add their own.
-    pub fn figment(file: Option<&Path>) -> Figment {
-        let mut f = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            f = f.merge(Toml::file_exact(file));
-        }
-        f.merge(Env::prefixed("SCOVILLE_").split("__"))
+        scoville_service_kit::config::load(file)
     }
 
     /// Checks the values and derives what the probe runs with.

@@ -7,15 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{TokenHash, TokenSet};
 use crate::queue::ResultQueue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::redis::RedisQueue;
-use crate::telemetry::LogFormat;
+use scoville_service_kit::config::err;
+pub use scoville_service_kit::config::{ConfigError, LogSection};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -174,42 +173,6 @@ impl Default for InfluxSection {
     }
 }
 
-/// `[log]`
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogSection {
-    /// `text` or `json`.
-    pub format: LogFormat,
-    /// Level filter (overridden by `RUST_LOG`).
-    pub level: String,
-}
-
-impl Default for LogSection {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".into(),
-        }
-    }
-}
-
-/// The configuration is invalid; `key` names the setting.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid configuration: {key}: {message}")]
-pub struct ConfigError {
-    /// The key, e.g. `queue.max_backlog`.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn err(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        message: message.into(),
-    }
-}
-
 /// Request limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -222,20 +185,7 @@ pub struct Limits {
 impl Config {
     /// Defaults, then `file`, then `SCOVILLE_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut f = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            f = f.merge(Toml::file_exact(file));
-        }
-        f.merge(Env::prefixed("SCOVILLE_").split("__"))
-            .extract()
-            .map_err(|e| {
-                let key = if e.path.is_empty() {
-                    "(file)".to_string()
-                } else {
-                    e.path.join(".")
-                };
-                err(&key, e.kind.to_string())
-            })
+        scoville_service_kit::config::load(file)
     }
 
     /// The limits, checked.

@@ -174,24 +174,12 @@ async fn main() -> anyhow::Result<()> {
     let sent: Vec<(bool, f64)> = futures::stream::iter(0..usize::MAX)
         .take_while(|_| futures::future::ready(Instant::now() < deadline))
         .map(|i| {
-            let (client, url, body) = (
+            post(
                 client.clone(),
                 url.clone(),
+                token,
                 bodies[i % bodies.len()].clone(),
-            );
-            async move {
-                let t = Instant::now();
-                let ok = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status() == 201)
-                    .unwrap_or(false);
-                (ok, t.elapsed().as_secs_f64() * 1000.0)
-            }
+            )
         })
         .buffer_unordered(args.concurrency)
         .collect()
@@ -222,24 +210,12 @@ async fn main() -> anyhow::Result<()> {
             i
         })
         .map(|i| {
-            let (client, url, body) = (
+            post(
                 client.clone(),
                 url.clone(),
+                token,
                 bodies[i % bodies.len()].clone(),
-            );
-            async move {
-                let t = Instant::now();
-                let ok = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status() == 201)
-                    .unwrap_or(false);
-                (ok, t.elapsed().as_secs_f64() * 1000.0)
-            }
+            )
         })
         .buffer_unordered(256)
         .collect()
@@ -331,6 +307,21 @@ async fn main() -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Posts one batch; returns whether it was queued and how long the answer took, in ms.
+async fn post(client: reqwest::Client, url: String, token: &str, body: Bytes) -> (bool, f64) {
+    let t = Instant::now();
+    let ok = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map(|r| r.status() == 201)
+        .unwrap_or(false);
+    (ok, t.elapsed().as_secs_f64() * 1000.0)
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
