@@ -8,6 +8,7 @@
 
 pub mod influx;
 pub mod line_protocol;
+pub mod sqlite;
 
 use futures::future::BoxFuture;
 use scoville_core::CheckResult;
