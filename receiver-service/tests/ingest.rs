@@ -13,8 +13,8 @@ use http_body_util::BodyExt;
 use scoville_receiver_service::auth::{TokenHash, TokenSet};
 use scoville_receiver_service::config::Limits;
 use scoville_receiver_service::metrics::Metrics;
-use scoville_receiver_service::queue::ResultQueue;
 use scoville_receiver_service::queue::memory::MemoryQueue;
+use scoville_receiver_service::queue::{QueueConsumer, ResultQueue};
 use scoville_receiver_service::{AppState, router};
 use tower::ServiceExt;
 
@@ -65,11 +65,19 @@ async fn a_valid_batch_is_queued_and_counted() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["queued"], 20);
-    let taken = queue.take(10);
+    let taken = QueueConsumer::take(&*queue, 10, std::time::Duration::ZERO)
+        .await
+        .unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].count, 20);
     let stored: scoville_core::wire::ResultBatch = serde_json::from_slice(&taken[0].body).unwrap();
     assert_eq!(stored.results.len(), 20);
+    assert_eq!(
+        queue.backlog().await.unwrap(),
+        20,
+        "taken but not acknowledged still counts"
+    );
+    queue.ack(&taken).await.unwrap();
     assert_eq!(queue.backlog().await.unwrap(), 0);
 }
 

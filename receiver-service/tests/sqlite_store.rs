@@ -132,3 +132,51 @@ async fn the_worker_drains_into_sqlite_through_the_same_trait() {
     assert_eq!(store.count().await.unwrap(), 100);
     assert_eq!(store.rollups("1m", "e7").await.unwrap()[0].count, 1);
 }
+
+#[tokio::test]
+async fn the_embedded_pipeline_memory_queue_worker_sqlite_loses_nothing() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use scoville_receiver_service::queue::memory::MemoryQueue;
+    use scoville_receiver_service::queue::{QueuedBatch, ResultQueue};
+    use scoville_receiver_service::worker::{Worker, WorkerSettings};
+
+    let queue = Arc::new(MemoryQueue::new(10_000));
+    let at = 1_790_000_200_000i64 / 60_000 * 60_000;
+    for b in 0..4 {
+        let batch = batch_at(b * 25, 25, at, &[40.0, 120.0], true);
+        queue
+            .push(QueuedBatch {
+                count: 25,
+                body: batch.to_string().into(),
+            })
+            .await
+            .unwrap();
+    }
+    queue
+        .push(QueuedBatch {
+            count: 2,
+            body: "not json".into(),
+        })
+        .await
+        .unwrap();
+    let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
+    let settings = WorkerSettings {
+        block: Duration::from_millis(10),
+        ..WorkerSettings::default()
+    };
+    let worker = Worker::new(queue.clone(), Arc::new(store.clone()), settings);
+    while queue.backlog().await.unwrap() > 0 {
+        worker.step().await;
+    }
+    worker.rollup_pass(true).await;
+    assert_eq!(store.count().await.unwrap(), 100);
+    assert_eq!(queue.dead_letters().len(), 1);
+    let r = &store.rollups("1m", "e1").await.unwrap()[0];
+    assert_eq!(
+        (r.count, r.tolerating),
+        (1, 1),
+        "120 ms with T = 100 tolerates"
+    );
+}
