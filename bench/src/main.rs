@@ -11,7 +11,6 @@
 //! shows the floor: a bare tokio client that only connects, writes a request and reads
 //! to EOF, which is what the kernel and the runtime cost per check on this machine.
 
-mod procstat;
 mod roles;
 
 use clap::{Parser, Subcommand};

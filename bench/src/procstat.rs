@@ -2,7 +2,7 @@
 //! of the benchmark is measured the same way.
 
 /// CPU seconds (user + system) used so far by `pid`.
-pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
@@ -20,7 +20,7 @@ pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
 }
 
 /// Peak resident set size of `pid` in KiB (`VmHWM`).
-pub(crate) fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status
         .lines()

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -14,7 +14,8 @@ use scoville_probe::{Config, Probe};
 use scoville_target_farm::{Farm, FarmConfig, HoldRecord, SinkSnapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::procstat::{cpu_seconds, peak_rss_kib};
+use scoville_bench::procstat::{cpu_seconds, peak_rss_kib};
+use scoville_bench::{Kill, quantile};
 
 /// Benchmark options.
 #[derive(Debug, clap::Args)]
@@ -208,13 +209,24 @@ fn paced(n: u64, window: Duration) -> impl futures::Stream<Item = u64> {
     })
 }
 
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Runs `probe-bench ROLE` against the farm with the options' concurrency and spread.
+fn run_role(
+    exe: &std::path::Path,
+    role: &str,
+    farm_url: &str,
+    opts: &Options,
+) -> std::io::Result<Output> {
+    Command::new(exe)
+        .args([
+            role,
+            "--farm",
+            farm_url,
+            "--concurrency",
+            &opts.concurrency.to_string(),
+        ])
+        .args(["--spread-ms", &opts.spread_ms.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
 }
 
 fn spawn_listening(mut cmd: Command) -> anyhow::Result<(Kill, String)> {
@@ -246,17 +258,7 @@ pub(crate) async fn orchestrate(opts: Options) -> anyhow::Result<()> {
         .build()?;
     eprintln!("farm at {farm_url} with {} targets", opts.endpoints);
 
-    let out = Command::new(&exe)
-        .args([
-            "scoville",
-            "--farm",
-            &farm_url,
-            "--concurrency",
-            &opts.concurrency.to_string(),
-        ])
-        .args(["--spread-ms", &opts.spread_ms.to_string()])
-        .stderr(Stdio::inherit())
-        .output()?;
+    let out = run_role(&exe, "scoville", &farm_url, &opts)?;
     if !out.status.success() {
         bail!("the Scoville run failed");
     }
@@ -286,17 +288,7 @@ pub(crate) async fn orchestrate(opts: Options) -> anyhow::Result<()> {
     } else {
         Some(run_blackbox(&opts, &farm_url, &http).await?)
     };
-    let out = Command::new(&exe)
-        .args([
-            "raw",
-            "--farm",
-            &farm_url,
-            "--concurrency",
-            &opts.concurrency.to_string(),
-        ])
-        .args(["--spread-ms", &opts.spread_ms.to_string()])
-        .stderr(Stdio::inherit())
-        .output()?;
+    let out = run_role(&exe, "raw", &farm_url, &opts)?;
     let floor: Option<Figures> = serde_json::from_slice(&out.stdout).ok();
     report(&opts, &scoville, blackbox.as_ref());
     if let Some(floor) = &floor {
@@ -331,14 +323,6 @@ fn accuracy(f: &mut Figures, holds: &[HoldRecord], reported: &HashMap<u64, f64>)
     f.error_p50_ms = quantile(&mut errors, 0.5);
     f.error_p99_ms = quantile(&mut errors, 0.99);
     f.median_reported_for_50ms_ms = quantile(&mut around_50, 0.5);
-}
-
-fn quantile(v: &mut [f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 async fn run_blackbox(

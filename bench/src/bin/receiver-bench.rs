@@ -5,13 +5,15 @@
 //! it first: `cargo build --release -p scoville-receiver-service -p scoville-bench`).
 //! Everything runs on loopback; loads are bounded in count and time.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Parser;
 use futures::StreamExt;
+use scoville_bench::procstat::cpu_seconds;
+use scoville_bench::{Kill, quantile};
 
 /// Measure the receiver and the worker.
 #[derive(Debug, Parser)]
@@ -28,15 +30,6 @@ struct Args {
     /// Results per second for the answer-time run.
     #[arg(long, default_value_t = 50_000)]
     rate: u64,
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -70,14 +63,6 @@ fn batch_body(n: usize, seed: usize) -> Bytes {
         })
         .collect();
     Bytes::from(serde_json::json!({ "results": results }).to_string())
-}
-
-fn quantile(v: &mut [f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 #[tokio::main]
@@ -168,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
     let bodies: Vec<Bytes> = (0..64).map(|s| batch_body(args.batch, s)).collect();
 
     // 1. Full speed.
-    let cpu0 = cpu_seconds(receiver.0.id());
+    let cpu0 = cpu_seconds(receiver.0.id()).unwrap_or(0.0);
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(args.seconds);
     let sent: Vec<(bool, f64)> = futures::stream::iter(0..usize::MAX)
@@ -185,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
         .collect()
         .await;
     let wall = t0.elapsed().as_secs_f64();
-    let receiver_cpu = cpu_seconds(receiver.0.id()) - cpu0;
+    let receiver_cpu = cpu_seconds(receiver.0.id()).unwrap_or(0.0) - cpu0;
     let accepted = sent.iter().filter(|s| s.0).count();
     let full_rate = (accepted * args.batch) as f64 / wall;
     let mut lat: Vec<f64> = sent.iter().map(|s| s.1).collect();
@@ -253,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let drain_wall = t0.elapsed().as_secs_f64();
-    let worker_cpu = cpu_seconds(worker.0.id());
+    let worker_cpu = cpu_seconds(worker.0.id()).unwrap_or(0.0);
     drop(worker);
     println!(
         "worker drain into InfluxDB: {:.0} results/s ({queued} results in {drain_wall:.1} s, worker CPU {worker_cpu:.2} s)",
@@ -322,15 +307,4 @@ async fn post(client: reqwest::Client, url: String, token: &str, body: Bytes) ->
         .map(|r| r.status() == 201)
         .unwrap_or(false);
     (ok, t.elapsed().as_secs_f64() * 1000.0)
-}
-
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-        / 100.0
 }

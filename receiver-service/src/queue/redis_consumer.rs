@@ -73,6 +73,29 @@ impl RedisConsumer {
         })
     }
 
+    /// ZADD (start as score and member) or ZREM period starts in the dirty set.
+    async fn update_dirty(
+        &self,
+        command: &str,
+        period: Period,
+        starts: &[i64],
+    ) -> Result<(), QueueError> {
+        if starts.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.redis.connection().await?;
+        let mut cmd = redis::cmd(command);
+        cmd.arg(self.dirty_key(period));
+        for s in starts {
+            if command == "ZADD" {
+                cmd.arg(*s);
+            }
+            cmd.arg(*s);
+        }
+        let _: i64 = self.redis.timed(cmd.query_async(&mut conn)).await?;
+        Ok(())
+    }
+
     fn dirty_key(&self, period: Period) -> String {
         format!("{}:dirty:{}", self.stream, period.name())
     }
@@ -307,20 +330,7 @@ impl QueueConsumer for RedisConsumer {
         period: Period,
         starts: &'a [i64],
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        async move {
-            if starts.is_empty() {
-                return Ok(());
-            }
-            let mut conn = self.redis.connection().await?;
-            let mut cmd = redis::cmd("ZADD");
-            cmd.arg(self.dirty_key(period));
-            for s in starts {
-                cmd.arg(*s).arg(*s);
-            }
-            let _: i64 = self.redis.timed(cmd.query_async(&mut conn)).await?;
-            Ok(())
-        }
-        .boxed()
+        async move { self.update_dirty("ZADD", period, starts).await }.boxed()
     }
 
     fn dirty(&self, period: Period, up_to_ms: i64) -> BoxFuture<'_, Result<Vec<i64>, QueueError>> {
@@ -349,19 +359,6 @@ impl QueueConsumer for RedisConsumer {
         period: Period,
         starts: &'a [i64],
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        async move {
-            if starts.is_empty() {
-                return Ok(());
-            }
-            let mut conn = self.redis.connection().await?;
-            let mut cmd = redis::cmd("ZREM");
-            cmd.arg(self.dirty_key(period));
-            for s in starts {
-                cmd.arg(*s);
-            }
-            let _: i64 = self.redis.timed(cmd.query_async(&mut conn)).await?;
-            Ok(())
-        }
-        .boxed()
+        async move { self.update_dirty("ZREM", period, starts).await }.boxed()
     }
 }

@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use scoville_core::CheckResult;
 
 use super::line_protocol::{MEASUREMENT, encode};
-use super::{ResultStore, StoreError};
+use super::{ResultStore, StoreError, align};
 
 /// How to authenticate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,12 +237,4 @@ impl ResultStore for InfluxStore {
         }
         .boxed()
     }
-}
-
-/// `[from, to)` widened to whole periods.
-fn align(from_ms: i64, to_ms: i64, period: i64) -> (i64, i64) {
-    (
-        from_ms.div_euclid(period) * period,
-        (to_ms + period - 1).div_euclid(period) * period,
-    )
 }

@@ -35,3 +35,11 @@ pub trait ResultStore: Send + Sync + std::fmt::Debug {
     /// Recomputes the hour rollups of `[from_ms, to_ms)` (aligned outward).
     fn rollup_hours(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<(), StoreError>>;
 }
+
+/// `[from, to)` widened to whole periods of `period` ms.
+pub(crate) fn align(from_ms: i64, to_ms: i64, period: i64) -> (i64, i64) {
+    (
+        from_ms.div_euclid(period) * period,
+        (to_ms + period - 1).div_euclid(period) * period,
+    )
+}

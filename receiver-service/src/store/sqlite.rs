@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, params};
 use scoville_core::{ApdexClass, CheckResult};
 
-use super::{ResultStore, StoreError};
+use super::{ResultStore, StoreError, align};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -175,10 +175,7 @@ impl SqliteStore {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<(), StoreError> {
-        let (from, to) = (
-            from_ms.div_euclid(length) * length,
-            (to_ms + length - 1).div_euclid(length) * length,
-        );
+        let (from, to) = align(from_ms, to_ms, length);
         self.blocking(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
             {
