@@ -22,6 +22,10 @@ pub struct ProbeEndpoint {
     /// Apdex threshold T.
     #[serde(default)]
     pub apdex_t_ms: ApdexT,
+    /// Pyng's rule: a degradation is reported when the mean run time over five minutes
+    /// goes above this (none: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_limit_ms: Option<u32>,
     /// Whether the endpoint has an open incident: its results, successes included, also
     /// go to the failure service, whose successes close the incident.
     #[serde(default)]

@@ -9,6 +9,7 @@
 pub mod address_policy;
 pub mod apdex;
 pub mod check_spec;
+pub mod degradation;
 pub mod endpoint;
 pub mod ids;
 pub mod parse;

@@ -260,13 +260,15 @@ pub struct CheckResult {
     /// The endpoint's Apdex threshold T when it was checked, so the sample is classified
     /// with the T then in force (the default T when absent).
     pub apdex_t_ms: Option<u32>,
+    /// The endpoint's mean run time limit when it was checked (Pyng's rule), if any.
+    pub mean_limit_ms: Option<u32>,
     /// What was found.
     pub report: CheckReport,
 }
 
 impl Serialize for CheckResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("CheckResult", 7 + CheckReport::field_count())?;
+        let mut s = serializer.serialize_struct("CheckResult", 8 + CheckReport::field_count())?;
         s.serialize_field("endpoint_id", &self.endpoint_id)?;
         s.serialize_field("org_id", &self.org_id)?;
         s.serialize_field("region", &self.region)?;
@@ -274,6 +276,7 @@ impl Serialize for CheckResult {
         s.serialize_field("scheduled_at_ms", &self.scheduled_at_ms)?;
         s.serialize_field("started_at_ms", &self.started_at_ms)?;
         s.serialize_field("apdex_t_ms", &self.apdex_t_ms)?;
+        s.serialize_field("mean_limit_ms", &self.mean_limit_ms)?;
         self.report.serialize_fields(&mut s)?;
         s.end()
     }
@@ -302,6 +305,8 @@ struct CheckResultRepr {
     started_at_ms: i64,
     #[serde(default)]
     apdex_t_ms: Option<crate::ApdexT>,
+    #[serde(default)]
+    mean_limit_ms: Option<u32>,
     outcome: String,
     #[serde(default)]
     reason: Option<String>,
@@ -350,6 +355,7 @@ impl TryFrom<CheckResultRepr> for CheckResult {
             scheduled_at_ms: r.scheduled_at_ms,
             started_at_ms: r.started_at_ms,
             apdex_t_ms: r.apdex_t_ms.map(crate::ApdexT::as_millis),
+            mean_limit_ms: r.mean_limit_ms,
             report: CheckReport {
                 outcome,
                 message: r.message,
@@ -381,6 +387,7 @@ mod tests {
             scheduled_at_ms: 1,
             started_at_ms: 2,
             apdex_t_ms: Some(300),
+            mean_limit_ms: None,
             report,
         }
     }

@@ -207,6 +207,7 @@ impl Probe {
                     scheduled_at_ms,
                     started_at_ms,
                     apdex_t_ms: Some(endpoint.apdex_t_ms.as_millis()),
+                    mean_limit_ms: endpoint.mean_limit_ms,
                     report,
                 };
                 let to_failures = outcome != Outcome::Up || endpoint.open_incident;

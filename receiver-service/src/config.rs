@@ -28,6 +28,8 @@ pub struct Config {
     pub worker: WorkerSection,
     /// The InfluxDB store the worker writes to.
     pub influx: InfluxSection,
+    /// The worker's trend analysis and where its reports go.
+    pub trend: TrendSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -132,6 +134,34 @@ impl Default for WorkerSection {
             rollup_every_ms: 10_000,
             settle_ms: 10_000,
             lanes: 2,
+        }
+    }
+}
+
+/// `[trend]`: Apdex trend detection and the mean-run-time rule, run by the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrendSection {
+    /// Run the detectors at all.
+    pub enabled: bool,
+    /// The failure service's base URL; reports wait in the outbox until it is set.
+    pub failure_url: Option<String>,
+    /// A service token the failure service accepts.
+    pub service_token: Option<String>,
+    /// Timeout of each post, ms.
+    pub timeout_ms: u64,
+    /// Longest pause between retries, ms.
+    pub max_backoff_ms: u64,
+}
+
+impl Default for TrendSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            failure_url: None,
+            service_token: None,
+            timeout_ms: 10_000,
+            max_backoff_ms: 60_000,
         }
     }
 }
@@ -264,6 +294,61 @@ impl Config {
         .map_err(|e| err("queue.redis_url", e.to_string()))
     }
 
+    /// The trend state (beside the Redis queue), or none when trends are off.
+    pub fn trend_state(&self) -> Result<Option<Arc<dyn crate::trend::TrendState>>, ConfigError> {
+        if !self.trend.enabled {
+            return Ok(None);
+        }
+        let q = &self.queue;
+        Ok(Some(match q.kind {
+            QueueKind::Memory => Arc::new(crate::trend::MemoryTrendState::default()),
+            QueueKind::Redis => Arc::new(
+                crate::trend::redis_state::RedisTrendState::new(
+                    &q.redis_url,
+                    &q.stream,
+                    Duration::from_millis(q.timeout_ms.max(1)),
+                )
+                .map_err(|e| err("queue.redis_url", e.to_string()))?,
+            ),
+        }))
+    }
+
+    /// The sender of degradation reports, when a failure service is configured.
+    pub fn trend_sender(
+        &self,
+        state: Arc<dyn crate::trend::TrendState>,
+    ) -> Result<Option<crate::trend::sender::DegradationSender>, ConfigError> {
+        use crate::trend::sender::{DegradationSender, SenderSettings};
+        let t = &self.trend;
+        let Some(url) = &t.failure_url else {
+            return Ok(None);
+        };
+        let failure_url = reqwest::Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| err("trend.failure_url", "must be an http(s) URL"))?;
+        let token = t
+            .service_token
+            .clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err("trend.service_token", "is needed with trend.failure_url"))?;
+        if t.timeout_ms == 0 || t.timeout_ms > 120_000 {
+            return Err(err("trend.timeout_ms", "must be between 1 and 120000"));
+        }
+        let settings = SenderSettings {
+            failure_url,
+            token,
+            timeout: Duration::from_millis(t.timeout_ms),
+            batch: 100,
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_millis(t.max_backoff_ms.max(500)),
+            idle: Duration::from_secs(2),
+        };
+        DegradationSender::new(state, settings)
+            .map(Some)
+            .map_err(|m| err("trend.failure_url", m))
+    }
+
     /// The InfluxDB store.
     pub fn influx(&self) -> Result<crate::store::influx::InfluxStore, ConfigError> {
         use crate::store::influx::{InfluxAuth, InfluxSettings, InfluxStore};
@@ -318,5 +403,28 @@ impl Config {
                 )
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_service_needs_an_http_url_and_a_token() {
+        let mut c = Config::default();
+        let state: Arc<dyn crate::trend::TrendState> =
+            Arc::new(crate::trend::MemoryTrendState::default());
+        assert!(c.trend_sender(state.clone()).unwrap().is_none());
+        c.trend.failure_url = Some("ftp://failures".into());
+        let e = c.trend_sender(state.clone()).unwrap_err().to_string();
+        assert!(e.contains("trend.failure_url"), "{e}");
+        c.trend.failure_url = Some("http://127.0.0.1:8082".into());
+        let e = c.trend_sender(state.clone()).unwrap_err().to_string();
+        assert!(e.contains("trend.service_token"), "{e}");
+        c.trend.service_token = Some("t".into());
+        assert!(c.trend_sender(state).unwrap().is_some());
+        c.trend.enabled = false;
+        assert!(c.trend_state().unwrap().is_none());
     }
 }

@@ -8,11 +8,10 @@
 //! - [`routes`] and [`error`]: the handlers and the one error type they answer with.
 //! - [`auth`]: probe tokens, kept as SHA-256 hashes and compared in constant time.
 //! - [`queue`]: the queue port and its adapters, Redis Streams and in-process.
+//! - [`worker`]: drains the queue into the store ([`store`]: InfluxDB or SQLite) with
+//!   per-minute and hourly rollups, and runs [`trend`] (the Apdex trend detectors and the
+//!   mean-run-time rule) on every settled minute, whose reports go to the failure service.
 //! - [`config`], [`metrics`], [`telemetry`].
-//!
-//! Still to come (see the issue "The receiver pipeline"): the worker that drains the
-//! queue into InfluxDB or SQLite with per-minute and hourly rollups, and the Apdex trend
-//! analysis.
 
 pub mod app;
 pub mod auth;
@@ -23,6 +22,7 @@ pub mod queue;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+pub mod trend;
 pub mod worker;
 
 pub use app::{AppState, Application, router};

@@ -121,12 +121,39 @@ async fn run_worker(config: &Config) -> anyhow::Result<()> {
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut lanes = tokio::task::JoinSet::new();
+    let trend_state = config.trend_state()?;
+    let analyzer = trend_state.clone().map(|state| {
+        Arc::new(scoville_receiver_service::trend::TrendAnalyzer::new(
+            state,
+            scoville_receiver_service::trend::Settings::default(),
+        ))
+    });
+    if let Some(state) = trend_state {
+        match config.trend_sender(state)? {
+            Some(sender) => {
+                let mut stopped = stopped.clone();
+                lanes.spawn(async move {
+                    sender
+                        .run(async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        })
+                        .await;
+                });
+            }
+            None => tracing::warn!(
+                "trend.failure_url is not set: degradation reports wait in the outbox"
+            ),
+        }
+    }
     for lane in 0..w.lanes {
-        let worker = Worker::new(
+        let mut worker = Worker::new(
             Arc::new(config.consumer(lane)?),
             store.clone(),
             settings.clone(),
         );
+        if let Some(a) = &analyzer {
+            worker = worker.with_trend(a.clone());
+        }
         let mut stopped = stopped.clone();
         lanes.spawn(async move {
             worker

@@ -10,6 +10,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use scoville_core::CheckResult;
 
+use super::{CheckPoint, class_of};
+
 use super::line_protocol::{MEASUREMENT, encode};
 use super::{ResultStore, StoreError, align};
 
@@ -237,4 +239,49 @@ impl ResultStore for InfluxStore {
         }
         .boxed()
     }
+
+    fn checks(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<CheckPoint>, StoreError>> {
+        async move {
+            let q = format!(
+                "SELECT \"total_ms\", \"satisfied\", \"tolerating\", \"mean_limit_ms\" FROM {} \
+                 WHERE time >= $from AND time < $to GROUP BY \"org_id\", \"endpoint_id\", \"region\"",
+                self.qualified(MEASUREMENT)
+            );
+            let params = serde_json::json!({ "from": from_ms * 1_000_000, "to": to_ms * 1_000_000 });
+            let body = self.query(&q, params).await?;
+            Ok(check_points(&body))
+        }
+        .boxed()
+    }
+}
+
+/// The points of a `checks` query's answer (columns: time, total_ms, satisfied,
+/// tolerating, mean_limit_ms; one series per org, endpoint and region).
+fn check_points(body: &serde_json::Value) -> Vec<CheckPoint> {
+    let mut out = Vec::new();
+    let series = body["results"][0]["series"].as_array();
+    for s in series.into_iter().flatten() {
+        let tag = |k: &str| s["tags"][k].as_str().unwrap_or_default().to_string();
+        let (org_id, endpoint_id, region) = (tag("org_id"), tag("endpoint_id"), tag("region"));
+        for row in s["values"].as_array().into_iter().flatten() {
+            let (Some(at), Some(total)) = (row[0].as_i64(), row[1].as_f64()) else {
+                continue;
+            };
+            out.push(CheckPoint {
+                org_id: org_id.clone(),
+                endpoint_id: endpoint_id.clone(),
+                region: region.clone(),
+                started_at_ms: at,
+                total_ms: total,
+                class: class_of(row[2].as_i64().unwrap_or(0), row[3].as_i64().unwrap_or(0)),
+                mean_limit_ms: row[4].as_u64().and_then(|v| u32::try_from(v).ok()),
+            });
+        }
+    }
+    out.sort_by_key(|p| p.started_at_ms);
+    out
 }

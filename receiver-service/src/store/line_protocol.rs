@@ -52,6 +52,9 @@ pub fn encode(r: &CheckResult, out: &mut String) {
     if let Some(status) = rep.status {
         let _ = write!(out, ",status={status}i");
     }
+    if let Some(limit) = r.mean_limit_ms {
+        let _ = write!(out, ",mean_limit_ms={limit}i");
+    }
     if let Some(exp) = rep.cert_expires_at_ms {
         let _ = write!(out, ",cert_expires_at_ms={exp}i");
     }

@@ -11,7 +11,7 @@ pub mod line_protocol;
 pub mod sqlite;
 
 use futures::future::BoxFuture;
-use scoville_core::CheckResult;
+use scoville_core::{ApdexClass, CheckResult};
 
 /// Why a write did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +34,43 @@ pub trait ResultStore: Send + Sync + std::fmt::Debug {
 
     /// Recomputes the hour rollups of `[from_ms, to_ms)` (aligned outward).
     fn rollup_hours(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// The checks started in `[from_ms, to_ms)`, as the trend analysis reads them.
+    fn checks(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<CheckPoint>, StoreError>>;
+}
+
+/// One stored check, as the trend analysis sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckPoint {
+    /// Its organization.
+    pub org_id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The region.
+    pub region: String,
+    /// Start, Unix ms.
+    pub started_at_ms: i64,
+    /// Total time.
+    pub total_ms: f64,
+    /// Apdex class under the T it was checked with.
+    pub class: ApdexClass,
+    /// The endpoint's mean run time limit then, if any.
+    pub mean_limit_ms: Option<u32>,
+}
+
+/// The class stored as three 0/1 fields.
+pub(crate) fn class_of(satisfied: i64, tolerating: i64) -> ApdexClass {
+    if satisfied > 0 {
+        ApdexClass::Satisfied
+    } else if tolerating > 0 {
+        ApdexClass::Tolerating
+    } else {
+        ApdexClass::Frustrated
+    }
 }
 
 /// `[from, to)` widened to whole periods of `period` ms.

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, params};
 use scoville_core::{ApdexClass, CheckResult};
 
-use super::{ResultStore, StoreError, align};
+use super::{CheckPoint, ResultStore, StoreError, align, class_of};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS check_result (
     message TEXT NOT NULL,
     run_id TEXT NOT NULL,
     bytes INTEGER NOT NULL,
+    mean_limit_ms INTEGER,
     PRIMARY KEY (endpoint_id, region, started_at_ms)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS check_result_time ON check_result (started_at_ms);
@@ -268,7 +269,7 @@ impl ResultStore for SqliteStore {
                         .prepare_cached(
                             "INSERT OR REPLACE INTO check_result (endpoint_id, region, started_at_ms, org_id, total_ms, dns_ms, \
                              connect_ms, tls_ms, ttfb_ms, up, satisfied, tolerating, frustrated, status, outcome, reason, message, \
-                             run_id, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                             run_id, bytes, mean_limit_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                         )
                         .map_err(unavailable)?;
                     for r in &results {
@@ -296,6 +297,7 @@ impl ResultStore for SqliteStore {
                                 rep.message,
                                 r.run_id.as_str(),
                                 rep.bytes as i64,
+                                r.mean_limit_ms,
                             ])
                             .map_err(unavailable)?;
                     }
@@ -313,6 +315,36 @@ impl ResultStore for SqliteStore {
 
     fn rollup_hours(&self, from_ms: i64, to_ms: i64) -> BoxFuture<'_, Result<(), StoreError>> {
         self.rollup("1h", 3_600_000, from_ms, to_ms).boxed()
+    }
+
+    fn checks(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<CheckPoint>, StoreError>> {
+        self.blocking(move |c| {
+            let mut q = c
+                .prepare_cached(
+                    "SELECT org_id, endpoint_id, region, started_at_ms, total_ms, satisfied, tolerating, mean_limit_ms \
+                     FROM check_result WHERE started_at_ms >= ?1 AND started_at_ms < ?2 ORDER BY started_at_ms",
+                )
+                .map_err(unavailable)?;
+            let rows = q
+                .query_map(params![from_ms, to_ms], |r| {
+                    Ok(CheckPoint {
+                        org_id: r.get(0)?,
+                        endpoint_id: r.get(1)?,
+                        region: r.get(2)?,
+                        started_at_ms: r.get(3)?,
+                        total_ms: r.get(4)?,
+                        class: class_of(r.get(5)?, r.get(6)?),
+                        mean_limit_ms: r.get(7)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .boxed()
     }
 }
 

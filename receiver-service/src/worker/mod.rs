@@ -18,6 +18,10 @@
 //!   and, while it is open, at most every `hour_refresh`. Recomputing a period reads all
 //!   of its raw points, so late and repeated results come out right, and each period is
 //!   recomputed about once rather than once per batch.
+//! - Trends: with an analyzer ([`Worker::with_trend`]), each run of settled minutes is
+//!   read back and handed to it after its rollups and before its dirty marks are
+//!   cleared, so a worker killed in between analyses those minutes again (the analyzer
+//!   skips minutes it has taken).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +33,7 @@ use tokio::sync::Mutex;
 
 use crate::queue::{Period, QueueConsumer, QueueError};
 use crate::store::{ResultStore, StoreError};
+use crate::trend::TrendAnalyzer;
 
 /// How the worker works.
 #[derive(Debug, Clone)]
@@ -81,6 +86,7 @@ pub struct Worker {
     store: Arc<dyn ResultStore>,
     settings: WorkerSettings,
     hours_done: Mutex<HashMap<i64, Instant>>,
+    trend: Option<Arc<TrendAnalyzer>>,
 }
 
 const HOUR: i64 = 3_600_000;
@@ -97,7 +103,15 @@ impl Worker {
             store,
             settings,
             hours_done: Mutex::default(),
+            trend: None,
         }
+    }
+
+    /// Runs `trend` over every minute once its rollup is recomputed (lanes of one process
+    /// share one analyzer).
+    pub fn with_trend(mut self, trend: Arc<TrendAnalyzer>) -> Self {
+        self.trend = Some(trend);
+        self
     }
 
     /// Runs steps, and rollup passes every `rollup_every`, until `shutdown` completes.
@@ -229,6 +243,11 @@ impl Worker {
                 .await
                 .is_ok()
             {
+                if let Some(trend) = &self.trend
+                    && let Ok(checks) = self.retry_store(|| self.store.checks(from, to)).await
+                {
+                    self.retry("trend", || trend.analyze(&checks)).await;
+                }
                 self.retry("clear dirty", || {
                     self.queue.clear_dirty(Period::Minute, run)
                 })
@@ -285,15 +304,15 @@ impl Worker {
     }
 
     /// Retries a store call while the store is unavailable; a refusal is returned.
-    async fn retry_store<F, Fut>(&self, mut f: F) -> Result<(), String>
+    async fn retry_store<T, F, Fut>(&self, mut f: F) -> Result<T, String>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<(), StoreError>>,
+        Fut: Future<Output = Result<T, StoreError>>,
     {
         let mut pause = Duration::from_millis(100);
         loop {
             match f().await {
-                Ok(()) => return Ok(()),
+                Ok(v) => return Ok(v),
                 Err(StoreError::Rejected(reason)) => return Err(reason),
                 Err(StoreError::Unavailable(e)) => {
                     tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "store unavailable; retrying");
