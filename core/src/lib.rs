@@ -12,6 +12,7 @@ pub mod check_spec;
 pub mod degradation;
 pub mod endpoint;
 pub mod ids;
+pub mod notice;
 pub mod parse;
 pub mod result;
 pub mod status_set;

@@ -1,12 +1,11 @@
 //! Scoville's end-to-end tests (not written yet; see the issue "One command runs all of
-//! Scoville; end-to-end tests walk the whole story on real parts").
+//! Scoville; end-to-end tests walk the whole story on real parts"), and the servers every
+//! crate's tests share.
 //!
-//! What will live here: helpers that start every service as its own process on port 0
-//! with the production adapters (a real Redis, a real InfluxDB, moto's server for
-//! DynamoDB and SQS), the target farm (`scoville-target-farm`), a recording webhook
-//! server, and the tests that walk the whole story: an org and its endpoints created
-//! through the API, probe rounds from two regions, history, one "down" and one
-//! "recovered" notification, a degradation notice, and silence for a one-region blip.
+//! - [`moto`]: moto's server, the AWS API emulator (DynamoDB, SQS), started on a free
+//!   port for one test and killed when dropped.
 //!
-//! Until then this crate only fixes its name; the probe's own tests against real local
-//! servers live in `check-engine/tests` and `probe/tests`.
+//! What will live here too: helpers that start every service as its own process on
+//! port 0 with the production adapters, and the tests that walk the whole story.
+
+pub mod moto;

@@ -1,0 +1,81 @@
+//! moto's server on a free loopback port, for tests of the real AWS SDK clients
+//! (DynamoDB, SQS). `.ci/run` installs it (`pip install 'moto[server]'`); it is started as
+//! `python3 -m moto.server`, so no shim on `PATH` is needed.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto server; killed when dropped.
+#[derive(Debug)]
+pub struct MotoServer {
+    child: Child,
+    port: u16,
+}
+
+/// Credentials and region the emulator accepts (any value works; these are fixed so
+/// tests read alike).
+pub const REGION: &str = "us-east-1";
+
+impl MotoServer {
+    /// Starts a server and waits until it answers (up to 30 s).
+    ///
+    /// # Panics
+    /// When it cannot be started or does not answer: tests need it.
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting moto's server (pip install 'moto[server]'): {e}"));
+        let me = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return me;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("moto's server did not listen on port {port} within 30 s");
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An SDK configuration pointing at this server with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
