@@ -12,6 +12,7 @@ pub mod check_spec;
 pub mod degradation;
 pub mod endpoint;
 pub mod ids;
+pub mod incident;
 pub mod notice;
 pub mod parse;
 pub mod result;
