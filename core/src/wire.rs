@@ -96,3 +96,27 @@ pub struct ProbeScope {
     /// The shard.
     pub shard: Shard,
 }
+
+/// One content change seen by a probe (`POST /v1/changes`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeReport {
+    /// The endpoint.
+    pub endpoint_id: crate::EndpointId,
+    /// Its organization.
+    pub org_id: crate::OrgId,
+    /// Where it was seen.
+    pub region: Region,
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// The new content's hash.
+    pub body_hash: String,
+}
+
+/// Body of `POST /v1/changes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBatch {
+    /// The changes.
+    pub changes: Vec<ChangeReport>,
+}

@@ -1,10 +1,28 @@
-//! The failure service (not built yet; see issue "The failure service").
+//! Scoville's failure service: it receives the probes' failures (and every result of
+//! endpoints with an open incident, whose successes close it), the receiver's
+//! degradation reports and content changes, runs each endpoint's incident state machine
+//! (`scoville_core::incident`), and puts one notification job per notice and alert
+//! channel on the notification queue.
 //!
-//! What will live here: the axum router for `POST /v1/failures`, `POST /v1/degradations`
-//! and `POST /v1/changes`; the incident state machine's storage adapters (DynamoDB with
-//! conditional writes, SQLite); the notification queue (SQS, in-process) and the
-//! notifier channels, one file each behind one trait. The state machine itself belongs
-//! in `scoville-core`, which is pure.
-//!
-//! Until then this crate only fixes its name in the workspace; nothing here pretends to
-//! handle failures.
+//! - [`app`]: `Application::build(config)` and `router(state)` (tests call it without a
+//!   socket; the Lambda function serves the same router through `lambda_http`).
+//! - [`routes`], [`error`]: `POST /v1/failures`, `/v1/degradations`, `/v1/changes`,
+//!   `/healthz`, `/readyz`, `/metrics`, and the one error type they answer with.
+//! - [`engine`]: events grouped by endpoint, applied to the stored state with optimistic
+//!   concurrency, notices turned into jobs through a transactional outbox.
+//! - [`store`]: the state store port, DynamoDB and SQLite.
+//! - [`directory`]: what the service knows about endpoints (names, targets, policy,
+//!   channels, maintenance windows).
+//! - [`config`], [`metrics`].
+
+pub mod app;
+pub mod config;
+pub mod directory;
+pub mod engine;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod store;
+
+pub use app::{AppState, Application, router};
+pub use config::Config;

@@ -5,8 +5,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use scoville_core::wire::{BatchAccepted, ResultBatch};
+use scoville_service_kit::http::{BodyError, bearer, read_body};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -37,32 +37,16 @@ async fn accept(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<BatchAccepted>), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    if !state.tokens.accepts(token.trim()) {
+    let token = bearer(headers).ok_or(ApiError::Unauthorized)?;
+    if !state.tokens.accepts(token) {
         return Err(ApiError::Unauthorized);
     }
-    let limit = state.limits.max_body_bytes;
-    let too_large = || ApiError::TooLarge(format!("the body is larger than {limit} bytes"));
-    if headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|len| len > limit)
-    {
-        return Err(too_large());
-    }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Err(e) => {
-            return Err(ApiError::BadRequest(format!(
-                "the body could not be read: {e}"
-            )));
-        }
-    };
+    let bytes = read_body(headers, body, state.limits.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(_) => ApiError::TooLarge(e.to_string()),
+            BodyError::Unreadable(_) => ApiError::BadRequest(e.to_string()),
+        })?;
     let batch: ResultBatch =
         scoville_core::parse::from_json(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let count = batch.results.len();

@@ -1,7 +1,11 @@
 //! What every Scoville binary shares, so each service states only its own settings:
 //! [`config`] loads a configuration in layers (defaults, the `--config` TOML file, then
 //! `SCOVILLE_<SECTION>__<KEY>` variables) and names the key of anything invalid;
-//! [`telemetry`] sets up logs, human-readable or JSON.
+//! [`telemetry`] sets up logs, human-readable or JSON; [`auth`] keeps bearer tokens as
+//! hashes and compares them in constant time; [`http`] finds the bearer token and reads
+//! a body within a size limit.
 
+pub mod auth;
 pub mod config;
+pub mod http;
 pub mod telemetry;

@@ -1,0 +1,278 @@
+//! The failure service's configuration: defaults, then the TOML file given with
+//! `--config`, then `SCOVILLE_<SECTION>__<KEY>` variables. Invalid values stop the
+//! program at start with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use scoville_core::incident::IncidentPolicy;
+use scoville_service_kit::auth::{TokenHash, TokenSet};
+use scoville_service_kit::config::err;
+pub use scoville_service_kit::config::{ConfigError, LogSection};
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{ConfigDirectory, EndpointEntry};
+use crate::store::IncidentStore;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP side.
+    pub failure: FailureSection,
+    /// Where incident state lives.
+    pub store: StoreSection,
+    /// The notification queue.
+    pub queue: QueueSection,
+    /// Endpoint defaults and overrides.
+    pub directory: DirectorySection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[failure]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailureSection {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Largest request body, bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Most items in one batch (413 beyond).
+    pub max_batch: usize,
+    /// SHA-256 hashes of the accepted probe and service tokens (`sha256:<64 hex>`).
+    pub token_hashes: Vec<String>,
+    /// Endpoints handled at once per request.
+    pub concurrency: usize,
+}
+
+impl Default for FailureSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8082".parse().expect("literal address"),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_batch: 5000,
+            token_hashes: Vec::new(),
+            concurrency: 32,
+        }
+    }
+}
+
+/// Which state store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// SQLite (the embedded default).
+    #[default]
+    Sqlite,
+    /// DynamoDB.
+    Dynamodb,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// `sqlite` or `dynamodb`.
+    pub kind: StoreKind,
+    /// SQLite file.
+    pub sqlite_path: PathBuf,
+    /// DynamoDB table.
+    pub dynamodb_table: String,
+    /// An AWS endpoint URL (an emulator's); the SDK's default when absent.
+    pub aws_endpoint_url: Option<String>,
+    /// Create the table if missing (first runs, emulators).
+    pub create_table: bool,
+    /// Timeout of each store call, ms.
+    pub timeout_ms: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            kind: StoreKind::Sqlite,
+            sqlite_path: "scoville-incidents.db".into(),
+            dynamodb_table: "scoville-incidents".into(),
+            aws_endpoint_url: None,
+            create_table: false,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+/// Which notification queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// In-process (the embedded default; a notifier in the same process drains it).
+    #[default]
+    Memory,
+    /// Amazon SQS.
+    Sqs,
+}
+
+/// `[queue]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSection {
+    /// `memory` or `sqs`.
+    pub kind: QueueKind,
+    /// The SQS queue URL.
+    pub sqs_queue_url: Option<String>,
+    /// An AWS endpoint URL (an emulator's); the SDK's default when absent.
+    pub aws_endpoint_url: Option<String>,
+    /// Most jobs the in-process queue holds.
+    pub capacity: usize,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        Self {
+            kind: QueueKind::Memory,
+            sqs_queue_url: None,
+            aws_endpoint_url: None,
+            capacity: 100_000,
+        }
+    }
+}
+
+/// `[directory]`: what the service knows of endpoints until the admin API tells it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySection {
+    /// Base URL of the web UI, for links to endpoint pages.
+    pub public_url: String,
+    /// Alert channels every endpoint's notices go to unless it names its own.
+    pub channels: Vec<String>,
+    /// The default incident policy.
+    pub policy: IncidentPolicy,
+    /// Per-endpoint overrides.
+    pub endpoints: Vec<EndpointEntry>,
+}
+
+impl Default for DirectorySection {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".into(),
+            channels: Vec::new(),
+            policy: IncidentPolicy::default(),
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Most items per batch.
+    pub max_batch: usize,
+}
+
+impl Config {
+    /// Defaults, then `file`, then `SCOVILLE_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        scoville_service_kit::config::load(file)
+    }
+
+    /// The limits, checked.
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
+        let f = &self.failure;
+        if f.max_body_bytes < 1024 || f.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(err(
+                "failure.max_body_bytes",
+                "must be between 1 KiB and 64 MiB",
+            ));
+        }
+        if f.max_batch == 0 || f.max_batch > 100_000 {
+            return Err(err("failure.max_batch", "must be between 1 and 100000"));
+        }
+        if f.concurrency == 0 || f.concurrency > 1024 {
+            return Err(err("failure.concurrency", "must be between 1 and 1024"));
+        }
+        Ok(Limits {
+            max_body_bytes: f.max_body_bytes,
+            max_batch: f.max_batch,
+        })
+    }
+
+    /// The accepted tokens, checked.
+    pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
+        let hashes = self
+            .failure
+            .token_hashes
+            .iter()
+            .map(|h| TokenHash::parse(h).map_err(|m| err("failure.token_hashes", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if hashes.is_empty() {
+            tracing::warn!(
+                "no failure.token_hashes configured: every request will be refused with 401"
+            );
+        }
+        Ok(TokenSet::new(hashes))
+    }
+
+    /// The directory, checked.
+    pub fn directory(&self) -> Result<ConfigDirectory, ConfigError> {
+        let d = &self.directory;
+        d.policy
+            .validate()
+            .map_err(|m| err("directory.policy", m))?;
+        for (i, e) in d.endpoints.iter().enumerate() {
+            if let Some(p) = &e.policy {
+                p.validate()
+                    .map_err(|m| err(&format!("directory.endpoints[{i}].policy"), m))?;
+            }
+        }
+        Ok(ConfigDirectory::new(
+            &d.public_url,
+            d.policy,
+            d.channels.clone(),
+            d.endpoints.clone(),
+        ))
+    }
+
+    /// An AWS SDK configuration, pointed at `endpoint_url` when given.
+    pub async fn aws(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        loader.load().await
+    }
+
+    /// The state store.
+    pub async fn store(&self) -> Result<Arc<dyn IncidentStore>, ConfigError> {
+        let s = &self.store;
+        if s.timeout_ms == 0 || s.timeout_ms > 60_000 {
+            return Err(err("store.timeout_ms", "must be between 1 and 60000"));
+        }
+        Ok(match s.kind {
+            StoreKind::Sqlite => Arc::new(
+                crate::store::sqlite::SqliteStore::open(&s.sqlite_path)
+                    .map_err(|e| err("store.sqlite_path", e.to_string()))?,
+            ),
+            StoreKind::Dynamodb => {
+                if s.dynamodb_table.is_empty() {
+                    return Err(err("store.dynamodb_table", "must not be empty"));
+                }
+                let sdk = Self::aws(s.aws_endpoint_url.as_deref()).await;
+                let store = crate::store::dynamodb::DynamoStore::new(
+                    &sdk,
+                    &s.dynamodb_table,
+                    Duration::from_millis(s.timeout_ms),
+                );
+                if s.create_table {
+                    store
+                        .ensure_table()
+                        .await
+                        .map_err(|e| err("store.dynamodb_table", e.to_string()))?;
+                }
+                Arc::new(store)
+            }
+        })
+    }
+}
