@@ -1,10 +1,11 @@
 //! From events to notification jobs. Events are grouped by endpoint (`org/endpoint`) and
-//! applied in time order to the endpoint's stored state; endpoints are handled side by
-//! side, at most `concurrency` at once.
+//! applied in time order to the endpoint's stored state; endpoints whose save lost a
+//! race are redone side by side, at most `concurrency` at once.
 //!
 //! Per endpoint: read the record, apply the events, append one job per notice and alert
 //! channel to the record's outbox, and save with the version read (a conflict means
 //! another instance saved first: read again and re-apply, up to `max_attempts` times).
+//! Endpoints are read and saved in chunks (one SQLite transaction per chunk).
 //! Only then are the outbox's jobs handed to the queue, and the outbox cleared. A crash
 //! or a queue failure in between leaves them in the record: the caller answers 503, the
 //! probe sends the batch again, and the next save carries them to the queue. A job may
@@ -16,12 +17,15 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use scoville_core::incident::{Event, NoticeContext};
-use scoville_core::notice::NotificationJob;
+use scoville_core::notice::{NoticeKind, NotificationJob};
 use scoville_core::{EndpointId, OrgId};
 
 use crate::directory::Directory;
 use crate::metrics::Metrics;
-use crate::store::{IncidentStore, StoreError};
+use crate::store::{IncidentStore, Record, StoreError};
+
+/// Endpoints read and saved together.
+const CHUNK: usize = 256;
 
 /// Where jobs go: the notification queue.
 pub trait JobSink: Send + Sync + std::fmt::Debug {
@@ -102,37 +106,76 @@ impl Engine {
     }
 
     /// Handles events; returns how many jobs were queued.
+    ///
+    /// Endpoints go through in chunks: their records are read together, the events
+    /// applied, and the records saved together (one transaction on SQLite); an endpoint
+    /// whose save lost to another writer is done again on its own, with retries.
     pub async fn handle(&self, events: Vec<Keyed>) -> Result<usize, EngineError> {
         let mut by_endpoint: BTreeMap<String, Vec<Keyed>> = BTreeMap::new();
         for e in events {
             let key = format!("{}/{}", e.org_id.as_str(), e.endpoint_id.as_str());
             by_endpoint.entry(key).or_default().push(e);
         }
-        let results: Vec<Result<usize, EngineError>> = futures::stream::iter(by_endpoint)
-            .map(|(key, mut events)| async move {
-                events.sort_by_key(|e| e.at_ms);
-                self.endpoint(&key, &events).await
-            })
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+        let mut groups: Vec<(String, Vec<Keyed>)> = by_endpoint.into_iter().collect();
+        for (_, events) in &mut groups {
+            events.sort_by_key(|e| e.at_ms);
+        }
         let mut queued = 0;
-        let mut first_error = None;
-        for r in results {
-            match r {
-                Ok(n) => queued += n,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+        for chunk in groups.chunks(CHUNK) {
+            queued += self.chunk(chunk).await?;
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(queued),
-        }
+        Ok(queued)
     }
 
-    async fn endpoint(&self, key: &str, events: &[Keyed]) -> Result<usize, EngineError> {
+    async fn chunk(&self, chunk: &[(String, Vec<Keyed>)]) -> Result<usize, EngineError> {
+        let unavailable = |e: StoreError| EngineError::Unavailable(e.to_string());
+        let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+        let loaded = self.store.load_many(&keys).await.map_err(unavailable)?;
+        let mut applied = Vec::with_capacity(chunk.len());
+        let mut kinds = Vec::with_capacity(chunk.len());
+        for ((key, events), mut record) in chunk.iter().zip(loaded) {
+            kinds.push(self.apply(&mut record, events).await);
+            applied.push((key.clone(), record));
+        }
+        let outcomes = self.store.save_many(&applied).await.map_err(unavailable)?;
+        let mut saved = Vec::new();
+        let mut retry = Vec::new();
+        for (((key, mut record), outcome), (events, kinds)) in applied
+            .into_iter()
+            .zip(outcomes)
+            .zip(chunk.iter().map(|(_, e)| e).zip(kinds))
+        {
+            match outcome {
+                Ok(version) => {
+                    record.version = version;
+                    self.saved(events.len(), kinds);
+                    saved.push((key, record));
+                }
+                Err(StoreError::Conflict) => {
+                    self.metrics.conflict();
+                    retry.push((key, events));
+                }
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
+        let mut queued = self.flush(saved).await?;
+        let redo: Vec<_> = retry
+            .iter()
+            .map(|(key, events)| self.endpoint(key, events))
+            .collect();
+        let retried = futures::stream::iter(redo)
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        for r in retried {
+            queued += r?;
+        }
+        Ok(queued)
+    }
+
+    /// Applies `events` to `record`, appending jobs to its outbox; returns the notices'
+    /// kinds.
+    async fn apply(&self, record: &mut Record, events: &[Keyed]) -> Vec<NoticeKind> {
         let (org, id) = (&events[0].org_id, &events[0].endpoint_id);
         let info = self.directory.endpoint(org, id).await;
         let ctx = NoticeContext {
@@ -142,32 +185,72 @@ impl Engine {
             target: info.target.clone(),
             link: info.link.clone(),
         };
-        let unavailable = |e: StoreError| EngineError::Unavailable(e.to_string());
-        let mut attempt = 0;
         let mut kinds = Vec::new();
-        let mut record = loop {
-            attempt += 1;
-            kinds.clear();
-            let mut record = self.store.load(key).await.map_err(unavailable)?;
-            for e in events {
-                for notice in
-                    record
-                        .state
-                        .apply(&info.policy, &ctx, &e.event, info.muted_at(e.at_ms))
-                {
-                    kinds.push(notice.kind);
-                    for channel in &info.channels {
-                        record.outbox.push(NotificationJob {
-                            channel_id: channel.clone(),
-                            notice: notice.clone(),
-                        });
-                    }
+        for e in events {
+            for notice in record
+                .state
+                .apply(&info.policy, &ctx, &e.event, info.muted_at(e.at_ms))
+            {
+                kinds.push(notice.kind);
+                for channel in &info.channels {
+                    record.outbox.push(NotificationJob {
+                        channel_id: channel.clone(),
+                        notice: notice.clone(),
+                    });
                 }
             }
+        }
+        kinds
+    }
+
+    fn saved(&self, events: usize, kinds: Vec<NoticeKind>) {
+        self.metrics.events(events);
+        for kind in kinds {
+            self.metrics.notice(kind);
+        }
+    }
+
+    /// Hands the saved records' outboxes to the queue, then clears them.
+    async fn flush(&self, saved: Vec<(String, Record)>) -> Result<usize, EngineError> {
+        let mut with_jobs: Vec<(String, Record)> = saved
+            .into_iter()
+            .filter(|(_, r)| !r.outbox.is_empty())
+            .collect();
+        if with_jobs.is_empty() {
+            return Ok(0);
+        }
+        let jobs: Vec<NotificationJob> = with_jobs
+            .iter()
+            .flat_map(|(_, r)| r.outbox.iter().cloned())
+            .collect();
+        self.sink
+            .send(&jobs)
+            .await
+            .map_err(EngineError::Unavailable)?;
+        for (_, r) in &mut with_jobs {
+            r.outbox.clear();
+        }
+        // A conflict here: another writer saved a record holding these jobs and will
+        // queue them again; their dedup keys make that harmless.
+        if let Err(e) = self.store.save_many(&with_jobs).await {
+            tracing::warn!(error = %e, "clearing outboxes failed; jobs may be queued twice");
+        }
+        Ok(jobs.len())
+    }
+
+    /// One endpoint on its own, re-read and re-applied while other writers win.
+    async fn endpoint(&self, key: &str, events: &[Keyed]) -> Result<usize, EngineError> {
+        let unavailable = |e: StoreError| EngineError::Unavailable(e.to_string());
+        let mut attempt = 1;
+        loop {
+            attempt += 1;
+            let mut record = self.store.load(key).await.map_err(unavailable)?;
+            let kinds = self.apply(&mut record, events).await;
             match self.store.save(key, &record).await {
                 Ok(version) => {
                     record.version = version;
-                    break record;
+                    self.saved(events.len(), kinds);
+                    return self.flush(vec![(key.to_string(), record)]).await;
                 }
                 Err(StoreError::Conflict) if attempt < self.settings.max_attempts => {
                     self.metrics.conflict();
@@ -175,28 +258,6 @@ impl Engine {
                 }
                 Err(e) => return Err(unavailable(e)),
             }
-        };
-        self.metrics.events(events.len());
-        for kind in kinds {
-            self.metrics.notice(kind);
         }
-        if record.outbox.is_empty() {
-            return Ok(0);
-        }
-        self.sink
-            .send(&record.outbox)
-            .await
-            .map_err(EngineError::Unavailable)?;
-        let queued = record.outbox.len();
-        record.outbox.clear();
-        match self.store.save(key, &record).await {
-            // A conflict: another writer saved a record holding these jobs and will queue
-            // them again; their dedup keys make that harmless.
-            Ok(_) | Err(StoreError::Conflict) => {}
-            Err(e) => {
-                tracing::warn!(key, error = %e, "clearing the outbox failed; jobs may be queued twice")
-            }
-        }
-        Ok(queued)
     }
 }

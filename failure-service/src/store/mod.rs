@@ -10,6 +10,7 @@ pub mod dynamodb;
 pub mod sqlite;
 
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use scoville_core::incident::EndpointIncidents;
 use scoville_core::notice::NotificationJob;
 use serde::{Deserialize, Serialize};
@@ -52,6 +53,41 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
 
     /// Readiness: the store answers.
     fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// The records of `keys`, in order (by default 32 single loads at a time; SQLite
+    /// reads them in one go).
+    fn load_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>> {
+        async move {
+            let loads: Vec<_> = keys.iter().map(|k| self.load(k)).collect();
+            futures::stream::iter(loads)
+                .buffered(32)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect()
+        }
+        .boxed()
+    }
+
+    /// Saves each record as [`IncidentStore::save`] would, returning each outcome in
+    /// order (by default 32 single saves at a time; SQLite saves them in one
+    /// transaction).
+    fn save_many<'a>(
+        &'a self,
+        records: &'a [(String, Record)],
+    ) -> BoxFuture<'a, Result<Vec<Result<u64, StoreError>>, StoreError>> {
+        async move {
+            let saves: Vec<_> = records.iter().map(|(k, r)| self.save(k, r)).collect();
+            Ok(futures::stream::iter(saves)
+                .buffered(32)
+                .collect::<Vec<_>>()
+                .await)
+        }
+        .boxed()
+    }
 }
 
 pub(crate) fn encode(record: &Record) -> Result<String, StoreError> {

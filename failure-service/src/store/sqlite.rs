@@ -53,6 +53,35 @@ impl SqliteStore {
     }
 }
 
+/// One conditional save: the outer error is the database's, the inner the conflict.
+fn save_one(
+    c: &Connection,
+    key: &str,
+    expected: u64,
+    json: &str,
+) -> Result<Result<u64, StoreError>, StoreError> {
+    let next = expected + 1;
+    let changed = if expected == 0 {
+        c.prepare_cached(
+            "INSERT OR IGNORE INTO incident_state (key, record, version) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(unavailable)?
+        .execute(params![key, json, next as i64])
+    } else {
+        c.prepare_cached(
+            "UPDATE incident_state SET record = ?2, version = ?3 WHERE key = ?1 AND version = ?4",
+        )
+        .map_err(unavailable)?
+        .execute(params![key, json, next as i64, expected as i64])
+    }
+    .map_err(unavailable)?;
+    Ok(if changed == 1 {
+        Ok(next)
+    } else {
+        Err(StoreError::Conflict)
+    })
+}
+
 impl IncidentStore for SqliteStore {
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Record, StoreError>> {
         let key = key.to_string();
@@ -79,20 +108,54 @@ impl IncidentStore for SqliteStore {
         let key = key.to_string();
         let expected = record.version;
         let json = encode(record);
+        self.blocking(move |c| save_one(c, &key, expected, &json?)?)
+            .boxed()
+    }
+
+    fn load_many<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Record>, StoreError>> {
+        let keys = keys.to_vec();
         self.blocking(move |c| {
-            let json = json?;
-            let next = expected + 1;
-            let changed = if expected == 0 {
-                c.prepare_cached("INSERT OR IGNORE INTO incident_state (key, record, version) VALUES (?1, ?2, ?3)")
-                    .map_err(unavailable)?
-                    .execute(params![key, json, next as i64])
-            } else {
-                c.prepare_cached("UPDATE incident_state SET record = ?2, version = ?3 WHERE key = ?1 AND version = ?4")
-                    .map_err(unavailable)?
-                    .execute(params![key, json, next as i64, expected as i64])
+            let mut q = c
+                .prepare_cached("SELECT record, version FROM incident_state WHERE key = ?1")
+                .map_err(unavailable)?;
+            keys.iter()
+                .map(|key| {
+                    let row: Option<(String, i64)> = q
+                        .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                        .map_err(unavailable)?;
+                    match row {
+                        Some((json, version)) => decode(&json, version as u64),
+                        None => Ok(Record::default()),
+                    }
+                })
+                .collect()
+        })
+        .boxed()
+    }
+
+    fn save_many<'a>(
+        &'a self,
+        records: &'a [(String, Record)],
+    ) -> BoxFuture<'a, Result<Vec<Result<u64, StoreError>>, StoreError>> {
+        let encoded: Vec<(String, u64, Result<String, StoreError>)> = records
+            .iter()
+            .map(|(k, r)| (k.clone(), r.version, encode(r)))
+            .collect();
+        self.blocking(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let mut out = Vec::with_capacity(encoded.len());
+            for (key, expected, json) in encoded {
+                out.push(match json {
+                    Ok(json) => save_one(&tx, &key, expected, &json)?,
+                    Err(e) => Err(e),
+                });
             }
-            .map_err(unavailable)?;
-            if changed == 1 { Ok(next) } else { Err(StoreError::Conflict) }
+            tx.commit().map_err(unavailable)?;
+            Ok(out)
         })
         .boxed()
     }
