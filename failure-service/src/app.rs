@@ -1,13 +1,11 @@
 //! Building the service: [`router`] for tests and Lambda, [`Application`] for a server
 //! bound to a real port (0 in tests).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
 use scoville_service_kit::auth::TokenSet;
-use tokio::net::TcpListener;
 
 use crate::config::{Config, Limits};
 use crate::directory::Directory;
@@ -64,36 +62,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A bound, not yet serving, failure service.
-#[derive(Debug)]
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-}
+/// The failure service bound to `failure.listen`, not yet serving.
+pub type Application = scoville_service_kit::http::Server;
 
-impl Application {
-    /// Binds `failure.listen` and builds the state.
-    pub async fn build(config: &Config, sink: Arc<dyn JobSink>) -> anyhow::Result<Self> {
-        let state = AppState::from_config(config, sink).await?;
-        let listener = TcpListener::bind(config.failure.listen).await?;
-        Ok(Self {
-            listener,
-            router: router(state),
-        })
-    }
-
-    /// Where it listens.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serves until `shutdown` completes.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+/// Binds `failure.listen` and builds the state.
+pub async fn build(config: &Config, sink: Arc<dyn JobSink>) -> anyhow::Result<Application> {
+    let state = AppState::from_config(config, sink).await?;
+    Ok(Application::bind(config.failure.listen, router(state)).await?)
 }

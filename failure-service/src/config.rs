@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scoville_core::incident::IncidentPolicy;
-use scoville_service_kit::auth::{TokenHash, TokenSet};
+use scoville_service_kit::auth::TokenSet;
 use scoville_service_kit::config::err;
 pub use scoville_service_kit::config::{ConfigError, LogSection};
 use serde::{Deserialize, Serialize};
@@ -163,14 +163,7 @@ impl Default for DirectorySection {
     }
 }
 
-/// Request limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest body.
-    pub max_body_bytes: usize,
-    /// Most items per batch.
-    pub max_batch: usize,
-}
+pub use scoville_service_kit::http::Limits;
 
 impl Config {
     /// Defaults, then `file`, then `SCOVILLE_*` variables.
@@ -181,38 +174,15 @@ impl Config {
     /// The limits, checked.
     pub fn limits(&self) -> Result<Limits, ConfigError> {
         let f = &self.failure;
-        if f.max_body_bytes < 1024 || f.max_body_bytes > 64 * 1024 * 1024 {
-            return Err(err(
-                "failure.max_body_bytes",
-                "must be between 1 KiB and 64 MiB",
-            ));
-        }
-        if f.max_batch == 0 || f.max_batch > 100_000 {
-            return Err(err("failure.max_batch", "must be between 1 and 100000"));
-        }
         if f.concurrency == 0 || f.concurrency > 1024 {
             return Err(err("failure.concurrency", "must be between 1 and 1024"));
         }
-        Ok(Limits {
-            max_body_bytes: f.max_body_bytes,
-            max_batch: f.max_batch,
-        })
+        Limits::checked("failure", f.max_body_bytes, 64 * 1024 * 1024, f.max_batch)
     }
 
     /// The accepted tokens, checked.
     pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
-        let hashes = self
-            .failure
-            .token_hashes
-            .iter()
-            .map(|h| TokenHash::parse(h).map_err(|m| err("failure.token_hashes", m)))
-            .collect::<Result<Vec<_>, _>>()?;
-        if hashes.is_empty() {
-            tracing::warn!(
-                "no failure.token_hashes configured: every request will be refused with 401"
-            );
-        }
-        Ok(TokenSet::new(hashes))
+        TokenSet::from_config(&self.failure.token_hashes, "failure.token_hashes")
     }
 
     /// The directory, checked.

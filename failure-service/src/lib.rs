@@ -4,7 +4,7 @@
 //! (`scoville_core::incident`), and puts one notification job per notice and alert
 //! channel on the notification queue.
 //!
-//! - [`app`]: `Application::build(config)` and `router(state)` (tests call it without a
+//! - [`app`]: `scoville_receiver_service::app::build(config)` and `router(state)` (tests call it without a
 //!   socket; the Lambda function serves the same router through `lambda_http`).
 //! - [`routes`], [`error`]: `POST /v1/failures`, `/v1/degradations`, `/v1/changes`,
 //!   `/healthz`, `/readyz`, `/metrics`, and the one error type they answer with.

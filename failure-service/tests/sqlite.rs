@@ -19,9 +19,15 @@ async fn stale_versions_are_refused_alone_and_in_a_chunk() {
     let keys = ["org-1/a".to_string(), "org-1/b".to_string()];
     let loaded = s.load_many(&keys).await.unwrap();
     assert_eq!((loaded[0].version, loaded[1].version), (1, 0));
-    let stale_a = Record { version: 0, ..Record::default() };
+    let stale_a = Record {
+        version: 0,
+        ..Record::default()
+    };
     let outcomes = s
-        .save_many(&[(keys[0].clone(), stale_a), (keys[1].clone(), loaded[1].clone())])
+        .save_many(&[
+            (keys[0].clone(), stale_a),
+            (keys[1].clone(), loaded[1].clone()),
+        ])
         .await
         .unwrap();
     assert_eq!(outcomes, vec![Err(StoreError::Conflict), Ok(1)]);

@@ -1,12 +1,10 @@
 //! Building the service: [`router`] for tests and Lambda, [`Application`] for a server
 //! bound to a real port (0 in tests).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 
 use crate::auth::TokenSet;
 use crate::config::{Config, ConfigError, Limits};
@@ -49,35 +47,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A bound, not yet serving, receiver.
-#[derive(Debug)]
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-}
+/// The receiver bound to `receiver.listen`, not yet serving.
+pub type Application = scoville_service_kit::http::Server;
 
-impl Application {
-    /// Binds `receiver.listen` and builds the state.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let state = AppState::from_config(config)?;
-        let listener = TcpListener::bind(config.receiver.listen).await?;
-        Ok(Self {
-            listener,
-            router: router(state),
-        })
-    }
-
-    /// Where it listens.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serves until the process is stopped.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-    }
+/// Binds `receiver.listen` and builds the state.
+pub async fn build(config: &Config) -> anyhow::Result<Application> {
+    let state = AppState::from_config(config)?;
+    Ok(Application::bind(config.receiver.listen, router(state)).await?)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{TokenHash, TokenSet};
+use crate::auth::TokenSet;
 use crate::queue::ResultQueue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::redis::RedisQueue;
@@ -203,14 +203,7 @@ impl Default for InfluxSection {
     }
 }
 
-/// Request limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Largest body.
-    pub max_body_bytes: usize,
-    /// Most results per batch.
-    pub max_batch: usize,
-}
+pub use scoville_service_kit::http::Limits;
 
 impl Config {
     /// Defaults, then `file`, then `SCOVILLE_*` variables.
@@ -221,35 +214,15 @@ impl Config {
     /// The limits, checked.
     pub fn limits(&self) -> Result<Limits, ConfigError> {
         let r = &self.receiver;
-        if r.max_body_bytes < 1024 || r.max_body_bytes > 256 * 1024 * 1024 {
-            return Err(err(
-                "receiver.max_body_bytes",
-                "must be between 1 KiB and 256 MiB",
-            ));
-        }
-        if r.max_batch == 0 || r.max_batch > 100_000 {
-            return Err(err("receiver.max_batch", "must be between 1 and 100000"));
-        }
-        Ok(Limits {
-            max_body_bytes: r.max_body_bytes,
-            max_batch: r.max_batch,
-        })
+        Limits::checked("receiver", r.max_body_bytes, 256 * 1024 * 1024, r.max_batch)
     }
 
     /// The accepted tokens, checked.
     pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
-        let hashes = self
-            .receiver
-            .probe_token_hashes
-            .iter()
-            .map(|h| TokenHash::parse(h).map_err(|m| err("receiver.probe_token_hashes", m)))
-            .collect::<Result<Vec<_>, _>>()?;
-        if hashes.is_empty() {
-            tracing::warn!(
-                "no receiver.probe_token_hashes configured: every batch will be refused with 401"
-            );
-        }
-        Ok(TokenSet::new(hashes))
+        TokenSet::from_config(
+            &self.receiver.probe_token_hashes,
+            "receiver.probe_token_hashes",
+        )
     }
 
     /// The worker's settings, checked.

@@ -3,7 +3,7 @@
 //! count only once the queue has acknowledged the batch; when the queue cannot take it,
 //! 503 with `Retry-After`, so the probe keeps the batch and tries again.
 //!
-//! - [`app`]: `Application::build(config)` (a server bound to the configured address,
+//! - [`app`]: `app::build(config)` (a server bound to the configured address,
 //!   port 0 in tests) and `router(state)`, which tests call without a socket.
 //! - [`routes`] and [`error`]: the handlers and the one error type they answer with.
 //! - [`auth`]: probe tokens, kept as SHA-256 hashes and compared in constant time.

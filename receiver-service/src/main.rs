@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use scoville_receiver_service::auth::TokenHash;
 use scoville_receiver_service::config::Config;
-use scoville_receiver_service::{Application, telemetry};
+use scoville_receiver_service::telemetry;
 
 /// Scoville's receiver: check results into the queue.
 #[derive(Debug, Parser)]
@@ -77,7 +77,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    let app = match Application::build(&config).await {
+    let app = match scoville_receiver_service::app::build(&config).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("receiver: {e:#}");

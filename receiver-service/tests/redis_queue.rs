@@ -8,7 +8,6 @@ mod support;
 
 use std::time::Duration;
 
-use scoville_receiver_service::Application;
 use scoville_receiver_service::auth::TokenHash;
 use scoville_receiver_service::config::{Config, QueueKind};
 use support::RedisServer;
@@ -23,7 +22,9 @@ async fn start(redis: &RedisServer, max_backlog: u64) -> String {
     config.queue.redis_url = redis.url();
     config.queue.max_backlog = max_backlog;
     config.queue.timeout_ms = 500;
-    let app = Application::build(&config).await.unwrap();
+    let app = scoville_receiver_service::app::build(&config)
+        .await
+        .unwrap();
     let addr = app.local_addr().unwrap();
     tokio::spawn(app.run_until_stopped());
     format!("http://{addr}")

@@ -62,6 +62,22 @@ impl TokenSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// The set configured under `key` (a list of `sha256:<64 hex>`); an error names the
+    /// key. An empty list is allowed (with a warning): every request is then refused.
+    pub fn from_config(hashes: &[String], key: &str) -> Result<Self, crate::config::ConfigError> {
+        let hashes = hashes
+            .iter()
+            .map(|h| TokenHash::parse(h).map_err(|m| crate::config::err(key, m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if hashes.is_empty() {
+            tracing::warn!(
+                key,
+                "no token hashes configured: every request will be refused with 401"
+            );
+        }
+        Ok(Self(hashes))
+    }
 }
 
 #[cfg(test)]
