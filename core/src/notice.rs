@@ -19,7 +19,8 @@ pub enum NoticeKind {
     Recovered,
     /// Toggling too often: one notice, then quiet until it settles.
     Flapping,
-    /// Stopped flapping; the notice says the state it settled in.
+    /// Stopped flapping where people were last told it was; the notice says which, and
+    /// carries the incident's error when it settled down (none when up).
     Settled,
     /// Apdex trend or mean run time degraded.
     Degraded,

@@ -9,7 +9,9 @@ use scoville_service_kit::auth::TokenSet;
 
 use crate::config::{Config, Limits};
 use crate::directory::Directory;
-use crate::engine::{Engine, EngineSettings, JobSink};
+use scoville_notifier::queue::JobQueue;
+
+use crate::engine::{Engine, EngineSettings};
 use crate::metrics::Metrics;
 use crate::routes;
 
@@ -27,14 +29,14 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State from a validated configuration and a job sink (the notification queue).
-    pub async fn from_config(config: &Config, sink: Arc<dyn JobSink>) -> anyhow::Result<Self> {
+    /// State from a validated configuration and the notification queue.
+    pub async fn from_config(config: &Config, queue: Arc<dyn JobQueue>) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let directory: Arc<dyn Directory> = Arc::new(config.directory()?);
         let engine = Engine::new(
             config.store().await?,
             directory,
-            sink,
+            queue,
             EngineSettings {
                 concurrency: config.failure.concurrency,
                 ..EngineSettings::default()
@@ -66,7 +68,7 @@ pub fn router(state: AppState) -> Router {
 pub type Application = scoville_service_kit::http::Server;
 
 /// Binds `failure.listen` and builds the state.
-pub async fn build(config: &Config, sink: Arc<dyn JobSink>) -> anyhow::Result<Application> {
-    let state = AppState::from_config(config, sink).await?;
+pub async fn build(config: &Config, queue: Arc<dyn JobQueue>) -> anyhow::Result<Application> {
+    let state = AppState::from_config(config, queue).await?;
     Ok(Application::bind(config.failure.listen, router(state)).await?)
 }

@@ -214,6 +214,44 @@ impl Config {
         loader.load().await
     }
 
+    /// The notification queue: SQS, or the in-process queue (drained by a notifier in
+    /// the same process).
+    pub async fn queue(&self) -> Result<Arc<dyn scoville_notifier::queue::JobQueue>, ConfigError> {
+        use scoville_notifier::queue::memory::{MemoryJobQueue, MemoryQueueSettings};
+        use scoville_notifier::queue::{SqsJobQueue, sqs::SqsSettings};
+        let q = &self.queue;
+        Ok(match q.kind {
+            QueueKind::Memory => {
+                if q.capacity == 0 || q.capacity > 10_000_000 {
+                    return Err(err("queue.capacity", "must be between 1 and 10000000"));
+                }
+                Arc::new(MemoryJobQueue::new(MemoryQueueSettings {
+                    capacity: q.capacity,
+                    ..MemoryQueueSettings::default()
+                }))
+            }
+            QueueKind::Sqs => {
+                let url = q
+                    .sqs_queue_url
+                    .clone()
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or_else(|| {
+                        err("queue.sqs_queue_url", "must be set when queue.kind = sqs")
+                    })?;
+                let sdk = Self::aws(None).await;
+                Arc::new(SqsJobQueue::connect(
+                    &sdk,
+                    q.aws_endpoint_url.as_deref(),
+                    SqsSettings {
+                        queue_url: url,
+                        dead_letter_url: None,
+                        max_receives: 10,
+                    },
+                ))
+            }
+        })
+    }
+
     /// The state store.
     pub async fn store(&self) -> Result<Arc<dyn IncidentStore>, ConfigError> {
         let s = &self.store;

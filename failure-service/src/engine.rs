@@ -15,10 +15,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use futures::future::BoxFuture;
 use scoville_core::incident::{Event, NoticeContext};
 use scoville_core::notice::{NoticeKind, NotificationJob};
 use scoville_core::{EndpointId, OrgId};
+
+use scoville_notifier::queue::JobQueue;
 
 use crate::directory::Directory;
 use crate::metrics::Metrics;
@@ -26,12 +27,6 @@ use crate::store::{IncidentStore, Record, StoreError};
 
 /// Endpoints read and saved together.
 const CHUNK: usize = 256;
-
-/// Where jobs go: the notification queue.
-pub trait JobSink: Send + Sync + std::fmt::Debug {
-    /// Queues the jobs; returns once the queue has them.
-    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), String>>;
-}
 
 /// One event for one endpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,7 +72,7 @@ impl Default for EngineSettings {
 pub struct Engine {
     store: Arc<dyn IncidentStore>,
     directory: Arc<dyn Directory>,
-    sink: Arc<dyn JobSink>,
+    queue: Arc<dyn JobQueue>,
     settings: EngineSettings,
     metrics: Arc<Metrics>,
 }
@@ -87,14 +82,14 @@ impl Engine {
     pub fn new(
         store: Arc<dyn IncidentStore>,
         directory: Arc<dyn Directory>,
-        sink: Arc<dyn JobSink>,
+        queue: Arc<dyn JobQueue>,
         settings: EngineSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             store,
             directory,
-            sink,
+            queue,
             settings,
             metrics,
         }
@@ -223,10 +218,10 @@ impl Engine {
             .iter()
             .flat_map(|(_, r)| r.outbox.iter().cloned())
             .collect();
-        self.sink
+        self.queue
             .send(&jobs)
             .await
-            .map_err(EngineError::Unavailable)?;
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         for (_, r) in &mut with_jobs {
             r.outbox.clear();
         }

@@ -8,13 +8,13 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use scoville_core::notice::NoticeKind;
+use scoville_core::notice::{NoticeKind, NotificationJob};
 use scoville_failure_service::router;
 use scoville_failure_service::store::sqlite::SqliteStore;
+use scoville_notifier::queue::JobQueue;
 use support::*;
 use tower::ServiceExt;
 
@@ -43,10 +43,10 @@ async fn post(
     )
 }
 
-fn app(channels: &[&str]) -> (axum::Router, Arc<RecordingSink>) {
-    let sink = Arc::new(RecordingSink::default());
+fn app(channels: &[&str]) -> (axum::Router, Arc<Queue>) {
+    let queue = Queue::new(10_000);
     let store = Arc::new(SqliteStore::open(std::path::Path::new(":memory:")).unwrap());
-    (router(state(store, sink.clone(), channels)), sink)
+    (router(state(store, &queue, channels)), queue)
 }
 
 #[tokio::test]
@@ -209,8 +209,23 @@ async fn degradations_and_changes_become_notices_once() {
 }
 
 #[tokio::test]
-async fn a_queue_outage_answers_503_and_the_retry_delivers_the_notice() {
-    let (app, sink) = app(&["ops"]);
+async fn a_full_queue_answers_503_and_the_retry_delivers_the_notice() {
+    // A queue with room for one job, holding one already.
+    let queue = Queue::new(1);
+    let filler = NotificationJob {
+        channel_id: "other".into(),
+        notice: scoville_notifier::test_notification::test_notice(
+            &scoville_core::OrgId::parse("org-9").unwrap(),
+            "https://x/",
+        ),
+    };
+    queue
+        .queue
+        .send(std::slice::from_ref(&filler))
+        .await
+        .unwrap();
+    let store = Arc::new(SqliteStore::open(std::path::Path::new(":memory:")).unwrap());
+    let app = router(state(store, &queue, &["ops"]));
     let round = |r: i64| {
         batch(vec![
             result("ep-1", "eu-west-1", r, false),
@@ -218,7 +233,6 @@ async fn a_queue_outage_answers_503_and_the_retry_delivers_the_notice() {
         ])
         .to_string()
     };
-    sink.failing.store(true, Ordering::SeqCst);
     let resp = app
         .clone()
         .oneshot(
@@ -231,19 +245,19 @@ async fn a_queue_outage_answers_503_and_the_retry_delivers_the_notice() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(resp.headers()["retry-after"], "2");
-    assert!(sink.jobs().is_empty());
-    // The probe sends the same batch again once the queue is back.
-    sink.failing.store(false, Ordering::SeqCst);
+    // A notifier takes the queued job, so there is room again; the probe sends the
+    // same batch again.
+    assert_eq!(queue.jobs(), vec![filler]);
     assert_eq!(
         post(&app, "/v1/failures", Some(TOKEN), round(0)).await.0,
         StatusCode::ACCEPTED
     );
-    let jobs = sink.jobs();
-    assert_eq!(jobs.len(), 1, "{jobs:#?}");
-    assert_eq!(jobs[0].notice.kind, NoticeKind::Down);
+    let jobs = queue.jobs();
+    assert_eq!(jobs.len(), 2, "{jobs:#?}");
+    assert_eq!(jobs[1].notice.kind, NoticeKind::Down);
     // And it is not queued again.
     post(&app, "/v1/failures", Some(TOKEN), round(1)).await;
-    assert_eq!(sink.jobs().len(), 1);
+    assert_eq!(queue.jobs().len(), 2);
 }
 
 #[tokio::test]

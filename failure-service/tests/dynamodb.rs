@@ -54,16 +54,16 @@ async fn a_save_with_a_stale_version_is_refused() {
 #[tokio::test]
 async fn two_instances_racing_on_one_endpoint_open_one_incident() {
     let moto = MotoServer::start();
-    let sink = Arc::new(RecordingSink::default());
+    let sink = Queue::new(10_000);
     // Two instances, each with its own client, on one table.
     let a = router(state(
         Arc::new(store(&moto, "incidents-b").await),
-        sink.clone(),
+        &sink,
         &["ops"],
     ));
     let b = router(state(
         Arc::new(store(&moto, "incidents-b").await),
-        sink.clone(),
+        &sink,
         &["ops"],
     ));
     let post = |app: axum::Router, body: String| async move {

@@ -4,8 +4,11 @@
 //!
 //! - [`moto`]: moto's server, the AWS API emulator (DynamoDB, SQS), started on a free
 //!   port for one test and killed when dropped.
+//! - [`recorder`]: a recording HTTP server answering from a script, for third parties
+//!   and scripted peers.
 //!
 //! What will live here too: helpers that start every service as its own process on
 //! port 0 with the production adapters, and the tests that walk the whole story.
 
 pub mod moto;
+pub mod recorder;

@@ -1,27 +1,25 @@
 //! `failure-bench`: failure results per second through the incident state machine on the
 //! embedded storage (SQLite in a file), the way the failure service handles a request:
 //! the engine groups a batch by endpoint, reads each endpoint's record, applies its
-//! results, saves it with a version check, and hands notices to the queue (here a sink
-//! that counts them).
+//! results, saves it with a version check, and hands notices to the queue (the in-process
+//! notification queue).
 //!
 //! The load: `--endpoints` endpoints, 3 regions each, every one failing in 2 of them (so
 //! that incidents open and stay open), `--rounds` rounds, sent in batches of `--batch`
 //! results (one region's results per batch, as probes send them).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use scoville_core::incident::{Event, IncidentPolicy, Observation};
-use scoville_core::notice::NotificationJob;
 use scoville_core::{EndpointId, OrgId, Region};
 use scoville_failure_service::directory::ConfigDirectory;
-use scoville_failure_service::engine::{Engine, EngineSettings, JobSink, Keyed};
+use scoville_failure_service::engine::{Engine, EngineSettings, Keyed};
 use scoville_failure_service::metrics::Metrics;
 use scoville_failure_service::store::sqlite::SqliteStore;
+use scoville_notifier::queue::MemoryJobQueue;
+use scoville_notifier::queue::memory::MemoryQueueSettings;
 
 /// Measure the failure service's engine on SQLite.
 #[derive(Debug, Parser)]
@@ -37,23 +35,16 @@ struct Args {
     batch: usize,
 }
 
-#[derive(Debug, Default)]
-struct CountingSink(AtomicUsize);
-
-impl JobSink for CountingSink {
-    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), String>> {
-        self.0.fetch_add(jobs.len(), Ordering::Relaxed);
-        futures::future::ready(Ok(())).boxed()
-    }
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = std::env::temp_dir().join(format!("scoville-failure-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Arc::new(SqliteStore::open(&dir.join("incidents.db"))?);
-    let sink = Arc::new(CountingSink::default());
+    let queue = Arc::new(MemoryJobQueue::new(MemoryQueueSettings {
+        capacity: 1_000_000,
+        ..MemoryQueueSettings::default()
+    }));
     let directory = ConfigDirectory::new(
         "http://localhost",
         IncidentPolicy::default(),
@@ -63,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let engine = Engine::new(
         store,
         Arc::new(directory),
-        sink.clone(),
+        queue.clone(),
         EngineSettings::default(),
         Arc::new(Metrics::default()),
     );
@@ -115,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         args.rounds,
         args.batch,
         total as f64 / secs,
-        sink.0.load(Ordering::Relaxed)
+        queue.len()
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -458,6 +458,12 @@ impl EndpointIncidents {
                 if out.len() == before {
                     let mut n = notice(ctx, NoticeKind::Settled, at, at);
                     n.incident_id = format!("{}/settled/{slot}", ctx.endpoint_id.as_str());
+                    // Settled down carries the incident's error (channels such as
+                    // PagerDuty keep it triggered); settled up carries none.
+                    if let Some(open) = &self.incident {
+                        n.error = Some(open.error.clone().unwrap_or_else(|| "still down".into()));
+                        n.regions = open.regions.clone();
+                    }
                     n.detail = Some(
                         if self.incident.is_some() {
                             "settled: down"

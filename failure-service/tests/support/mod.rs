@@ -1,37 +1,53 @@
-//! Shared by the failure service's tests: a job sink that records (and can be told to
-//! fail), app state over a given store, and result batches.
+//! Shared by the failure service's tests: the in-process notification queue with what
+//! was sent, app state over a given store, and result batches.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
 use scoville_core::incident::IncidentPolicy;
 use scoville_core::notice::NotificationJob;
 use scoville_failure_service::AppState;
 use scoville_failure_service::config::Limits;
 use scoville_failure_service::directory::ConfigDirectory;
-use scoville_failure_service::engine::{Engine, EngineSettings, JobSink};
+use scoville_failure_service::engine::{Engine, EngineSettings};
 use scoville_failure_service::metrics::Metrics;
 use scoville_failure_service::store::IncidentStore;
+use scoville_notifier::queue::{JobQueue, MemoryJobQueue, memory::MemoryQueueSettings};
 use scoville_service_kit::auth::{TokenHash, TokenSet};
 
 pub const TOKEN: &str = "probe-token-0123456789";
 pub const MIN: i64 = 60_000;
 pub const T0: i64 = 1_790_000_000_000 / MIN * MIN;
 
-/// Records the jobs it is given; fails while `failing` is set.
-#[derive(Debug, Default)]
-pub struct RecordingSink {
-    pub jobs: Mutex<Vec<NotificationJob>>,
-    pub failing: AtomicBool,
+/// The in-process notification queue, with what was sent kept for assertions.
+#[derive(Debug)]
+pub struct Queue {
+    pub queue: Arc<MemoryJobQueue>,
+    seen: Mutex<Vec<NotificationJob>>,
 }
 
-impl RecordingSink {
+impl Queue {
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            queue: Arc::new(MemoryJobQueue::new(MemoryQueueSettings {
+                capacity,
+                ..MemoryQueueSettings::default()
+            })),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Every job sent so far (received from the queue and deleted, as a notifier would).
     pub fn jobs(&self) -> Vec<NotificationJob> {
-        self.jobs.lock().unwrap().clone()
+        let got = futures::executor::block_on(self.queue.receive(100_000, Duration::ZERO)).unwrap();
+        for r in &got {
+            futures::executor::block_on(self.queue.delete(&r.handle)).unwrap();
+        }
+        let mut seen = self.seen.lock().unwrap();
+        seen.extend(got.into_iter().map(|r| r.job));
+        seen.clone()
     }
 
     /// Distinct dedup keys (what the notifier would send).
@@ -43,23 +59,7 @@ impl RecordingSink {
     }
 }
 
-impl JobSink for RecordingSink {
-    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), String>> {
-        let outcome = if self.failing.load(Ordering::SeqCst) {
-            Err("queue unavailable".to_string())
-        } else {
-            self.jobs.lock().unwrap().extend_from_slice(jobs);
-            Ok(())
-        };
-        futures::future::ready(outcome).boxed()
-    }
-}
-
-pub fn state(
-    store: Arc<dyn IncidentStore>,
-    sink: Arc<RecordingSink>,
-    channels: &[&str],
-) -> AppState {
+pub fn state(store: Arc<dyn IncidentStore>, queue: &Queue, channels: &[&str]) -> AppState {
     let metrics = Arc::new(Metrics::default());
     let directory = ConfigDirectory::new(
         "https://scoville.example",
@@ -71,7 +71,7 @@ pub fn state(
         engine: Engine::new(
             store,
             Arc::new(directory),
-            sink,
+            queue.queue.clone(),
             EngineSettings::default(),
             metrics.clone(),
         ),
