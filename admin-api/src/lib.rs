@@ -1,9 +1,24 @@
-//! The admin API (not built yet; see issue "The admin API").
+//! Scoville's admin API: organizations, users, sessions, API keys and probe tokens;
+//! endpoints; `GET /v1/probe/endpoints` (the paged list each probe fetches every round);
+//! the history API over InfluxDB or SQLite.
 //!
-//! What will live here: organizations, users, sessions, API keys and probe tokens;
-//! endpoints and alert channels; `GET /v1/probe/endpoints` (the paged list each probe
-//! fetches every round, whose wire types are in `scoville_core::wire`); the history API
-//! over InfluxDB or SQLite; and later the web UI.
-//!
-//! Until then this crate only fixes its name in the workspace; nothing here pretends to
-//! serve anything.
+//! - [`app`]: `app::build(config)` and `router(state)`, built from [`routes::table`].
+//! - [`routes`]: the handlers, one file per area, and the route table.
+//! - [`auth`]: sessions, API keys, probe tokens, passwords, the login rate limit.
+//! - [`model`]: the domain types inputs are parsed into (422 names the field).
+//! - [`store`]: the store port and its SQLite adapter.
+//! - [`history`]: reading history (per-step rollups, summaries, raw results, badges)
+//!   from InfluxDB or SQLite.
+//! - [`config`], [`error`].
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod history;
+pub mod model;
+pub mod routes;
+pub mod store;
+
+pub use app::{AppState, router};
+pub use config::Config;

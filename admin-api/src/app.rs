@@ -1,0 +1,104 @@
+//! Building the service: [`router`] (built from the route table) for tests and Lambda,
+//! [`build`] for a server bound to a real port (0 in tests).
+
+use std::sync::Arc;
+
+use axum::Router;
+use scoville_service_kit::auth::TokenSet;
+
+use crate::auth::LoginLimiter;
+use crate::config::Config;
+use crate::routes::probe::ProbeListCache;
+use crate::store::AdminStore;
+
+/// Settings the handlers read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Session lifetime, ms.
+    pub session_ttl_ms: i64,
+    /// Mark cookies `Secure` (the API is served over https).
+    pub secure_cookies: bool,
+    /// An Argon2 hash to verify against when a login names no user (constant work).
+    pub dummy_hash: String,
+}
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn AdminStore>,
+    /// Platform probe tokens (they list every organization's endpoints).
+    pub platform_probe_tokens: Arc<TokenSet>,
+    /// Failed logins.
+    pub login_limiter: Arc<LoginLimiter>,
+    /// The probe's list, cached.
+    pub probe_list: Arc<ProbeListCache>,
+    /// Settings.
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// State over `store` with these settings.
+    pub async fn new(
+        store: Arc<dyn AdminStore>,
+        platform_probe_tokens: TokenSet,
+        session_ttl_ms: i64,
+        secure_cookies: bool,
+    ) -> Result<Self, crate::error::ApiError> {
+        let dummy_hash = crate::auth::hash_password("not a password of anyone".into()).await?;
+        Ok(Self {
+            store,
+            platform_probe_tokens: Arc::new(platform_probe_tokens),
+            login_limiter: Arc::default(),
+            probe_list: Arc::default(),
+            settings: Arc::new(Settings { session_ttl_ms, secure_cookies, dummy_hash }),
+        })
+    }
+
+    /// State from a validated configuration.
+    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let store = config.store()?;
+        Ok(Self::new(
+            store,
+            config.tokens()?,
+            config.admin.session_ttl_hours as i64 * 3_600_000,
+            config.admin.public_url.starts_with("https://"),
+        )
+        .await?)
+    }
+}
+
+/// The API's router, from the route table.
+pub fn router(state: AppState) -> Router {
+    let mut by_path: Vec<(&'static str, axum::routing::MethodRouter<AppState>)> = Vec::new();
+    for route in crate::routes::table() {
+        match by_path.iter_mut().find(|(p, _)| *p == route.path) {
+            Some((_, mr)) => *mr = std::mem::take(mr).merge(route.handler),
+            None => by_path.push((route.path, route.handler)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, mr) in by_path {
+        router = router.route(path, mr);
+    }
+    router
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024))
+        .with_state(state)
+}
+
+/// The admin API bound to `admin.listen`, not yet serving.
+pub type Application = scoville_service_kit::http::Server;
+
+/// Binds `admin.listen` and builds the state.
+pub async fn build(config: &Config) -> anyhow::Result<Application> {
+    let state = AppState::from_config(config).await?;
+    Ok(Application::bind(config.admin.listen, router(state)).await?)
+}
+
+/// Now, Unix ms.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,76 @@
+//! The admin API's configuration: defaults, then the TOML file given with `--config`,
+//! then `SCOVILLE_<SECTION>__<KEY>` variables. Invalid values stop the program at start
+//! with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use scoville_service_kit::auth::TokenSet;
+use scoville_service_kit::config::err;
+pub use scoville_service_kit::config::{ConfigError, LogSection};
+use serde::{Deserialize, Serialize};
+
+use crate::store::AdminStore;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The HTTP side.
+    pub admin: AdminSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Where people reach the API and UI (https there marks cookies `Secure`).
+    pub public_url: String,
+    /// The SQLite file.
+    pub sqlite_path: PathBuf,
+    /// Session lifetime, hours.
+    pub session_ttl_hours: u32,
+    /// SHA-256 hashes of platform probe tokens (`sha256:<64 hex>`): they list every
+    /// organization's endpoints.
+    pub probe_token_hashes: Vec<String>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            public_url: "http://127.0.0.1:8080".into(),
+            sqlite_path: "scoville-admin.db".into(),
+            session_ttl_hours: 24 * 14,
+            probe_token_hashes: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then `file`, then `SCOVILLE_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        scoville_service_kit::config::load(file)
+    }
+
+    /// The platform probe tokens.
+    pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
+        TokenSet::from_config(&self.admin.probe_token_hashes, "admin.probe_token_hashes")
+    }
+
+    /// The store.
+    pub fn store(&self) -> Result<Arc<dyn AdminStore>, ConfigError> {
+        if self.admin.session_ttl_hours == 0 || self.admin.session_ttl_hours > 24 * 90 {
+            return Err(err("admin.session_ttl_hours", "must be between 1 and 2160"));
+        }
+        Ok(Arc::new(
+            crate::store::sqlite::SqliteAdmin::open(&self.admin.sqlite_path)
+                .map_err(|e| err("admin.sqlite_path", e.to_string()))?,
+        ))
+    }
+}

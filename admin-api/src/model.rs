@@ -1,0 +1,287 @@
+//! The admin API's domain: organizations, users, roles, API keys, probe tokens and
+//! endpoints. Inputs are parsed into these types (parse, don't validate); an invalid
+//! field is a [`Invalid`] naming it, answered with 422.
+
+use scoville_core::incident::IncidentPolicy;
+use scoville_core::{ApdexT, CheckSpec, EndpointId, OrgId, Region};
+use serde::{Deserialize, Serialize};
+
+/// A field that does not hold: answered with 422.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    /// The field, e.g. `check.url` or `regions[2]`.
+    pub field: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Invalid {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A member's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads.
+    Viewer,
+    /// Reads and writes, invites, manages keys.
+    Admin,
+    /// All of it, and cannot be removed by an admin.
+    Owner,
+}
+
+impl Role {
+    /// Stable name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    /// Parses a stored or given name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(Self::Viewer),
+            "admin" => Some(Self::Admin),
+            "owner" => Some(Self::Owner),
+            _ => None,
+        }
+    }
+
+    /// Whether the role may change things.
+    pub fn can_write(&self) -> bool {
+        *self >= Self::Admin
+    }
+}
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// GET only.
+    Read,
+    /// Everything an admin may do.
+    ReadWrite,
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Org {
+    /// Its id.
+    pub id: OrgId,
+    /// Its name.
+    pub name: String,
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Its id.
+    pub id: String,
+    /// Login, lower-cased.
+    pub email: String,
+}
+
+/// A member of an organization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The user.
+    pub user_id: String,
+    /// Their email.
+    pub email: String,
+    /// Their role.
+    pub role: Role,
+}
+
+/// An API key as listed (never the key itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Its id.
+    pub id: String,
+    /// A label.
+    pub name: String,
+    /// What it may do.
+    pub scope: KeyScope,
+}
+
+/// An endpoint as stored and returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Its id.
+    pub id: EndpointId,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// What to check.
+    pub check: CheckSpec,
+    /// Where from.
+    pub regions: Vec<Region>,
+    /// Seconds between checks.
+    pub interval_s: u32,
+    /// Apdex threshold T.
+    pub apdex_t_ms: ApdexT,
+    /// Pyng's mean-run-time limit, if any.
+    pub mean_limit_ms: Option<u32>,
+    /// Consecutive failed rounds a region needs.
+    pub failure_threshold: u32,
+    /// Consecutive good rounds a region needs.
+    pub recovery_threshold: u32,
+    /// Regions that must agree.
+    pub confirm_regions: u32,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Alert channel ids.
+    pub channels: Vec<String>,
+    /// Paused endpoints are not checked.
+    pub paused: bool,
+}
+
+impl Endpoint {
+    /// Its incident policy.
+    pub fn policy(&self) -> IncidentPolicy {
+        IncidentPolicy {
+            failure_threshold: self.failure_threshold,
+            recovery_threshold: self.recovery_threshold,
+            confirm_regions: self.confirm_regions,
+            round_ms: i64::from(self.interval_s) * 1000,
+            window_ms: (i64::from(self.interval_s) * 1000 * 5).max(300_000),
+            ..IncidentPolicy::default()
+        }
+    }
+}
+
+/// The body of a create or a full update.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointInput {
+    name: String,
+    check: CheckSpec,
+    regions: Vec<Region>,
+    #[serde(default = "default_interval")]
+    interval_s: u32,
+    #[serde(default)]
+    apdex_t_ms: ApdexT,
+    #[serde(default)]
+    mean_limit_ms: Option<u32>,
+    #[serde(default = "one")]
+    failure_threshold: u32,
+    #[serde(default = "two")]
+    recovery_threshold: u32,
+    #[serde(default = "confirm")]
+    confirm_regions: u32,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    channels: Vec<String>,
+    #[serde(default)]
+    paused: bool,
+}
+
+fn default_interval() -> u32 {
+    60
+}
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+fn confirm() -> u32 {
+    2
+}
+
+impl EndpointInput {
+    /// Checks what serde could not and builds the endpoint.
+    pub fn into_endpoint(self, id: EndpointId, org_id: OrgId) -> Result<Endpoint, Invalid> {
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Invalid::new("name", "must be 1-200 characters"));
+        }
+        if self.regions.is_empty() || self.regions.len() > 16 {
+            return Err(Invalid::new("regions", "must list 1-16 regions"));
+        }
+        for (i, r) in self.regions.iter().enumerate() {
+            if self.regions[..i].contains(r) {
+                return Err(Invalid::new(format!("regions[{i}]"), "is listed twice"));
+            }
+        }
+        if !(30..=3600).contains(&self.interval_s) {
+            return Err(Invalid::new("interval_s", "must be between 30 and 3600"));
+        }
+        if self.mean_limit_ms.is_some_and(|m| m == 0 || m > 600_000) {
+            return Err(Invalid::new("mean_limit_ms", "must be between 1 and 600000"));
+        }
+        for (field, v) in [
+            ("failure_threshold", self.failure_threshold),
+            ("recovery_threshold", self.recovery_threshold),
+        ] {
+            if !(1..=50).contains(&v) {
+                return Err(Invalid::new(field, "must be between 1 and 50"));
+            }
+        }
+        if self.confirm_regions == 0 || self.confirm_regions as usize > self.regions.len() {
+            return Err(Invalid::new(
+                "confirm_regions",
+                format!("must be between 1 and the {} regions listed", self.regions.len()),
+            ));
+        }
+        check_labels("tags", &self.tags, 20, 64)?;
+        check_labels("channels", &self.channels, 20, 64)?;
+        Ok(Endpoint {
+            id,
+            org_id,
+            name,
+            check: self.check,
+            regions: self.regions,
+            interval_s: self.interval_s,
+            apdex_t_ms: self.apdex_t_ms,
+            mean_limit_ms: self.mean_limit_ms,
+            failure_threshold: self.failure_threshold,
+            recovery_threshold: self.recovery_threshold,
+            confirm_regions: self.confirm_regions,
+            tags: self.tags,
+            channels: self.channels,
+            paused: self.paused,
+        })
+    }
+}
+
+fn check_labels(field: &str, values: &[String], most: usize, longest: usize) -> Result<(), Invalid> {
+    if values.len() > most {
+        return Err(Invalid::new(field, format!("must list at most {most}")));
+    }
+    for (i, v) in values.iter().enumerate() {
+        let ok = !v.is_empty()
+            && v.len() <= longest
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b));
+        if !ok {
+            return Err(Invalid::new(
+                format!("{field}[{i}]"),
+                format!("must be 1-{longest} letters, digits or - _ . : /"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A new random id with a prefix (`ep_`, `org_`, ...): 16 random bytes in hex.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", hex::encode(rand::random::<[u8; 12]>()))
+}
+
+/// A new secret (a session, an API key, a probe token): 32 random bytes in hex, with a
+/// prefix that says what it is.
+pub fn new_secret(prefix: &str) -> String {
+    format!("{prefix}{}", hex::encode(rand::random::<[u8; 32]>()))
+}

@@ -1,0 +1,84 @@
+//! The route table: every route of the API in one list, from which [`crate::app::router`]
+//! is built and the tenant-isolation test is generated, so a new route is covered
+//! without anyone remembering to add it to the test.
+
+pub mod account;
+pub mod endpoints;
+pub mod keys;
+pub mod members;
+pub mod probe;
+
+use axum::http::{Method, StatusCode};
+use axum::routing::{MethodRouter, delete, get, post, put};
+
+use crate::app::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-up, login, health).
+    Public,
+    /// A member of an organization (session or API key); `{id}` names that org's things.
+    Org,
+    /// A probe token.
+    Probe,
+}
+
+/// One route.
+#[derive(Debug)]
+pub struct Route {
+    /// HTTP method.
+    pub method: Method,
+    /// Path, with `{id}` for the org-owned thing it addresses.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// The handler.
+    pub handler: MethodRouter<AppState>,
+}
+
+fn r(method: Method, path: &'static str, access: Access, handler: MethodRouter<AppState>) -> Route {
+    Route { method, path, access, handler }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.generation().await {
+        Ok(_) => (StatusCode::OK, "ready\n"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),
+    }
+}
+
+/// Every route.
+pub fn table() -> Vec<Route> {
+    use Access::{Org, Probe, Public};
+    vec![
+        r(Method::GET, "/healthz", Public, get(healthz)),
+        r(Method::GET, "/readyz", Public, get(readyz)),
+        r(Method::POST, "/v1/signup", Public, post(account::signup)),
+        r(Method::POST, "/v1/login", Public, post(account::login)),
+        r(Method::POST, "/v1/logout", Public, post(account::logout)),
+        r(Method::POST, "/v1/password", Org, post(account::change_password)),
+        r(Method::GET, "/v1/me", Org, get(account::me)),
+        r(Method::GET, "/v1/members", Org, get(members::list)),
+        r(Method::PUT, "/v1/members/{id}", Org, put(members::set_role)),
+        r(Method::DELETE, "/v1/members/{id}", Org, delete(members::remove)),
+        r(Method::POST, "/v1/invitations", Org, post(members::invite)),
+        r(Method::POST, "/v1/invitations/accept", Org, post(members::accept)),
+        r(Method::GET, "/v1/api-keys", Org, get(keys::list)),
+        r(Method::POST, "/v1/api-keys", Org, post(keys::create)),
+        r(Method::DELETE, "/v1/api-keys/{id}", Org, delete(keys::delete)),
+        r(Method::POST, "/v1/probe-tokens", Org, post(keys::create_probe_token)),
+        r(Method::GET, "/v1/endpoints", Org, get(endpoints::list)),
+        r(Method::POST, "/v1/endpoints", Org, post(endpoints::create)),
+        r(Method::GET, "/v1/endpoints/{id}", Org, get(endpoints::get)),
+        r(Method::PUT, "/v1/endpoints/{id}", Org, put(endpoints::replace)),
+        r(Method::DELETE, "/v1/endpoints/{id}", Org, delete(endpoints::delete)),
+        r(Method::POST, "/v1/endpoints/{id}/pause", Org, post(endpoints::pause)),
+        r(Method::POST, "/v1/endpoints/{id}/resume", Org, post(endpoints::resume)),
+        r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
+    ]
+}

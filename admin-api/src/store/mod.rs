@@ -1,0 +1,85 @@
+//! Where the admin API keeps its data, as one port: [`sqlite::SqliteAdmin`] is the
+//! embedded default (a DynamoDB adapter with the same contract is planned; the access
+//! patterns below are what it must serve).
+//!
+//! Access patterns: a user by email (login) and by session hash (every request); an
+//! org's members; an API key or probe token by its hash (every API or probe request);
+//! an org's endpoints (list), one endpoint by org and id (never by id alone: tenant
+//! isolation lives in the key); every endpoint (the probe's list, cached); invitations
+//! by token hash. Secrets are stored as SHA-256 hashes only.
+
+pub mod sqlite;
+
+use scoville_core::{EndpointId, OrgId};
+
+use crate::model::{ApiKey, Endpoint, Member, Org, Role, User};
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value is taken (an email).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// The store failed.
+    #[error("admin store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Result of a store call.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The admin store.
+#[async_trait::async_trait]
+pub trait AdminStore: Send + Sync + std::fmt::Debug {
+    /// Creates a user with a new organization they own.
+    async fn create_user_with_org(&self, user: &User, password_hash: &str, org: &Org) -> Result<()>;
+    /// A user and their password hash, by email.
+    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>>;
+    /// A user's password hash.
+    async fn password_hash(&self, user_id: &str) -> Result<Option<String>>;
+    /// Sets a user's password and revokes every session of theirs.
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<()>;
+    /// Stores a session.
+    async fn create_session(&self, token_hash: &str, user_id: &str, expires_ms: i64) -> Result<()>;
+    /// The user of a live session.
+    async fn session_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// A user's organizations and roles.
+    async fn memberships(&self, user_id: &str) -> Result<Vec<(Org, Role)>>;
+    /// An organization's members.
+    async fn members(&self, org: &OrgId) -> Result<Vec<Member>>;
+    /// Adds a member or changes their role.
+    async fn set_member(&self, org: &OrgId, user_id: &str, role: Role) -> Result<()>;
+    /// Removes a member; false if they were not one.
+    async fn remove_member(&self, org: &OrgId, user_id: &str) -> Result<bool>;
+    /// Stores an invitation.
+    async fn create_invitation(&self, token_hash: &str, org: &OrgId, email: &str, role: Role, expires_ms: i64) -> Result<()>;
+    /// Takes (deletes and returns) a live invitation.
+    async fn take_invitation(&self, token_hash: &str, now_ms: i64) -> Result<Option<(OrgId, String, Role)>>;
+    /// Stores an API key.
+    async fn create_api_key(&self, org: &OrgId, key: &ApiKey, key_hash: &str) -> Result<()>;
+    /// An API key by its hash.
+    async fn api_key(&self, key_hash: &str) -> Result<Option<(OrgId, ApiKey)>>;
+    /// An organization's API keys.
+    async fn api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;
+    /// Deletes an API key; false if the org has none with that id.
+    async fn delete_api_key(&self, org: &OrgId, id: &str) -> Result<bool>;
+    /// Stores a probe token of an organization (its private probes).
+    async fn create_probe_token(&self, org: &OrgId, id: &str, name: &str, token_hash: &str) -> Result<()>;
+    /// The organization of a probe token.
+    async fn probe_token(&self, token_hash: &str) -> Result<Option<OrgId>>;
+    /// Creates or replaces an endpoint; with `must_exist`, false (and nothing written)
+    /// when the org has no endpoint with that id.
+    async fn put_endpoint(&self, endpoint: &Endpoint, must_exist: bool) -> Result<bool>;
+    /// One endpoint of an org.
+    async fn endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>>;
+    /// An org's endpoints, by id.
+    async fn endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>>;
+    /// Deletes an endpoint; false if the org has none with that id.
+    async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool>;
+    /// Every endpoint (of one org if given), by id: the probe's list.
+    async fn all_endpoints(&self, org: Option<&OrgId>) -> Result<Vec<Endpoint>>;
+    /// Bumped on every endpoint write, so caches know when to reload.
+    async fn generation(&self) -> Result<u64>;
+}

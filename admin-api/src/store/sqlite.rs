@@ -1,0 +1,412 @@
+//! The embedded admin store on SQLite (rusqlite, bundled): one connection behind a
+//! mutex on tokio's blocking pool, WAL. Endpoints are stored as JSON documents keyed by
+//! (org_id, id); every query of org data names the org.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use scoville_core::{EndpointId, OrgId};
+
+use super::{AdminStore, Result, StoreError};
+use crate::model::{ApiKey, Endpoint, KeyScope, Member, Org, Role, User};
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS memberships (
+    org_id TEXT NOT NULL REFERENCES orgs(id), user_id TEXT NOT NULL REFERENCES users(id), role TEXT NOT NULL,
+    PRIMARY KEY (org_id, user_id));
+CREATE INDEX IF NOT EXISTS memberships_user ON memberships(user_id);
+CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS invitations (
+    token_hash TEXT PRIMARY KEY, org_id TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS probe_tokens (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS endpoints (
+    org_id TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (org_id, id)) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS endpoints_id ON endpoints(id);
+CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO generation VALUES (1, 0);
+";
+
+/// The SQLite admin store.
+#[derive(Debug, Clone)]
+pub struct SqliteAdmin {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn scope_str(s: KeyScope) -> &'static str {
+    match s {
+        KeyScope::Read => "read",
+        KeyScope::ReadWrite => "read_write",
+    }
+}
+
+fn scope_of(s: &str) -> KeyScope {
+    if s == "read_write" { KeyScope::ReadWrite } else { KeyScope::Read }
+}
+
+fn role_of(s: &str) -> Role {
+    Role::parse(s).unwrap_or(Role::Viewer)
+}
+
+fn org_id(s: String) -> rusqlite::Result<OrgId> {
+    OrgId::parse(s).map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
+}
+
+fn endpoint_of(doc: &str) -> Result<Endpoint> {
+    serde_json::from_str(doc).map_err(|e| unavailable(format!("unreadable endpoint: {e}")))
+}
+
+impl SqliteAdmin {
+    /// Opens (creating) the database at `path`; `:memory:` for tests.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(unavailable)?;
+        conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+            .await
+            .map_err(unavailable)?
+    }
+}
+
+#[async_trait::async_trait]
+impl AdminStore for SqliteAdmin {
+    async fn create_user_with_org(&self, user: &User, password_hash: &str, org: &Org) -> Result<()> {
+        let (user, hash, org) = (user.clone(), password_hash.to_string(), org.clone());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let taken: bool = tx
+                .query_row("SELECT 1 FROM users WHERE email = ?1", params![user.email], |_| Ok(true))
+                .optional()
+                .map_err(unavailable)?
+                .unwrap_or(false);
+            if taken {
+                return Err(StoreError::Conflict("a user with this email"));
+            }
+            tx.execute("INSERT INTO users (id, email, password_hash) VALUES (?1, ?2, ?3)", params![user.id, user.email, hash])
+                .map_err(unavailable)?;
+            tx.execute("INSERT INTO orgs (id, name) VALUES (?1, ?2)", params![org.id.as_str(), org.name])
+                .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, 'owner')",
+                params![org.id.as_str(), user.id],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>> {
+        let email = email.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT id, email, password_hash FROM users WHERE email = ?1", params![email], |r| {
+                Ok((User { id: r.get(0)?, email: r.get(1)? }, r.get(2)?))
+            })
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        let id = user_id.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT password_hash FROM users WHERE id = ?1", params![id], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<()> {
+        let (id, hash) = (user_id.to_string(), password_hash.to_string());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![id, hash]).map_err(unavailable)?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![id]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_session(&self, token_hash: &str, user_id: &str, expires_ms: i64) -> Result<()> {
+        let (t, u) = (token_hash.to_string(), user_id.to_string());
+        self.run(move |c| {
+            c.execute("INSERT INTO sessions (token_hash, user_id, expires_ms) VALUES (?1, ?2, ?3)", params![t, u, expires_ms])
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn session_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>> {
+        let t = token_hash.to_string();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT u.id, u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
+                params![t, now_ms],
+                |r| Ok(User { id: r.get(0)?, email: r.get(1)? }),
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        let t = token_hash.to_string();
+        self.run(move |c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", params![t]).map(|_| ()).map_err(unavailable))
+            .await
+    }
+
+    async fn memberships(&self, user_id: &str) -> Result<Vec<(Org, Role)>> {
+        let u = user_id.to_string();
+        self.run(move |c| {
+            let mut q = c
+                .prepare_cached("SELECT o.id, o.name, m.role FROM memberships m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = ?1 ORDER BY o.id")
+                .map_err(unavailable)?;
+            let rows = q
+                .query_map(params![u], |r| {
+                    Ok((Org { id: org_id(r.get(0)?)?, name: r.get(1)? }, role_of(&r.get::<_, String>(2)?)))
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn members(&self, org: &OrgId) -> Result<Vec<Member>> {
+        let o = org.as_str().to_string();
+        self.run(move |c| {
+            let mut q = c
+                .prepare_cached("SELECT u.id, u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 ORDER BY u.email")
+                .map_err(unavailable)?;
+            let rows = q
+                .query_map(params![o], |r| {
+                    Ok(Member { user_id: r.get(0)?, email: r.get(1)?, role: role_of(&r.get::<_, String>(2)?) })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn set_member(&self, org: &OrgId, user_id: &str, role: Role) -> Result<()> {
+        let (o, u) = (org.as_str().to_string(), user_id.to_string());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, ?3) ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role",
+                params![o, u, role.as_str()],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn remove_member(&self, org: &OrgId, user_id: &str) -> Result<bool> {
+        let (o, u) = (org.as_str().to_string(), user_id.to_string());
+        self.run(move |c| {
+            c.execute("DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2", params![o, u])
+                .map(|n| n > 0)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_invitation(&self, token_hash: &str, org: &OrgId, email: &str, role: Role, expires_ms: i64) -> Result<()> {
+        let (t, o, e) = (token_hash.to_string(), org.as_str().to_string(), email.to_string());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO invitations (token_hash, org_id, email, role, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t, o, e, role.as_str(), expires_ms],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn take_invitation(&self, token_hash: &str, now_ms: i64) -> Result<Option<(OrgId, String, Role)>> {
+        let t = token_hash.to_string();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let found = tx
+                .query_row(
+                    "SELECT org_id, email, role FROM invitations WHERE token_hash = ?1 AND expires_ms > ?2",
+                    params![t, now_ms],
+                    |r| Ok((org_id(r.get(0)?)?, r.get::<_, String>(1)?, role_of(&r.get::<_, String>(2)?))),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM invitations WHERE token_hash = ?1", params![t]).map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn create_api_key(&self, org: &OrgId, key: &ApiKey, key_hash: &str) -> Result<()> {
+        let (o, k, h) = (org.as_str().to_string(), key.clone(), key_hash.to_string());
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (id, org_id, name, scope, key_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.id, o, k.name, scope_str(k.scope), h],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn api_key(&self, key_hash: &str) -> Result<Option<(OrgId, ApiKey)>> {
+        let h = key_hash.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT org_id, id, name, scope FROM api_keys WHERE key_hash = ?1", params![h], |r| {
+                Ok((
+                    org_id(r.get(0)?)?,
+                    ApiKey { id: r.get(1)?, name: r.get(2)?, scope: scope_of(&r.get::<_, String>(3)?) },
+                ))
+            })
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>> {
+        let o = org.as_str().to_string();
+        self.run(move |c| {
+            let mut q = c.prepare_cached("SELECT id, name, scope FROM api_keys WHERE org_id = ?1 ORDER BY id").map_err(unavailable)?;
+            let rows = q
+                .query_map(params![o], |r| {
+                    Ok(ApiKey { id: r.get(0)?, name: r.get(1)?, scope: scope_of(&r.get::<_, String>(2)?) })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_api_key(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.execute("DELETE FROM api_keys WHERE org_id = ?1 AND id = ?2", params![o, i]).map(|n| n > 0).map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn create_probe_token(&self, org: &OrgId, id: &str, name: &str, token_hash: &str) -> Result<()> {
+        let (o, i, n, h) = (org.as_str().to_string(), id.to_string(), name.to_string(), token_hash.to_string());
+        self.run(move |c| {
+            c.execute("INSERT INTO probe_tokens (id, org_id, name, token_hash) VALUES (?1, ?2, ?3, ?4)", params![i, o, n, h])
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn probe_token(&self, token_hash: &str) -> Result<Option<OrgId>> {
+        let h = token_hash.to_string();
+        self.run(move |c| {
+            c.query_row("SELECT org_id FROM probe_tokens WHERE token_hash = ?1", params![h], |r| org_id(r.get(0)?))
+                .optional()
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_endpoint(&self, endpoint: &Endpoint, must_exist: bool) -> Result<bool> {
+        let e = endpoint.clone();
+        let doc = serde_json::to_string(endpoint).map_err(unavailable)?;
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let n = if must_exist {
+                tx.execute("UPDATE endpoints SET doc = ?3 WHERE org_id = ?1 AND id = ?2", params![e.org_id.as_str(), e.id.as_str(), doc])
+            } else {
+                tx.execute("INSERT INTO endpoints (org_id, id, doc) VALUES (?1, ?2, ?3)", params![e.org_id.as_str(), e.id.as_str(), doc])
+            }
+            .map_err(unavailable)?;
+            if n > 0 {
+                tx.execute("UPDATE generation SET n = n + 1", []).map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<Option<Endpoint>> {
+        let (o, i) = (org.as_str().to_string(), id.as_str().to_string());
+        self.run(move |c| {
+            let doc: Option<String> = c
+                .query_row("SELECT doc FROM endpoints WHERE org_id = ?1 AND id = ?2", params![o, i], |r| r.get(0))
+                .optional()
+                .map_err(unavailable)?;
+            doc.map(|d| endpoint_of(&d)).transpose()
+        })
+        .await
+    }
+
+    async fn endpoints(&self, org: &OrgId) -> Result<Vec<Endpoint>> {
+        self.all_endpoints(Some(org)).await
+    }
+
+    async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.as_str().to_string());
+        self.run(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let n = tx.execute("DELETE FROM endpoints WHERE org_id = ?1 AND id = ?2", params![o, i]).map_err(unavailable)?;
+            if n > 0 {
+                tx.execute("UPDATE generation SET n = n + 1", []).map_err(unavailable)?;
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn all_endpoints(&self, org: Option<&OrgId>) -> Result<Vec<Endpoint>> {
+        let o = org.map(|o| o.as_str().to_string());
+        self.run(move |c| {
+            let docs: Vec<String> = match &o {
+                Some(o) => {
+                    let mut q = c.prepare_cached("SELECT doc FROM endpoints WHERE org_id = ?1 ORDER BY id").map_err(unavailable)?;
+                    let rows = q.query_map(params![o], |r| r.get(0)).map_err(unavailable)?;
+                    rows.collect::<rusqlite::Result<_>>().map_err(unavailable)?
+                }
+                None => {
+                    let mut q = c.prepare_cached("SELECT doc FROM endpoints ORDER BY id").map_err(unavailable)?;
+                    let rows = q.query_map([], |r| r.get(0)).map_err(unavailable)?;
+                    rows.collect::<rusqlite::Result<_>>().map_err(unavailable)?
+                }
+            };
+            docs.iter().map(|d| endpoint_of(d)).collect()
+        })
+        .await
+    }
+
+    async fn generation(&self) -> Result<u64> {
+        self.run(|c| c.query_row("SELECT n FROM generation", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(unavailable))
+            .await
+    }
+}

@@ -1,0 +1,399 @@
+//! The admin API through its router (no socket), on SQLite: tenant isolation generated
+//! from the route table, roles, validation, auth, sessions revoked by a password change,
+//! the login rate limit, and the probe's list (sharding, paging, due minutes, scope).
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use scoville_admin_api::routes::{Access, table};
+use scoville_admin_api::store::sqlite::SqliteAdmin;
+use scoville_admin_api::{AppState, router};
+use scoville_service_kit::auth::{TokenHash, TokenSet};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PLATFORM_TOKEN: &str = "platform-probe-token-0123456789";
+
+#[derive(Clone)]
+struct Api(axum::Router);
+
+enum Cred<'a> {
+    None,
+    Cookie(&'a str),
+    Key(&'a str),
+}
+
+impl Api {
+    async fn new() -> Self {
+        let store = Arc::new(SqliteAdmin::open(std::path::Path::new(":memory:")).unwrap());
+        let tokens = TokenSet::new(vec![TokenHash::of(PLATFORM_TOKEN)]);
+        Self(router(AppState::new(store, tokens, 3_600_000, false).await.unwrap()))
+    }
+
+    async fn call(&self, method: Method, path: &str, cred: Cred<'_>, body: Option<Value>) -> (StatusCode, Value, Option<String>) {
+        let mut req = Request::builder().method(method).uri(path);
+        match cred {
+            Cred::None => {}
+            Cred::Cookie(c) => req = req.header("cookie", c),
+            Cred::Key(k) => req = req.header("authorization", format!("Bearer {k}")),
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Body::from(b.to_string())
+            }
+            None => Body::empty(),
+        };
+        let resp = self.0.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let status = resp.status();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie)
+    }
+
+    async fn signup(&self, email: &str, org: &str) -> (String, Value) {
+        let (status, body, cookie) = self
+            .call(Method::POST, "/v1/signup", Cred::None, Some(json!({"email": email, "password": "correct horse battery", "org_name": org})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (cookie.unwrap(), body)
+    }
+
+    async fn key(&self, cookie: &str, scope: &str) -> (String, String) {
+        let (status, body, _) = self
+            .call(Method::POST, "/v1/api-keys", Cred::Cookie(cookie), Some(json!({"name": "ci", "scope": scope})))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (body["key"].as_str().unwrap().to_string(), body["id"].as_str().unwrap().to_string())
+    }
+
+    async fn endpoint(&self, cred: Cred<'_>, body: Value) -> Value {
+        let (status, body, _) = self.call(Method::POST, "/v1/endpoints", cred, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+fn endpoint_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "check": {"type": "http", "url": "https://shop.example.com/health"},
+        "regions": ["eu-west-1", "us-east-1", "ap-south-1"],
+        "apdex_t_ms": 300
+    })
+}
+
+struct Tenant {
+    cookie: String,
+    key: String,
+    key_id: String,
+    user_id: String,
+    endpoint_id: String,
+}
+
+async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
+    let (cookie, body) = api.signup(email, org).await;
+    let (key, key_id) = api.key(&cookie, "read_write").await;
+    let ep = api.endpoint(Cred::Cookie(&cookie), endpoint_body(&format!("{org} shop"))).await;
+    Tenant {
+        cookie,
+        key,
+        key_id,
+        user_id: body["user"]["id"].as_str().unwrap().to_string(),
+        endpoint_id: ep["id"].as_str().unwrap().to_string(),
+    }
+}
+
+#[tokio::test]
+async fn every_org_route_hides_another_orgs_things_behind_404() {
+    let api = Api::new().await;
+    let a = tenant(&api, "alice@a.example", "Org A").await;
+    let b = tenant(&api, "bob@b.example", "Org B").await;
+    let mut checked = 0;
+    for route in table() {
+        if route.access != Access::Org {
+            continue;
+        }
+        // Without credentials: 401.
+        let path_b = if route.path.contains("{id}") {
+            let id = if route.path.starts_with("/v1/endpoints/") {
+                &b.endpoint_id
+            } else if route.path.starts_with("/v1/members/") {
+                &b.user_id
+            } else if route.path.starts_with("/v1/api-keys/") {
+                &b.key_id
+            } else {
+                panic!("the isolation test does not know whose id {} takes: teach it", route.path)
+            };
+            route.path.replace("{id}", id)
+        } else {
+            route.path.to_string()
+        };
+        let body = match (route.method.clone(), route.path) {
+            (Method::PUT, p) if p.starts_with("/v1/endpoints/") => Some(endpoint_body("stolen")),
+            (Method::PUT, _) => Some(json!({"role": "viewer"})),
+            (Method::GET | Method::DELETE, _) => None,
+            _ => Some(json!({})),
+        };
+        let (status, _, _) = api.call(route.method.clone(), &path_b, Cred::None, body.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} without credentials", route.method, route.path);
+        if !route.path.contains("{id}") {
+            // Lists and creations act on A's org only: B's ids never appear.
+            if route.method == Method::GET {
+                for cred in [Cred::Cookie(&a.cookie), Cred::Key(&a.key)] {
+                    let (status, answer, _) = api.call(route.method.clone(), &path_b, cred, None).await;
+                    assert_eq!(status, StatusCode::OK, "{} {}", route.method, route.path);
+                    let text = answer.to_string();
+                    for id in [&b.endpoint_id, &b.user_id, &b.key_id] {
+                        assert!(!text.contains(id.as_str()), "{} {} leaked {id}: {text}", route.method, route.path);
+                    }
+                }
+                checked += 1;
+            }
+            continue;
+        }
+        for cred in [Cred::Cookie(&a.cookie), Cred::Key(&a.key)] {
+            let (status, answer, _) = api.call(route.method.clone(), &path_b, cred, body.clone()).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{} {} with org A's credentials: {answer}", route.method, path_b);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "only {checked} routes checked");
+    // B's things are untouched.
+    let (status, ep, _) = api.call(Method::GET, &format!("/v1/endpoints/{}", b.endpoint_id), Cred::Key(&b.key), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ep["name"], "Org B shop");
+    let (_, keys, _) = api.call(Method::GET, "/v1/api-keys", Cred::Cookie(&b.cookie), None).await;
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
+    let api = Api::new().await;
+    let (owner, owner_body) = api.signup("owner@a.example", "Org A").await;
+    let owner_id = owner_body["user"]["id"].as_str().unwrap().to_string();
+    let mut sessions = Vec::new();
+    for (email, role) in [("viewer@a.example", "viewer"), ("admin@a.example", "admin")] {
+        let (status, inv, _) = api.call(Method::POST, "/v1/invitations", Cred::Cookie(&owner), Some(json!({"email": email, "role": role}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{inv}");
+        let (cookie, _) = api.signup(email, "their own org").await;
+        let (status, joined, _) = api
+            .call(Method::POST, "/v1/invitations/accept", Cred::Cookie(&cookie), Some(json!({"token": inv["token"]})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{joined}");
+        let org = joined["org_id"].as_str().unwrap().to_string();
+        sessions.push((cookie, org));
+    }
+    let org_a = sessions[0].1.clone();
+    // Acting in org A needs the org header (their own org comes first otherwise).
+    let call_as = |i: usize, method: Method, path: &'static str, body: Option<Value>| {
+        let api = api.clone();
+        let (cookie, org) = sessions[i].clone();
+        async move {
+            let mut req = Request::builder().method(method).uri(path).header("cookie", cookie).header("x-scoville-org", org);
+            let body = match body {
+                Some(b) => {
+                    req = req.header("content-type", "application/json");
+                    Body::from(b.to_string())
+                }
+                None => Body::empty(),
+            };
+            api.0.clone().oneshot(req.body(body).unwrap()).await.unwrap().status()
+        }
+    };
+    assert_eq!(call_as(0, Method::GET, "/v1/endpoints", None).await, StatusCode::OK);
+    assert_eq!(call_as(0, Method::POST, "/v1/endpoints", Some(endpoint_body("x"))).await, StatusCode::FORBIDDEN);
+    assert_eq!(call_as(0, Method::POST, "/v1/api-keys", Some(json!({"name": "k"}))).await, StatusCode::FORBIDDEN);
+    assert_eq!(call_as(1, Method::POST, "/v1/endpoints", Some(endpoint_body("x"))).await, StatusCode::CREATED);
+    // The admin cannot remove or demote the owner.
+    let path: &'static str = Box::leak(format!("/v1/members/{owner_id}").into_boxed_str());
+    assert_eq!(call_as(1, Method::DELETE, path, None).await, StatusCode::FORBIDDEN);
+    assert_eq!(call_as(1, Method::PUT, path, Some(json!({"role": "viewer"}))).await, StatusCode::FORBIDDEN);
+    // The owner is still there; a read-only key cannot write either.
+    let (_, members, _) = api.call(Method::GET, "/v1/members", Cred::Cookie(&owner), None).await;
+    assert!(members.as_array().unwrap().iter().any(|m| m["user_id"] == owner_id.as_str() && m["role"] == "owner"));
+    let (read_key, _) = api.key(&owner, "read").await;
+    let (status, _, _) = api.call(Method::POST, "/v1/endpoints", Cred::Key(&read_key), Some(endpoint_body("x"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(org_a, sessions[1].1);
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field() {
+    let api = Api::new().await;
+    let (cookie, _) = api.signup("v@a.example", "Org V").await;
+    let cases = [
+        (json!({"regions": []}), "regions"),
+        (json!({"check": {"type": "http", "url": "ftp://x"}}), "check.url"),
+        (json!({"check": {"type": "smtp"}}), "check"),
+        (json!({"interval_s": 5}), "interval_s"),
+        (json!({"confirm_regions": 4}), "confirm_regions"),
+        (json!({"apdex_t_ms": 0}), "apdex_t_ms"),
+        (json!({"tags": ["ok", "not ok!"]}), "tags[1]"),
+        (json!({"surprise": 1}), ""),
+    ];
+    for (patch, field) in cases {
+        let mut body = endpoint_body("v");
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, answer, _) = api.call(Method::POST, "/v1/endpoints", Cred::Cookie(&cookie), Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch}: {answer}");
+        assert!(answer["field"].as_str().unwrap().starts_with(field), "{patch}: {answer}");
+        assert!(!answer["reason"].as_str().unwrap().is_empty());
+    }
+    let (status, answer, _) = api
+        .call(Method::POST, "/v1/signup", Cred::None, Some(json!({"email": "nope", "password": "correct horse battery", "org_name": "x"})))
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")));
+    let (status, answer, _) = api
+        .call(Method::POST, "/v1/signup", Cred::None, Some(json!({"email": "v@a.example", "password": "correct horse battery", "org_name": "x"})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+}
+
+#[tokio::test]
+async fn bad_auth_password_change_revocation_and_the_login_limit() {
+    let api = Api::new().await;
+    let (old, _) = api.signup("p@a.example", "Org P").await;
+    for cred in [Cred::None, Cred::Cookie("scoville_session=ss_forged"), Cred::Key("sk_forged")] {
+        assert_eq!(api.call(Method::GET, "/v1/me", cred, None).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // A second browser.
+    let login = json!({"email": "p@a.example", "password": "correct horse battery"});
+    let (status, _, other) = api.call(Method::POST, "/v1/login", Cred::None, Some(login)).await;
+    assert_eq!(status, StatusCode::OK);
+    let other = other.unwrap();
+    assert_eq!(api.call(Method::GET, "/v1/me", Cred::Cookie(&other), None).await.0, StatusCode::OK);
+    let (status, answer, _) = api
+        .call(Method::POST, "/v1/password", Cred::Cookie(&old), Some(json!({"current": "wrong one here", "new": "a much better secret"})))
+        .await;
+    assert_eq!((status, answer["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("current")));
+    let (status, _, fresh) = api
+        .call(Method::POST, "/v1/password", Cred::Cookie(&old), Some(json!({"current": "correct horse battery", "new": "a much better secret"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for revoked in [&old, &other] {
+        assert_eq!(api.call(Method::GET, "/v1/me", Cred::Cookie(revoked), None).await.0, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(api.call(Method::GET, "/v1/me", Cred::Cookie(&fresh.unwrap()), None).await.0, StatusCode::OK);
+
+    // Five wrong passwords, then even the right one waits.
+    for _ in 0..5 {
+        let (status, _, _) = api
+            .call(Method::POST, "/v1/login", Cred::None, Some(json!({"email": "p@a.example", "password": "guess guess guess"})))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let right = json!({"email": "P@a.example", "password": "a much better secret"});
+    let resp = api
+        .0
+        .clone()
+        .oneshot(
+            Request::post("/v1/login")
+                .header("content-type", "application/json")
+                .body(Body::from(right.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    // Another user is not held back.
+    api.signup("q@a.example", "Org Q").await;
+    let (status, _, _) = api
+        .call(Method::POST, "/v1/login", Cred::None, Some(json!({"email": "q@a.example", "password": "correct horse battery"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_probe_list_is_sharded_paged_scoped_and_due() {
+    let api = Api::new().await;
+    let a = tenant(&api, "a@a.example", "Org A").await;
+    let b = tenant(&api, "b@b.example", "Org B").await;
+    let mut a_ids = vec![a.endpoint_id.clone()];
+    for i in 0..40 {
+        let ep = api.endpoint(Cred::Key(&a.key), endpoint_body(&format!("a{i}"))).await;
+        a_ids.push(ep["id"].as_str().unwrap().to_string());
+    }
+    // One paused, one only in another region, one checked every 5 minutes.
+    let paused = &a_ids[1];
+    api.call(Method::POST, &format!("/v1/endpoints/{paused}/pause"), Cred::Key(&a.key), None).await;
+    let mut other = endpoint_body("elsewhere");
+    other["regions"] = json!(["sa-east-1"]);
+    other["confirm_regions"] = json!(1);
+    let other = api.endpoint(Cred::Key(&a.key), other).await;
+    let mut slow = endpoint_body("slow");
+    slow["interval_s"] = json!(300);
+    let slow = api.endpoint(Cred::Key(&a.key), slow).await;
+    let slow_id = slow["id"].as_str().unwrap();
+
+    let list = |token: String, shard: u32, shards: u32, at: i64| {
+        let api = api.clone();
+        async move {
+            let mut ids = Vec::new();
+            let mut cursor: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                let mut path = format!("/v1/probe/endpoints?region=eu-west-1&shard={shard}&shards={shards}&limit=7&at={at}");
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let (status, page, _) = api.call(Method::GET, &path, Cred::Key(&token), None).await;
+                assert_eq!(status, StatusCode::OK, "{page}");
+                pages += 1;
+                for e in page["endpoints"].as_array().unwrap() {
+                    ids.push(e["id"].as_str().unwrap().to_string());
+                    assert!(e["check"]["url"].is_string() && e["apdex_t_ms"].is_number() && e["org_id"].is_string());
+                }
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_string()),
+                    None => return (ids, pages),
+                }
+            }
+        }
+    };
+    let at = 1_790_000_000_000i64;
+    let (all, pages) = list(PLATFORM_TOKEN.into(), 0, 1, at).await;
+    assert!(pages > 1, "paged");
+    assert!(all.contains(&b.endpoint_id), "a platform probe lists every org");
+    assert!(!all.contains(paused) && !all.contains(&other["id"].as_str().unwrap().to_string()));
+    // The 5-minute endpoint is due in exactly one minute of five.
+    let mut due = 0;
+    for m in 0..5 {
+        let (ids, _) = list(PLATFORM_TOKEN.into(), 0, 1, at + m * 60_000).await;
+        due += usize::from(ids.iter().any(|i| i == slow_id));
+    }
+    assert_eq!(due, 1);
+    // Shards partition the list.
+    let mut union = Vec::new();
+    for shard in 0..3 {
+        let (ids, _) = list(PLATFORM_TOKEN.into(), shard, 3, at).await;
+        assert!(ids.iter().all(|i| !union.contains(i)), "shards overlap");
+        union.extend(ids);
+    }
+    union.sort();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(union, sorted);
+    // An org's own probe token sees its endpoints only.
+    let (status, t, _) = api.call(Method::POST, "/v1/probe-tokens", Cred::Cookie(&a.cookie), Some(json!({"name": "private"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (mine, _) = list(t["token"].as_str().unwrap().to_string(), 0, 1, at).await;
+    assert!(!mine.is_empty() && !mine.contains(&b.endpoint_id));
+    // An API key is not a probe token; bad queries name the field.
+    assert_eq!(api.call(Method::GET, "/v1/probe/endpoints?region=eu-west-1", Cred::Key(&a.key), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, answer, _) = api.call(Method::GET, "/v1/probe/endpoints?region=eu-west-1&shard=3&shards=3", Cred::Key(PLATFORM_TOKEN), None).await;
+    assert_eq!((status, answer["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("shard")));
+    // A new endpoint reaches the list at once.
+    let added = api.endpoint(Cred::Key(&a.key), endpoint_body("new")).await;
+    let (after, _) = list(PLATFORM_TOKEN.into(), 0, 1, at).await;
+    assert!(after.contains(&added["id"].as_str().unwrap().to_string()));
+}

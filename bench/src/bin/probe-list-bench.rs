@@ -1,0 +1,101 @@
+//! `probe-list-bench`: how long a probe takes to fetch its whole list from the admin API:
+//! `--endpoints` endpoints (in 3 regions, one-minute interval) in the embedded store, the
+//! API served on loopback, and a client paging through `GET /v1/probe/endpoints` with a
+//! platform probe token, `--page` endpoints a page. Prints the first fetch (the cache is
+//! built) and then `--runs` fetches (cache warm), each the whole list.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use scoville_admin_api::model::{Endpoint, EndpointInput};
+use scoville_admin_api::store::AdminStore;
+use scoville_admin_api::store::sqlite::SqliteAdmin;
+use scoville_admin_api::{AppState, router};
+use scoville_core::wire::EndpointPage;
+use scoville_core::{EndpointId, OrgId};
+use scoville_service_kit::auth::{TokenHash, TokenSet};
+
+/// Measure the probe's list.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Endpoints.
+    #[arg(long, default_value_t = 10_000)]
+    endpoints: usize,
+    /// Endpoints per page.
+    #[arg(long, default_value_t = 5000)]
+    page: usize,
+    /// Warm fetches.
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+}
+
+const TOKEN: &str = "bench-platform-probe-token";
+
+async fn fetch_all(client: &reqwest::Client, base: &str, page: usize) -> anyhow::Result<usize> {
+    let mut cursor: Option<String> = None;
+    let mut n = 0;
+    loop {
+        let mut url = format!("{base}/v1/probe/endpoints?region=eu-west-1&limit={page}");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: EndpointPage = client.get(&url).bearer_auth(TOKEN).send().await?.error_for_status()?.json().await?;
+        n += page.endpoints.len();
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(n),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("scoville-probe-list-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let store = Arc::new(SqliteAdmin::open(&dir.join("admin.db"))?);
+    let org = OrgId::parse("org-bench").map_err(anyhow::Error::msg)?;
+    let started = Instant::now();
+    for i in 0..args.endpoints {
+        let input: EndpointInput = serde_json::from_value(serde_json::json!({
+            "name": format!("endpoint {i}"),
+            "check": {"type": "http", "url": format!("https://svc{i}.example.com/health"),
+                      "assertions": [{"type": "status", "in": ["200-299"]}]},
+            "regions": ["eu-west-1", "us-east-1", "ap-south-1"],
+            "apdex_t_ms": 300, "tags": ["bench"]
+        }))?;
+        let id = EndpointId::parse(format!("ep_{i:08}")).map_err(anyhow::Error::msg)?;
+        let e: Endpoint = input.into_endpoint(id, org.clone())?;
+        store.put_endpoint(&e, false).await?;
+    }
+    eprintln!("stored {} endpoints in {:.1} s", args.endpoints, started.elapsed().as_secs_f64());
+    let state = AppState::new(store, TokenSet::new(vec![TokenHash::of(TOKEN)]), 3_600_000, false).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    let client = reqwest::Client::new();
+    let t = Instant::now();
+    let n = fetch_all(&client, &base, args.page).await?;
+    let cold = t.elapsed().as_secs_f64() * 1000.0;
+    anyhow::ensure!(n == args.endpoints, "listed {n} of {}", args.endpoints);
+    let mut warm = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        let t = Instant::now();
+        fetch_all(&client, &base, args.page).await?;
+        warm.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    warm.sort_by(f64::total_cmp);
+    let q = |p: f64| warm[((warm.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "probe list of {} endpoints, pages of {}: first fetch (cache built) {cold:.1} ms; warm p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} fetches",
+        args.endpoints,
+        args.page,
+        q(0.5),
+        q(0.95),
+        warm[warm.len() - 1],
+        args.runs
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
