@@ -15,9 +15,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::{Query, State};
-use scoville_core::wire::{EndpointPage, Shard};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use scoville_core::wire::Shard;
 use scoville_core::{ProbeEndpoint, Region};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -64,7 +65,9 @@ struct Entry {
     org: scoville_core::OrgId,
     regions: Vec<Region>,
     minutes: u64,
-    wire: ProbeEndpoint,
+    id: String,
+    /// The endpoint's wire form, serialized once when the cache is built.
+    json: String,
 }
 
 #[derive(Debug)]
@@ -96,20 +99,15 @@ impl ProbeListCache {
             .into_iter()
             .filter(|e| !e.paused)
             .map(entry)
-            .collect();
+            .collect::<Result<_, _>>()?;
         let entries = Arc::new(entries);
         *built = Some(Built { generation, at: Instant::now(), entries: entries.clone() });
         Ok(entries)
     }
 }
 
-fn entry(e: Endpoint) -> Entry {
-    Entry {
-        hash: fnv1a64(e.id.as_str()),
-        org: e.org_id.clone(),
-        regions: e.regions.clone(),
-        minutes: u64::from(e.interval_s / 60).max(1),
-        wire: ProbeEndpoint {
+fn entry(e: Endpoint) -> Result<Entry, ApiError> {
+    let wire = ProbeEndpoint {
             id: e.id,
             org_id: e.org_id,
             name: e.name,
@@ -120,8 +118,15 @@ fn entry(e: Endpoint) -> Entry {
             // with this API, probes send failures only (see the README).
             open_incident: false,
             last_body_hash: None,
-        },
-    }
+    };
+    Ok(Entry {
+        hash: fnv1a64(wire.id.as_str()),
+        org: wire.org_id.clone(),
+        regions: e.regions,
+        minutes: u64::from(e.interval_s / 60).max(1),
+        id: wire.id.as_str().to_string(),
+        json: serde_json::to_string(&wire).map_err(|e| ApiError::Unavailable(e.to_string()))?,
+    })
 }
 
 /// `GET /v1/probe/endpoints`.
@@ -129,7 +134,7 @@ pub async fn list(
     State(state): State<AppState>,
     probe: ProbeCaller,
     Query(q): Query<ListQuery>,
-) -> Result<Json<EndpointPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let region = Region::parse(q.region).map_err(|e| Invalid::new("region", e))?;
     let shard = Shard::new(q.shard.unwrap_or(0), q.shards.unwrap_or(1)).map_err(|e| Invalid::new("shard", e))?;
     let limit = q.limit.unwrap_or(1000);
@@ -139,10 +144,13 @@ pub async fn list(
     let minute = (q.at.unwrap_or_else(now_ms) / 60_000).max(0) as u64;
     let entries = state.probe_list.entries(state.store.as_ref()).await?;
     let start = match &q.cursor {
-        Some(c) => entries.partition_point(|e| e.wire.id.as_str() <= c.as_str()),
+        Some(c) => entries.partition_point(|e| e.id.as_str() <= c.as_str()),
         None => 0,
     };
-    let mut page = Vec::with_capacity(limit.min(entries.len()));
+    // The page is written from the entries' JSON, as `EndpointPage` would serialize.
+    let mut body = String::with_capacity(64 + limit.min(entries.len()) * 512);
+    body.push_str("{\"endpoints\":[");
+    let mut n = 0;
     let mut last = None;
     for e in &entries[start..] {
         let mine = probe.org_id.as_ref().is_none_or(|o| *o == e.org);
@@ -152,13 +160,24 @@ pub async fn list(
             && e.hash % u64::from(shard.count()) == u64::from(shard.index())
             && e.regions.contains(&region)
         {
-            if page.len() == limit {
+            if n == limit {
                 break;
             }
-            page.push(e.wire.clone());
-            last = Some(e.wire.id.as_str().to_string());
+            if n > 0 {
+                body.push(',');
+            }
+            body.push_str(&e.json);
+            n += 1;
+            last = Some(e.id.as_str());
         }
     }
-    let full = page.len() == limit;
-    Ok(Json(EndpointPage { endpoints: page, next_cursor: if full { last } else { None } }))
+    body.push(']');
+    if n == limit
+        && let Some(last) = last
+    {
+        body.push_str(",\"next_cursor\":");
+        body.push_str(&serde_json::to_string(last).map_err(|e| ApiError::Unavailable(e.to_string()))?);
+    }
+    body.push('}');
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

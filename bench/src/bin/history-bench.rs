@@ -53,7 +53,11 @@ struct Args {
     sqlite: Option<PathBuf>,
 }
 
-const REGIONS: [(&str, f64); 3] = [("eu-west-1", 40.0), ("us-east-1", 90.0), ("ap-southeast-2", 220.0)];
+const REGIONS: [(&str, f64); 3] = [
+    ("eu-west-1", 40.0),
+    ("us-east-1", 90.0),
+    ("ap-southeast-2", 220.0),
+];
 const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
 /// The data ends at 2026-01-01T00:00:00Z.
@@ -77,7 +81,14 @@ impl Rng {
     }
 }
 
-fn result(rng: &mut Rng, org: &OrgId, endpoint: &EndpointId, region: &Region, base: f64, at: i64) -> CheckResult {
+fn result(
+    rng: &mut Rng,
+    org: &OrgId,
+    endpoint: &EndpointId,
+    region: &Region,
+    base: f64,
+    at: i64,
+) -> CheckResult {
     let mut total = (base * (0.35 * rng.normal()).exp() * 1000.0).round() / 1000.0;
     if rng.unit() < 0.02 {
         total *= 4.0;
@@ -157,8 +168,15 @@ async fn fill(
     let other_org = OrgId::parse("bench-other-org").map_err(anyhow::Error::msg)?;
     let noise: Vec<(OrgId, EndpointId)> = (0..args.noise)
         .map(|i| {
-            let o = if i % 2 == 0 { org.clone() } else { other_org.clone() };
-            (o, EndpointId::parse(format!("noise-{i}")).expect("a valid endpoint id"))
+            let o = if i % 2 == 0 {
+                org.clone()
+            } else {
+                other_org.clone()
+            };
+            (
+                o,
+                EndpointId::parse(format!("noise-{i}")).expect("a valid endpoint id"),
+            )
         })
         .collect();
     let regions: Vec<(Region, f64)> = REGIONS
@@ -219,7 +237,10 @@ async fn time_queries(
     for _ in 0..warmup {
         let h = store.history(org, endpoint, q).await?;
         if h.summary.count != expect_count {
-            bail!("{} checks in the answer, {expect_count} expected", h.summary.count);
+            bail!(
+                "{} checks in the answer, {expect_count} expected",
+                h.summary.count
+            );
         }
     }
     let mut out = Vec::with_capacity(n);
@@ -290,7 +311,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .map_err(anyhow::Error::msg)?;
     influx.ensure_database().await?;
-    let sqlite_path = args.sqlite.clone().unwrap_or_else(|| dir.join("scoville.db"));
+    let sqlite_path = args
+        .sqlite
+        .clone()
+        .unwrap_or_else(|| dir.join("scoville.db"));
     let sqlite = SqliteStore::open(&sqlite_path)?;
 
     let org = OrgId::parse("bench-org").map_err(anyhow::Error::msg)?;
@@ -304,10 +328,14 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let (written, spent) = fill(
         &args,
-        &[("InfluxDB", &influx as &dyn ResultStore), ("SQLite", &sqlite as &dyn ResultStore)],
+        &[
+            ("InfluxDB", &influx as &dyn ResultStore),
+            ("SQLite", &sqlite as &dyn ResultStore),
+        ],
         &org,
         &endpoint,
-    ).await?;
+    )
+    .await?;
     println!(
         "generated and stored {written} results per store in {:.1} s: InfluxDB writes {:.1} s + rollups {:.1} s; SQLite writes {:.1} s + rollups {:.1} s",
         t.elapsed().as_secs_f64(),
@@ -317,8 +345,9 @@ async fn main() -> anyhow::Result<()> {
         spent[1].1
     );
 
-    let influx_reader = InfluxHistory::new(InfluxHistorySettings::new(influx_url.clone(), database))
-        .map_err(anyhow::Error::msg)?;
+    let influx_reader =
+        InfluxHistory::new(InfluxHistorySettings::new(influx_url.clone(), database))
+            .map_err(anyhow::Error::msg)?;
     let sqlite_reader = SqliteHistory::open(&sqlite_path)?;
     let all = HistoryQuery::new(END - args.days * DAY, END, Some(StepSize::HOUR), None)?;
     let one = HistoryQuery::new(
@@ -333,7 +362,10 @@ async fn main() -> anyhow::Result<()> {
         "\n{} queries per store, one at a time, after {} warm-up ones; each: {} days at 1 h steps ({hours} steps), read + merge + JSON",
         args.queries, args.warmup, args.days
     );
-    println!("{:<28}{:>9}{:>9}{:>9}{:>9}", "ms", "p50", "p95", "p99", "max");
+    println!(
+        "{:<28}{:>9}{:>9}{:>9}{:>9}",
+        "ms", "p50", "p95", "p99", "max"
+    );
     let mut figures = Vec::new();
     for (label, q, expect, rows) in [
         ("all regions", &all, checks * 3, hours * 3),
@@ -343,8 +375,12 @@ async fn main() -> anyhow::Result<()> {
             ("InfluxDB", &influx_reader as &dyn HistoryStore),
             ("SQLite", &sqlite_reader as &dyn HistoryStore),
         ] {
-            let mut v = time_queries(store, &org, &endpoint, q, args.warmup, args.queries, expect).await?;
-            println!("{}", line(&format!("{name}, {label} ({rows} rows)"), &mut v));
+            let mut v =
+                time_queries(store, &org, &endpoint, q, args.warmup, args.queries, expect).await?;
+            println!(
+                "{}",
+                line(&format!("{name}, {label} ({rows} rows)"), &mut v)
+            );
             figures.push((name, label, quantile(&mut v, 0.95)));
         }
     }
