@@ -35,6 +35,8 @@ pub struct AppState {
     pub probe_list: Arc<ProbeListCache>,
     /// Settings.
     pub settings: Arc<Settings>,
+    /// Where history is read (none: the history routes answer 503).
+    pub history: Option<Arc<dyn crate::history::HistoryStore>>,
 }
 
 impl AppState {
@@ -51,20 +53,33 @@ impl AppState {
             platform_probe_tokens: Arc::new(platform_probe_tokens),
             login_limiter: Arc::default(),
             probe_list: Arc::default(),
-            settings: Arc::new(Settings { session_ttl_ms, secure_cookies, dummy_hash }),
+            settings: Arc::new(Settings {
+                session_ttl_ms,
+                secure_cookies,
+                dummy_hash,
+            }),
+            history: None,
         })
+    }
+
+    /// Reads history from `store`.
+    pub fn with_history(mut self, store: Arc<dyn crate::history::HistoryStore>) -> Self {
+        self.history = Some(store);
+        self
     }
 
     /// State from a validated configuration.
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
         let store = config.store()?;
+        let history = config.history()?;
         Ok(Self::new(
             store,
             config.tokens()?,
             config.admin.session_ttl_hours as i64 * 3_600_000,
             config.admin.public_url.starts_with("https://"),
         )
-        .await?)
+        .await?
+        .with_history(history))
     }
 }
 

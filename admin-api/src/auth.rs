@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -56,7 +56,11 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 pub async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -88,9 +92,9 @@ impl Caller {
 
     /// The user, for routes only a signed-in person may use.
     pub fn user(&self) -> Result<&str, ApiError> {
-        self.user_id
-            .as_deref()
-            .ok_or(ApiError::Forbidden("this needs a signed-in user, not an API key"))
+        self.user_id.as_deref().ok_or(ApiError::Forbidden(
+            "this needs a signed-in user, not an API key",
+        ))
     }
 }
 
@@ -123,18 +127,38 @@ impl FromRequestParts<AppState> for Caller {
                 KeyScope::Read => Role::Viewer,
                 KeyScope::ReadWrite => Role::Admin,
             };
-            return Ok(Caller { org_id, role, user_id: None, session_hash: None });
+            return Ok(Caller {
+                org_id,
+                role,
+                user_id: None,
+                session_hash: None,
+            });
         }
         let token = session_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
         let hash = hash_secret(token);
-        let user = state.store.session_user(&hash, now).await?.ok_or(ApiError::Unauthorized)?;
+        let user = state
+            .store
+            .session_user(&hash, now)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         let memberships = state.store.memberships(&user.id).await?;
-        let wanted = parts.headers.get("x-scoville-org").and_then(|v| v.to_str().ok());
+        let wanted = parts
+            .headers
+            .get("x-scoville-org")
+            .and_then(|v| v.to_str().ok());
         let (org, role) = match wanted {
-            Some(w) => memberships.into_iter().find(|(o, _)| o.id.as_str() == w).ok_or(ApiError::NotFound)?,
+            Some(w) => memberships
+                .into_iter()
+                .find(|(o, _)| o.id.as_str() == w)
+                .ok_or(ApiError::NotFound)?,
             None => memberships.into_iter().next().ok_or(ApiError::NotFound)?,
         };
-        Ok(Caller { org_id: org.id, role, user_id: Some(user.id), session_hash: Some(hash) })
+        Ok(Caller {
+            org_id: org.id,
+            role,
+            user_id: Some(user.id),
+            session_hash: Some(hash),
+        })
     }
 }
 
@@ -153,7 +177,11 @@ impl FromRequestParts<AppState> for ProbeCaller {
         if state.platform_probe_tokens.accepts(token) {
             return Ok(ProbeCaller { org_id: None });
         }
-        let org = state.store.probe_token(&hash_secret(token)).await?.ok_or(ApiError::Unauthorized)?;
+        let org = state
+            .store
+            .probe_token(&hash_secret(token))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
         Ok(ProbeCaller { org_id: Some(org) })
     }
 }
@@ -175,7 +203,11 @@ impl Default for LoginLimiter {
 impl LoginLimiter {
     /// At most `max_failures` per `window`.
     pub fn new(window: Duration, max_failures: u32) -> Self {
-        Self { window, max_failures, failures: Mutex::default() }
+        Self {
+            window,
+            max_failures,
+            failures: Mutex::default(),
+        }
     }
 
     /// Refuses when the email has used up its failures; the error carries the wait.
@@ -184,7 +216,9 @@ impl LoginLimiter {
         if let Some((start, n)) = map.get(email) {
             let elapsed = start.elapsed();
             if *n >= self.max_failures && elapsed < self.window {
-                return Err(ApiError::TooManyRequests((self.window - elapsed).as_secs().max(1)));
+                return Err(ApiError::TooManyRequests(
+                    (self.window - elapsed).as_secs().max(1),
+                ));
             }
         }
         Ok(())
@@ -206,6 +240,9 @@ impl LoginLimiter {
 
     /// Forgets an email's failures (after a successful login).
     pub fn succeeded(&self, email: &str) {
-        self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(email);
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(email);
     }
 }

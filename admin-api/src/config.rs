@@ -19,8 +19,46 @@ use crate::store::AdminStore;
 pub struct Config {
     /// The HTTP side.
     pub admin: AdminSection,
+    /// Where history is read.
+    pub history: HistorySection,
     /// Logging.
     pub log: LogSection,
+}
+
+/// Which history store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryKind {
+    /// The receiver's SQLite file (the embedded default).
+    #[default]
+    Sqlite,
+    /// InfluxDB's v1 HTTP API.
+    Influx,
+}
+
+/// `[history]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistorySection {
+    /// `sqlite` or `influx`.
+    pub kind: HistoryKind,
+    /// The receiver's SQLite file.
+    pub sqlite_path: PathBuf,
+    /// InfluxDB's base URL.
+    pub influx_url: String,
+    /// InfluxDB database.
+    pub influx_database: String,
+}
+
+impl Default for HistorySection {
+    fn default() -> Self {
+        Self {
+            kind: HistoryKind::Sqlite,
+            sqlite_path: "scoville-results.db".into(),
+            influx_url: "http://127.0.0.1:8086".into(),
+            influx_database: "scoville".into(),
+        }
+    }
 }
 
 /// `[admin]`
@@ -61,6 +99,26 @@ impl Config {
     /// The platform probe tokens.
     pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
         TokenSet::from_config(&self.admin.probe_token_hashes, "admin.probe_token_hashes")
+    }
+
+    /// The history store.
+    pub fn history(&self) -> Result<Arc<dyn crate::history::HistoryStore>, ConfigError> {
+        use crate::history::influx::{InfluxHistory, InfluxHistorySettings};
+        use crate::history::sqlite::SqliteHistory;
+        let h = &self.history;
+        Ok(match h.kind {
+            HistoryKind::Sqlite => Arc::new(
+                SqliteHistory::open(h.sqlite_path.clone())
+                    .map_err(|e| err("history.sqlite_path", e.to_string()))?,
+            ),
+            HistoryKind::Influx => Arc::new(
+                InfluxHistory::new(InfluxHistorySettings::new(
+                    h.influx_url.clone(),
+                    h.influx_database.clone(),
+                ))
+                .map_err(|e| err("history.influx_url", e))?,
+            ),
+        })
     }
 
     /// The store.

@@ -70,7 +70,9 @@ impl IntoResponse for ApiError {
             }
         };
         let body = match &self {
-            ApiError::Invalid(i) => json!({ "error": self.to_string(), "field": i.field, "reason": i.reason }),
+            ApiError::Invalid(i) => {
+                json!({ "error": self.to_string(), "field": i.field, "reason": i.reason })
+            }
             _ => json!({ "error": self.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();

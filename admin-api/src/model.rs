@@ -220,7 +220,10 @@ impl EndpointInput {
             return Err(Invalid::new("interval_s", "must be between 30 and 3600"));
         }
         if self.mean_limit_ms.is_some_and(|m| m == 0 || m > 600_000) {
-            return Err(Invalid::new("mean_limit_ms", "must be between 1 and 600000"));
+            return Err(Invalid::new(
+                "mean_limit_ms",
+                "must be between 1 and 600000",
+            ));
         }
         for (field, v) in [
             ("failure_threshold", self.failure_threshold),
@@ -233,7 +236,10 @@ impl EndpointInput {
         if self.confirm_regions == 0 || self.confirm_regions as usize > self.regions.len() {
             return Err(Invalid::new(
                 "confirm_regions",
-                format!("must be between 1 and the {} regions listed", self.regions.len()),
+                format!(
+                    "must be between 1 and the {} regions listed",
+                    self.regions.len()
+                ),
             ));
         }
         check_labels("tags", &self.tags, 20, 64)?;
@@ -257,14 +263,20 @@ impl EndpointInput {
     }
 }
 
-fn check_labels(field: &str, values: &[String], most: usize, longest: usize) -> Result<(), Invalid> {
+fn check_labels(
+    field: &str,
+    values: &[String],
+    most: usize,
+    longest: usize,
+) -> Result<(), Invalid> {
     if values.len() > most {
         return Err(Invalid::new(field, format!("must list at most {most}")));
     }
     for (i, v) in values.iter().enumerate() {
         let ok = !v.is_empty()
             && v.len() <= longest
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b));
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:/".contains(&b));
         if !ok {
             return Err(Invalid::new(
                 format!("{field}[{i}]"),

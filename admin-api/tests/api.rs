@@ -30,10 +30,20 @@ impl Api {
     async fn new() -> Self {
         let store = Arc::new(SqliteAdmin::open(std::path::Path::new(":memory:")).unwrap());
         let tokens = TokenSet::new(vec![TokenHash::of(PLATFORM_TOKEN)]);
-        Self(router(AppState::new(store, tokens, 3_600_000, false).await.unwrap()))
+        Self(router(
+            AppState::new(store, tokens, 3_600_000, false)
+                .await
+                .unwrap(),
+        ))
     }
 
-    async fn call(&self, method: Method, path: &str, cred: Cred<'_>, body: Option<Value>) -> (StatusCode, Value, Option<String>) {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        cred: Cred<'_>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, Option<String>) {
         let mut req = Request::builder().method(method).uri(path);
         match cred {
             Cred::None => {}
@@ -47,19 +57,35 @@ impl Api {
             }
             None => Body::empty(),
         };
-        let resp = self.0.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+        let resp = self
+            .0
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
         let status = resp.status();
         let cookie = resp
             .headers()
             .get("set-cookie")
             .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null), cookie)
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            cookie,
+        )
     }
 
     async fn signup(&self, email: &str, org: &str) -> (String, Value) {
         let (status, body, cookie) = self
-            .call(Method::POST, "/v1/signup", Cred::None, Some(json!({"email": email, "password": "correct horse battery", "org_name": org})))
+            .call(
+                Method::POST,
+                "/v1/signup",
+                Cred::None,
+                Some(json!({"email": email, "password": "correct horse battery", "org_name": org})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         (cookie.unwrap(), body)
@@ -67,14 +93,24 @@ impl Api {
 
     async fn key(&self, cookie: &str, scope: &str) -> (String, String) {
         let (status, body, _) = self
-            .call(Method::POST, "/v1/api-keys", Cred::Cookie(cookie), Some(json!({"name": "ci", "scope": scope})))
+            .call(
+                Method::POST,
+                "/v1/api-keys",
+                Cred::Cookie(cookie),
+                Some(json!({"name": "ci", "scope": scope})),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        (body["key"].as_str().unwrap().to_string(), body["id"].as_str().unwrap().to_string())
+        (
+            body["key"].as_str().unwrap().to_string(),
+            body["id"].as_str().unwrap().to_string(),
+        )
     }
 
     async fn endpoint(&self, cred: Cred<'_>, body: Value) -> Value {
-        let (status, body, _) = self.call(Method::POST, "/v1/endpoints", cred, Some(body)).await;
+        let (status, body, _) = self
+            .call(Method::POST, "/v1/endpoints", cred, Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
@@ -100,7 +136,9 @@ struct Tenant {
 async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
     let (cookie, body) = api.signup(email, org).await;
     let (key, key_id) = api.key(&cookie, "read_write").await;
-    let ep = api.endpoint(Cred::Cookie(&cookie), endpoint_body(&format!("{org} shop"))).await;
+    let ep = api
+        .endpoint(Cred::Cookie(&cookie), endpoint_body(&format!("{org} shop")))
+        .await;
     Tenant {
         cookie,
         key,
@@ -129,7 +167,10 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
             } else if route.path.starts_with("/v1/api-keys/") {
                 &b.key_id
             } else {
-                panic!("the isolation test does not know whose id {} takes: teach it", route.path)
+                panic!(
+                    "the isolation test does not know whose id {} takes: teach it",
+                    route.path
+                )
             };
             route.path.replace("{id}", id)
         } else {
@@ -141,17 +182,31 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
             (Method::GET | Method::DELETE, _) => None,
             _ => Some(json!({})),
         };
-        let (status, _, _) = api.call(route.method.clone(), &path_b, Cred::None, body.clone()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} without credentials", route.method, route.path);
+        let (status, _, _) = api
+            .call(route.method.clone(), &path_b, Cred::None, body.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{} {} without credentials",
+            route.method,
+            route.path
+        );
         if !route.path.contains("{id}") {
             // Lists and creations act on A's org only: B's ids never appear.
             if route.method == Method::GET {
                 for cred in [Cred::Cookie(&a.cookie), Cred::Key(&a.key)] {
-                    let (status, answer, _) = api.call(route.method.clone(), &path_b, cred, None).await;
+                    let (status, answer, _) =
+                        api.call(route.method.clone(), &path_b, cred, None).await;
                     assert_eq!(status, StatusCode::OK, "{} {}", route.method, route.path);
                     let text = answer.to_string();
                     for id in [&b.endpoint_id, &b.user_id, &b.key_id] {
-                        assert!(!text.contains(id.as_str()), "{} {} leaked {id}: {text}", route.method, route.path);
+                        assert!(
+                            !text.contains(id.as_str()),
+                            "{} {} leaked {id}: {text}",
+                            route.method,
+                            route.path
+                        );
                     }
                 }
                 checked += 1;
@@ -159,17 +214,34 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
             continue;
         }
         for cred in [Cred::Cookie(&a.cookie), Cred::Key(&a.key)] {
-            let (status, answer, _) = api.call(route.method.clone(), &path_b, cred, body.clone()).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "{} {} with org A's credentials: {answer}", route.method, path_b);
+            let (status, answer, _) = api
+                .call(route.method.clone(), &path_b, cred, body.clone())
+                .await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "{} {} with org A's credentials: {answer}",
+                route.method,
+                path_b
+            );
         }
         checked += 1;
     }
     assert!(checked >= 12, "only {checked} routes checked");
     // B's things are untouched.
-    let (status, ep, _) = api.call(Method::GET, &format!("/v1/endpoints/{}", b.endpoint_id), Cred::Key(&b.key), None).await;
+    let (status, ep, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/endpoints/{}", b.endpoint_id),
+            Cred::Key(&b.key),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ep["name"], "Org B shop");
-    let (_, keys, _) = api.call(Method::GET, "/v1/api-keys", Cred::Cookie(&b.cookie), None).await;
+    let (_, keys, _) = api
+        .call(Method::GET, "/v1/api-keys", Cred::Cookie(&b.cookie), None)
+        .await;
     assert_eq!(keys.as_array().unwrap().len(), 1);
 }
 
@@ -180,11 +252,23 @@ async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
     let owner_id = owner_body["user"]["id"].as_str().unwrap().to_string();
     let mut sessions = Vec::new();
     for (email, role) in [("viewer@a.example", "viewer"), ("admin@a.example", "admin")] {
-        let (status, inv, _) = api.call(Method::POST, "/v1/invitations", Cred::Cookie(&owner), Some(json!({"email": email, "role": role}))).await;
+        let (status, inv, _) = api
+            .call(
+                Method::POST,
+                "/v1/invitations",
+                Cred::Cookie(&owner),
+                Some(json!({"email": email, "role": role})),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{inv}");
         let (cookie, _) = api.signup(email, "their own org").await;
         let (status, joined, _) = api
-            .call(Method::POST, "/v1/invitations/accept", Cred::Cookie(&cookie), Some(json!({"token": inv["token"]})))
+            .call(
+                Method::POST,
+                "/v1/invitations/accept",
+                Cred::Cookie(&cookie),
+                Some(json!({"token": inv["token"]})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{joined}");
         let org = joined["org_id"].as_str().unwrap().to_string();
@@ -196,7 +280,11 @@ async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
         let api = api.clone();
         let (cookie, org) = sessions[i].clone();
         async move {
-            let mut req = Request::builder().method(method).uri(path).header("cookie", cookie).header("x-scoville-org", org);
+            let mut req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("cookie", cookie)
+                .header("x-scoville-org", org);
             let body = match body {
                 Some(b) => {
                     req = req.header("content-type", "application/json");
@@ -204,22 +292,60 @@ async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
                 }
                 None => Body::empty(),
             };
-            api.0.clone().oneshot(req.body(body).unwrap()).await.unwrap().status()
+            api.0
+                .clone()
+                .oneshot(req.body(body).unwrap())
+                .await
+                .unwrap()
+                .status()
         }
     };
-    assert_eq!(call_as(0, Method::GET, "/v1/endpoints", None).await, StatusCode::OK);
-    assert_eq!(call_as(0, Method::POST, "/v1/endpoints", Some(endpoint_body("x"))).await, StatusCode::FORBIDDEN);
-    assert_eq!(call_as(0, Method::POST, "/v1/api-keys", Some(json!({"name": "k"}))).await, StatusCode::FORBIDDEN);
-    assert_eq!(call_as(1, Method::POST, "/v1/endpoints", Some(endpoint_body("x"))).await, StatusCode::CREATED);
+    assert_eq!(
+        call_as(0, Method::GET, "/v1/endpoints", None).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call_as(0, Method::POST, "/v1/endpoints", Some(endpoint_body("x"))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call_as(0, Method::POST, "/v1/api-keys", Some(json!({"name": "k"}))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call_as(1, Method::POST, "/v1/endpoints", Some(endpoint_body("x"))).await,
+        StatusCode::CREATED
+    );
     // The admin cannot remove or demote the owner.
     let path: &'static str = Box::leak(format!("/v1/members/{owner_id}").into_boxed_str());
-    assert_eq!(call_as(1, Method::DELETE, path, None).await, StatusCode::FORBIDDEN);
-    assert_eq!(call_as(1, Method::PUT, path, Some(json!({"role": "viewer"}))).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call_as(1, Method::DELETE, path, None).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call_as(1, Method::PUT, path, Some(json!({"role": "viewer"}))).await,
+        StatusCode::FORBIDDEN
+    );
     // The owner is still there; a read-only key cannot write either.
-    let (_, members, _) = api.call(Method::GET, "/v1/members", Cred::Cookie(&owner), None).await;
-    assert!(members.as_array().unwrap().iter().any(|m| m["user_id"] == owner_id.as_str() && m["role"] == "owner"));
+    let (_, members, _) = api
+        .call(Method::GET, "/v1/members", Cred::Cookie(&owner), None)
+        .await;
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["user_id"] == owner_id.as_str() && m["role"] == "owner")
+    );
     let (read_key, _) = api.key(&owner, "read").await;
-    let (status, _, _) = api.call(Method::POST, "/v1/endpoints", Cred::Key(&read_key), Some(endpoint_body("x"))).await;
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/v1/endpoints",
+            Cred::Key(&read_key),
+            Some(endpoint_body("x")),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(org_a, sessions[1].1);
 }
@@ -230,7 +356,10 @@ async fn validation_errors_name_the_field() {
     let (cookie, _) = api.signup("v@a.example", "Org V").await;
     let cases = [
         (json!({"regions": []}), "regions"),
-        (json!({"check": {"type": "http", "url": "ftp://x"}}), "check.url"),
+        (
+            json!({"check": {"type": "http", "url": "ftp://x"}}),
+            "check.url",
+        ),
         (json!({"check": {"type": "smtp"}}), "check"),
         (json!({"interval_s": 5}), "interval_s"),
         (json!({"confirm_regions": 4}), "confirm_regions"),
@@ -243,15 +372,37 @@ async fn validation_errors_name_the_field() {
         for (k, v) in patch.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let (status, answer, _) = api.call(Method::POST, "/v1/endpoints", Cred::Cookie(&cookie), Some(body)).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch}: {answer}");
-        assert!(answer["field"].as_str().unwrap().starts_with(field), "{patch}: {answer}");
+        let (status, answer, _) = api
+            .call(
+                Method::POST,
+                "/v1/endpoints",
+                Cred::Cookie(&cookie),
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{patch}: {answer}"
+        );
+        assert!(
+            answer["field"].as_str().unwrap().starts_with(field),
+            "{patch}: {answer}"
+        );
         assert!(!answer["reason"].as_str().unwrap().is_empty());
     }
     let (status, answer, _) = api
-        .call(Method::POST, "/v1/signup", Cred::None, Some(json!({"email": "nope", "password": "correct horse battery", "org_name": "x"})))
+        .call(
+            Method::POST,
+            "/v1/signup",
+            Cred::None,
+            Some(json!({"email": "nope", "password": "correct horse battery", "org_name": "x"})),
+        )
         .await;
-    assert_eq!((status, answer["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("email")));
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("email"))
+    );
     let (status, answer, _) = api
         .call(Method::POST, "/v1/signup", Cred::None, Some(json!({"email": "v@a.example", "password": "correct horse battery", "org_name": "x"})))
         .await;
@@ -262,32 +413,74 @@ async fn validation_errors_name_the_field() {
 async fn bad_auth_password_change_revocation_and_the_login_limit() {
     let api = Api::new().await;
     let (old, _) = api.signup("p@a.example", "Org P").await;
-    for cred in [Cred::None, Cred::Cookie("scoville_session=ss_forged"), Cred::Key("sk_forged")] {
-        assert_eq!(api.call(Method::GET, "/v1/me", cred, None).await.0, StatusCode::UNAUTHORIZED);
+    for cred in [
+        Cred::None,
+        Cred::Cookie("scoville_session=ss_forged"),
+        Cred::Key("sk_forged"),
+    ] {
+        assert_eq!(
+            api.call(Method::GET, "/v1/me", cred, None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
     }
     // A second browser.
     let login = json!({"email": "p@a.example", "password": "correct horse battery"});
-    let (status, _, other) = api.call(Method::POST, "/v1/login", Cred::None, Some(login)).await;
+    let (status, _, other) = api
+        .call(Method::POST, "/v1/login", Cred::None, Some(login))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let other = other.unwrap();
-    assert_eq!(api.call(Method::GET, "/v1/me", Cred::Cookie(&other), None).await.0, StatusCode::OK);
+    assert_eq!(
+        api.call(Method::GET, "/v1/me", Cred::Cookie(&other), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
     let (status, answer, _) = api
-        .call(Method::POST, "/v1/password", Cred::Cookie(&old), Some(json!({"current": "wrong one here", "new": "a much better secret"})))
+        .call(
+            Method::POST,
+            "/v1/password",
+            Cred::Cookie(&old),
+            Some(json!({"current": "wrong one here", "new": "a much better secret"})),
+        )
         .await;
-    assert_eq!((status, answer["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("current")));
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("current"))
+    );
     let (status, _, fresh) = api
-        .call(Method::POST, "/v1/password", Cred::Cookie(&old), Some(json!({"current": "correct horse battery", "new": "a much better secret"})))
+        .call(
+            Method::POST,
+            "/v1/password",
+            Cred::Cookie(&old),
+            Some(json!({"current": "correct horse battery", "new": "a much better secret"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     for revoked in [&old, &other] {
-        assert_eq!(api.call(Method::GET, "/v1/me", Cred::Cookie(revoked), None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            api.call(Method::GET, "/v1/me", Cred::Cookie(revoked), None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
     }
-    assert_eq!(api.call(Method::GET, "/v1/me", Cred::Cookie(&fresh.unwrap()), None).await.0, StatusCode::OK);
+    assert_eq!(
+        api.call(Method::GET, "/v1/me", Cred::Cookie(&fresh.unwrap()), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
 
     // Five wrong passwords, then even the right one waits.
     for _ in 0..5 {
         let (status, _, _) = api
-            .call(Method::POST, "/v1/login", Cred::None, Some(json!({"email": "p@a.example", "password": "guess guess guess"})))
+            .call(
+                Method::POST,
+                "/v1/login",
+                Cred::None,
+                Some(json!({"email": "p@a.example", "password": "guess guess guess"})),
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
@@ -304,11 +497,23 @@ async fn bad_auth_password_change_revocation_and_the_login_limit() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(resp.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    assert!(
+        resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
     // Another user is not held back.
     api.signup("q@a.example", "Org Q").await;
     let (status, _, _) = api
-        .call(Method::POST, "/v1/login", Cred::None, Some(json!({"email": "q@a.example", "password": "correct horse battery"})))
+        .call(
+            Method::POST,
+            "/v1/login",
+            Cred::None,
+            Some(json!({"email": "q@a.example", "password": "correct horse battery"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -320,12 +525,20 @@ async fn the_probe_list_is_sharded_paged_scoped_and_due() {
     let b = tenant(&api, "b@b.example", "Org B").await;
     let mut a_ids = vec![a.endpoint_id.clone()];
     for i in 0..40 {
-        let ep = api.endpoint(Cred::Key(&a.key), endpoint_body(&format!("a{i}"))).await;
+        let ep = api
+            .endpoint(Cred::Key(&a.key), endpoint_body(&format!("a{i}")))
+            .await;
         a_ids.push(ep["id"].as_str().unwrap().to_string());
     }
     // One paused, one only in another region, one checked every 5 minutes.
     let paused = &a_ids[1];
-    api.call(Method::POST, &format!("/v1/endpoints/{paused}/pause"), Cred::Key(&a.key), None).await;
+    api.call(
+        Method::POST,
+        &format!("/v1/endpoints/{paused}/pause"),
+        Cred::Key(&a.key),
+        None,
+    )
+    .await;
     let mut other = endpoint_body("elsewhere");
     other["regions"] = json!(["sa-east-1"]);
     other["confirm_regions"] = json!(1);
@@ -342,7 +555,9 @@ async fn the_probe_list_is_sharded_paged_scoped_and_due() {
             let mut cursor: Option<String> = None;
             let mut pages = 0;
             loop {
-                let mut path = format!("/v1/probe/endpoints?region=eu-west-1&shard={shard}&shards={shards}&limit=7&at={at}");
+                let mut path = format!(
+                    "/v1/probe/endpoints?region=eu-west-1&shard={shard}&shards={shards}&limit=7&at={at}"
+                );
                 if let Some(c) = &cursor {
                     path.push_str(&format!("&cursor={c}"));
                 }
@@ -351,7 +566,11 @@ async fn the_probe_list_is_sharded_paged_scoped_and_due() {
                 pages += 1;
                 for e in page["endpoints"].as_array().unwrap() {
                     ids.push(e["id"].as_str().unwrap().to_string());
-                    assert!(e["check"]["url"].is_string() && e["apdex_t_ms"].is_number() && e["org_id"].is_string());
+                    assert!(
+                        e["check"]["url"].is_string()
+                            && e["apdex_t_ms"].is_number()
+                            && e["org_id"].is_string()
+                    );
                 }
                 match page["next_cursor"].as_str() {
                     Some(c) => cursor = Some(c.to_string()),
@@ -363,7 +582,10 @@ async fn the_probe_list_is_sharded_paged_scoped_and_due() {
     let at = 1_790_000_000_000i64;
     let (all, pages) = list(PLATFORM_TOKEN.into(), 0, 1, at).await;
     assert!(pages > 1, "paged");
-    assert!(all.contains(&b.endpoint_id), "a platform probe lists every org");
+    assert!(
+        all.contains(&b.endpoint_id),
+        "a platform probe lists every org"
+    );
     assert!(!all.contains(paused) && !all.contains(&other["id"].as_str().unwrap().to_string()));
     // The 5-minute endpoint is due in exactly one minute of five.
     let mut due = 0;
@@ -384,16 +606,180 @@ async fn the_probe_list_is_sharded_paged_scoped_and_due() {
     sorted.sort();
     assert_eq!(union, sorted);
     // An org's own probe token sees its endpoints only.
-    let (status, t, _) = api.call(Method::POST, "/v1/probe-tokens", Cred::Cookie(&a.cookie), Some(json!({"name": "private"}))).await;
+    let (status, t, _) = api
+        .call(
+            Method::POST,
+            "/v1/probe-tokens",
+            Cred::Cookie(&a.cookie),
+            Some(json!({"name": "private"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let (mine, _) = list(t["token"].as_str().unwrap().to_string(), 0, 1, at).await;
     assert!(!mine.is_empty() && !mine.contains(&b.endpoint_id));
     // An API key is not a probe token; bad queries name the field.
-    assert_eq!(api.call(Method::GET, "/v1/probe/endpoints?region=eu-west-1", Cred::Key(&a.key), None).await.0, StatusCode::UNAUTHORIZED);
-    let (status, answer, _) = api.call(Method::GET, "/v1/probe/endpoints?region=eu-west-1&shard=3&shards=3", Cred::Key(PLATFORM_TOKEN), None).await;
-    assert_eq!((status, answer["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("shard")));
+    assert_eq!(
+        api.call(
+            Method::GET,
+            "/v1/probe/endpoints?region=eu-west-1",
+            Cred::Key(&a.key),
+            None
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, answer, _) = api
+        .call(
+            Method::GET,
+            "/v1/probe/endpoints?region=eu-west-1&shard=3&shards=3",
+            Cred::Key(PLATFORM_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("shard"))
+    );
     // A new endpoint reaches the list at once.
     let added = api.endpoint(Cred::Key(&a.key), endpoint_body("new")).await;
     let (after, _) = list(PLATFORM_TOKEN.into(), 0, 1, at).await;
     assert!(after.contains(&added["id"].as_str().unwrap().to_string()));
+}
+
+#[tokio::test]
+async fn history_results_and_badges_are_served_for_the_callers_endpoints_only() {
+    use scoville_receiver_service::store::ResultStore;
+    use scoville_receiver_service::store::sqlite::SqliteStore;
+
+    let dir = std::env::temp_dir().join(format!("scoville-admin-history-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let results_db = dir.join("results.db");
+    // The receiver creates the results database; the API reads it.
+    let writer = SqliteStore::open(&results_db).unwrap();
+    let store = Arc::new(SqliteAdmin::open(&dir.join("admin.db")).unwrap());
+    let history = Arc::new(
+        scoville_admin_api::history::sqlite::SqliteHistory::open(results_db.clone()).unwrap(),
+    );
+    let state = AppState::new(store, TokenSet::default(), 3_600_000, false)
+        .await
+        .unwrap()
+        .with_history(history);
+    let api = Api(router(state));
+    let a = tenant(&api, "h@a.example", "Org H").await;
+    let b = tenant(&api, "h@b.example", "Org I").await;
+    let (_, me, _) = api
+        .call(Method::GET, "/v1/me", Cred::Key(&a.key), None)
+        .await;
+    let org = me["org_id"].as_str().unwrap().to_string();
+
+    // The receiver writes 10 minutes of results for A's endpoint: 2 of 20 down.
+    let now = scoville_admin_api::app::now_ms() / 60_000 * 60_000;
+    let t0 = now - 15 * 60_000;
+    let results: Vec<serde_json::Value> = (0..20)
+        .map(|i| {
+            let at = t0 + (i / 2) * 60_000 + i % 2;
+            let up = i % 10 != 3;
+            json!({
+                "endpoint_id": a.endpoint_id, "org_id": org, "region": if i % 2 == 0 { "eu-west-1" } else { "us-east-1" },
+                "run_id": "r", "scheduled_at_ms": at, "started_at_ms": at, "apdex_t_ms": 300,
+                "outcome": if up { "up" } else { "down" }, "reason": if up { Value::Null } else { "timeout".into() },
+                "timings": {"total_ms": 100.0 + i as f64}
+            })
+        })
+        .collect();
+    let parsed: scoville_core::wire::ResultBatch =
+        scoville_core::parse::from_json(json!({ "results": results }).to_string().as_bytes())
+            .unwrap();
+    writer.write(&parsed.results).await.unwrap();
+    writer.rollup_minutes(t0, now).await.unwrap();
+    writer.rollup_hours(t0, now).await.unwrap();
+
+    let path = |rest: &str| format!("/v1/endpoints/{}/{rest}", a.endpoint_id);
+    let (status, h, _) = api
+        .call(
+            Method::GET,
+            &path(&format!("history?from={t0}&to={now}&step=5m")),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{h}");
+    assert_eq!(h["summary"]["count"], 20, "{h}");
+    assert_eq!(h["summary"]["up"], 18, "{h}");
+    let (status, rows, _) = api
+        .call(
+            Method::GET,
+            &path(&format!("results?from={t0}&to={now}")),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        rows.as_array()
+            .map(Vec::len)
+            .or_else(|| rows["results"].as_array().map(Vec::len)),
+        Some(20),
+        "{rows}"
+    );
+    // CSV by Accept, and an SVG badge.
+    let resp = api
+        .0
+        .clone()
+        .oneshot(
+            Request::get(path(&format!("history?from={t0}&to={now}&step=5m")))
+                .header("authorization", format!("Bearer {}", a.key))
+                .header("accept", "text/csv")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let resp = api
+        .0
+        .clone()
+        .oneshot(
+            Request::get(path("badge/uptime?window=24h"))
+                .header("authorization", format!("Bearer {}", a.key))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let svg = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("90"), "{svg}");
+    // B's key sees none of it; a bad query names the field.
+    let (status, _, _) = api
+        .call(Method::GET, &path("history"), Cred::Key(&b.key), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, answer, _) = api
+        .call(
+            Method::GET,
+            &path("history?step=7m"),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("step")),
+        "{answer}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -92,7 +92,8 @@ async fn influx_history_matches_the_points_written() {
     assert_eq!(h.summary.count, 0);
     // An InfluxDB that is not there is "unavailable" (503), quickly.
     drop(server);
-    let mut settings = InfluxHistorySettings::new(format!("http://127.0.0.1:{}", free_port()), "scoville");
+    let mut settings =
+        InfluxHistorySettings::new(format!("http://127.0.0.1:{}", free_port()), "scoville");
     settings.timeout = std::time::Duration::from_secs(2);
     let gone = InfluxHistory::new(settings).unwrap();
     let e = gone
@@ -134,7 +135,11 @@ async fn sqlite_history_matches_the_points_written() {
 
 /// Every check, on one store. `newline_as_space`: InfluxDB's line protocol cannot carry
 /// a line break in a string field, so the receiver's writer stores a space.
-async fn check_everything(store: &dyn HistoryStore, results: &[CheckResult], newline_as_space: bool) {
+async fn check_everything(
+    store: &dyn HistoryStore,
+    results: &[CheckResult],
+    newline_as_space: bool,
+) {
     region_hours_are_exact(store, results).await;
     all_regions_merge_within_bounds(store, results).await;
     minutes_are_exact_and_steps_add_up(store, results).await;
@@ -177,9 +182,15 @@ async fn region_hours_are_exact(store: &dyn HistoryStore, results: &[CheckResult
         // The summary: counts and mean exact; percentiles merged from the hours, within
         // the hours' own range and near the truth.
         let t = Truth::of(results, Some(region), T0, T0 + HOURS * HOUR);
-        assert!(t.up < t.count && t.tolerating > 0, "the data has failures and slow checks");
+        assert!(
+            t.up < t.count && t.tolerating > 0,
+            "the data has failures and slow checks"
+        );
         let sm = &h.summary;
-        assert_eq!((sm.count, sm.up, sm.satisfied, sm.tolerating, sm.frustrated), (t.count, t.up, t.satisfied, t.tolerating, t.frustrated));
+        assert_eq!(
+            (sm.count, sm.up, sm.satisfied, sm.tolerating, sm.frustrated),
+            (t.count, t.up, t.satisfied, t.tolerating, t.frustrated)
+        );
         assert!(close(sm.uptime, t.uptime(), 1e-12));
         assert!(close(sm.apdex, t.apdex(), 1e-12));
         assert!(close(sm.mean_ms, t.mean(), 1e-3));
@@ -187,14 +198,26 @@ async fn region_hours_are_exact(store: &dyn HistoryStore, results: &[CheckResult
             .map(|i| Truth::of(results, Some(region), T0 + i * HOUR, T0 + (i + 1) * HOUR))
             .collect();
         // p99 of hours of 60 checks is one check's latency; it is only bounded.
-        check_merged(&format!("{region} summary"), [sm.p50_ms, sm.p95_ms, sm.p99_ms], &t, &hours, MERGE_TOLERANCE);
+        check_merged(
+            &format!("{region} summary"),
+            [sm.p50_ms, sm.p95_ms, sm.p99_ms],
+            &t,
+            &hours,
+            MERGE_TOLERANCE,
+        );
         assert!(!sm.percentiles_exact);
     }
 }
 
 /// A merged percentile lies within the parts' own values and, where a tolerance is
 /// given, within that fraction of the truth.
-fn check_merged(what: &str, got: [Option<f64>; 3], truth: &Truth, parts: &[Truth], rel: [Option<f64>; 3]) {
+fn check_merged(
+    what: &str,
+    got: [Option<f64>; 3],
+    truth: &Truth,
+    parts: &[Truth],
+    rel: [Option<f64>; 3],
+) {
     for (i, p) in [50.0, 95.0, 99.0].into_iter().enumerate() {
         let got = got[i].unwrap_or_else(|| panic!("{what}: no p{p}"));
         let values: Vec<f64> = parts.iter().filter_map(|t| t.percentile(p)).collect();
@@ -207,7 +230,11 @@ fn check_merged(what: &str, got: [Option<f64>; 3], truth: &Truth, parts: &[Truth
         let exact = truth.percentile(p).unwrap();
         let err = (got - exact).abs() / exact;
         let Some(rel) = rel[i] else { continue };
-        assert!(err <= rel, "{what} p{p}: {got} vs exact {exact}: {:.1} % off", err * 100.0);
+        assert!(
+            err <= rel,
+            "{what} p{p}: {got} vs exact {exact}: {:.1} % off",
+            err * 100.0
+        );
     }
 }
 
@@ -219,16 +246,30 @@ async fn all_regions_merge_within_bounds(store: &dyn HistoryStore, results: &[Ch
     for (i, s) in h.steps.iter().enumerate() {
         let start = T0 + i as i64 * HOUR;
         let t = Truth::of(results, None, start, start + HOUR);
-        assert_eq!((s.count, s.up, s.satisfied, s.tolerating, s.frustrated), (t.count, t.up, t.satisfied, t.tolerating, t.frustrated));
+        assert_eq!(
+            (s.count, s.up, s.satisfied, s.tolerating, s.frustrated),
+            (t.count, t.up, t.satisfied, t.tolerating, t.frustrated)
+        );
         assert!(close(s.uptime, t.uptime(), 1e-12));
         assert!(close(s.apdex, t.apdex(), 1e-12));
-        assert!(close(s.mean_ms, t.mean(), 1e-3), "{:?} vs {:?}", s.mean_ms, t.mean());
+        assert!(
+            close(s.mean_ms, t.mean(), 1e-3),
+            "{:?} vs {:?}",
+            s.mean_ms,
+            t.mean()
+        );
         let parts: Vec<Truth> = REGIONS
             .iter()
             .map(|(r, _)| Truth::of(results, Some(r), start, start + HOUR))
             .collect();
         // Three regions with medians of 40, 90 and 220 ms pooled.
-        check_merged(&format!("all regions hour {i}"), [s.p50_ms, s.p95_ms, s.p99_ms], &t, &parts, MERGE_TOLERANCE);
+        check_merged(
+            &format!("all regions hour {i}"),
+            [s.p50_ms, s.p95_ms, s.p99_ms],
+            &t,
+            &parts,
+            MERGE_TOLERANCE,
+        );
         assert!(!s.percentiles_exact);
     }
     let t = Truth::of(results, None, T0, T0 + HOURS * HOUR);
@@ -240,10 +281,20 @@ async fn all_regions_merge_within_bounds(store: &dyn HistoryStore, results: &[Ch
         .flat_map(|i| REGIONS.iter().map(move |(r, _)| (i, *r)))
         .map(|(i, r)| Truth::of(results, Some(r), T0 + i * HOUR, T0 + (i + 1) * HOUR))
         .collect();
-    check_merged("all regions summary", [sm.p50_ms, sm.p95_ms, sm.p99_ms], &t, &parts, MERGE_TOLERANCE);
+    check_merged(
+        "all regions summary",
+        [sm.p50_ms, sm.p95_ms, sm.p99_ms],
+        &t,
+        &parts,
+        MERGE_TOLERANCE,
+    );
     // A 2 h step: the sum of two hours.
     let h2 = store
-        .history(&org(), &endpoint(), &query(T0, T0 + HOURS * HOUR, "2h", None))
+        .history(
+            &org(),
+            &endpoint(),
+            &query(T0, T0 + HOURS * HOUR, "2h", None),
+        )
         .await
         .unwrap();
     assert_eq!(h2.steps.len(), (HOURS / 2) as usize);
@@ -257,7 +308,11 @@ async fn minutes_are_exact_and_steps_add_up(store: &dyn HistoryStore, results: &
     let region = "eu-west-1";
     let from = T0 + 2 * HOUR;
     let h = store
-        .history(&org(), &endpoint(), &query(from, from + HOUR, "1m", Some(region)))
+        .history(
+            &org(),
+            &endpoint(),
+            &query(from, from + HOUR, "1m", Some(region)),
+        )
         .await
         .unwrap();
     assert_eq!(h.source, Rollup::Minute);
@@ -265,33 +320,64 @@ async fn minutes_are_exact_and_steps_add_up(store: &dyn HistoryStore, results: &
     for (i, s) in h.steps.iter().enumerate() {
         let start = from + i as i64 * MINUTE;
         let t = Truth::of(results, Some(region), start, start + MINUTE);
-        assert_eq!((s.count, s.up, s.frustrated), (t.count, t.up, t.frustrated), "minute {i}");
+        assert_eq!(
+            (s.count, s.up, s.frustrated),
+            (t.count, t.up, t.frustrated),
+            "minute {i}"
+        );
         assert_eq!(s.p95_ms, t.percentile(95.0), "minute {i}");
         assert!(close(s.mean_ms, t.mean(), 1e-3));
     }
     let h15 = store
-        .history(&org(), &endpoint(), &query(from, from + HOUR, "15m", Some(region)))
+        .history(
+            &org(),
+            &endpoint(),
+            &query(from, from + HOUR, "15m", Some(region)),
+        )
         .await
         .unwrap();
     assert_eq!(h15.steps.len(), 4);
     for (i, s) in h15.steps.iter().enumerate() {
         let start = from + i as i64 * 15 * MINUTE;
         let t = Truth::of(results, Some(region), start, start + 15 * MINUTE);
-        assert_eq!((s.count, s.up, s.satisfied, s.tolerating), (t.count, t.up, t.satisfied, t.tolerating));
+        assert_eq!(
+            (s.count, s.up, s.satisfied, s.tolerating),
+            (t.count, t.up, t.satisfied, t.tolerating)
+        );
         assert!(close(s.mean_ms, t.mean(), 1e-3));
         let minutes: Vec<Truth> = (0..15)
-            .map(|m| Truth::of(results, Some(region), start + m * MINUTE, start + (m + 1) * MINUTE))
+            .map(|m| {
+                Truth::of(
+                    results,
+                    Some(region),
+                    start + m * MINUTE,
+                    start + (m + 1) * MINUTE,
+                )
+            })
             .collect();
         // 15 single-check minutes merge to exactly InfluxDB's nearest rank.
-        check_merged(&format!("15m step {i}"), [s.p50_ms, s.p95_ms, s.p99_ms], &t, &minutes, [Some(0.0); 3]);
+        check_merged(
+            &format!("15m step {i}"),
+            [s.p50_ms, s.p95_ms, s.p99_ms],
+            &t,
+            &minutes,
+            [Some(0.0); 3],
+        );
     }
     // Steps of 5 minutes over the same hour add up to the hour.
     let h5 = store
-        .history(&org(), &endpoint(), &query(from, from + HOUR, "5m", Some(region)))
+        .history(
+            &org(),
+            &endpoint(),
+            &query(from, from + HOUR, "5m", Some(region)),
+        )
         .await
         .unwrap();
     let total: u64 = h5.steps.iter().map(|s| s.count).sum();
-    assert_eq!(total, Truth::of(results, Some(region), from, from + HOUR).count);
+    assert_eq!(
+        total,
+        Truth::of(results, Some(region), from, from + HOUR).count
+    );
 }
 
 /// A region's missing minutes show in its counts; steps outside the data are present,
@@ -301,24 +387,41 @@ async fn gaps_and_empty_steps(store: &dyn HistoryStore, results: &[CheckResult])
     let h = store.history(&org(), &endpoint(), &q).await.unwrap();
     assert_eq!(h.steps[0].count, 60 - (GAP.end - GAP.start) as u64);
     let h = store
-        .history(&org(), &endpoint(), &query(T0 - 2 * HOUR, T0 + (HOURS + 2) * HOUR, "1h", None))
+        .history(
+            &org(),
+            &endpoint(),
+            &query(T0 - 2 * HOUR, T0 + (HOURS + 2) * HOUR, "1h", None),
+        )
         .await
         .unwrap();
     assert_eq!(h.steps.len(), (HOURS + 4) as usize);
     for s in h.steps[..2].iter().chain(&h.steps[h.steps.len() - 2..]) {
         assert_eq!(s.count, 0);
-        assert_eq!((s.uptime, s.apdex, s.p50_ms, s.mean_ms), (None, None, None, None));
+        assert_eq!(
+            (s.uptime, s.apdex, s.p50_ms, s.mean_ms),
+            (None, None, None, None)
+        );
     }
-    assert_eq!(h.summary.count, Truth::of(results, None, T0, T0 + HOURS * HOUR).count);
+    assert_eq!(
+        h.summary.count,
+        Truth::of(results, None, T0, T0 + HOURS * HOUR).count
+    );
     // 00:10 to 02:00:01 at 1 h: 00:00 to 03:00.
     let q = HistoryQuery::parse(
-        &params(&[("from", "2026-01-01T00:10:00Z"), ("to", "2026-01-01T02:00:01Z"), ("step", "1h")]),
+        &params(&[
+            ("from", "2026-01-01T00:10:00Z"),
+            ("to", "2026-01-01T02:00:01Z"),
+            ("step", "1h"),
+        ]),
         T0,
     )
     .unwrap();
     let h = store.history(&org(), &endpoint(), &q).await.unwrap();
     assert_eq!((h.from_ms, h.to_ms, h.steps.len()), (T0, T0 + 3 * HOUR, 3));
-    assert_eq!(h.summary.count, Truth::of(results, None, T0, T0 + 3 * HOUR).count);
+    assert_eq!(
+        h.summary.count,
+        Truth::of(results, None, T0, T0 + 3 * HOUR).count
+    );
 }
 
 /// Another org asking for this endpoint's id, or this org for another org's endpoint,
@@ -332,7 +435,10 @@ async fn orgs_are_isolated(store: &dyn HistoryStore) {
         let h = store.history(o, e, &q).await.unwrap();
         assert_eq!(h.summary.count, 0, "{o} {e}");
         assert!(h.steps.iter().all(|s| s.count == 0));
-        assert!(store.results(o, e, &rq).await.unwrap().is_empty(), "{o} {e}");
+        assert!(
+            store.results(o, e, &rq).await.unwrap().is_empty(),
+            "{o} {e}"
+        );
         assert!(store.latest(o, e, T0).await.unwrap().is_empty(), "{o} {e}");
     }
     // The other org does see its own endpoint.
@@ -375,7 +481,7 @@ fn ours(results: &[CheckResult]) -> Vec<&CheckResult> {
         .iter()
         .filter(|r| r.org_id.as_str() == ORG && r.endpoint_id.as_str() == ENDPOINT)
         .collect();
-    v.sort_by(|a, b| b.started_at_ms.cmp(&a.started_at_ms));
+    v.sort_by_key(|r| std::cmp::Reverse(r.started_at_ms));
     v
 }
 
@@ -407,7 +513,10 @@ async fn raw_results_and_latest(store: &dyn HistoryStore, results: &[CheckResult
         assert_row_is(row, r, nl);
     }
     // Every kind of result is in there: timeouts without phases, warnings, 503s.
-    assert!(rows.iter().any(|r| r.reason.as_deref() == Some("timeout") && r.timings.dns_ms.is_none()));
+    assert!(
+        rows.iter()
+            .any(|r| r.reason.as_deref() == Some("timeout") && r.timings.dns_ms.is_none())
+    );
     assert!(rows.iter().any(|r| r.outcome == "warning" && r.up));
     let q = ResultsQuery::new(from, to, None, 7).unwrap();
     let rows = store.results(&org(), &endpoint(), &q).await.unwrap();
@@ -421,7 +530,13 @@ async fn raw_results_and_latest(store: &dyn HistoryStore, results: &[CheckResult
         assert_row_is(row, last, nl);
     }
     // Nothing newer than the data: no latest.
-    assert!(store.latest(&org(), &endpoint(), to + 1).await.unwrap().is_empty());
+    assert!(
+        store
+            .latest(&org(), &endpoint(), to + 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn body(r: impl IntoResponse) -> (u16, String, String) {
@@ -432,30 +547,63 @@ async fn body(r: impl IntoResponse) -> (u16, String, String) {
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
-    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
     (status, ct, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 /// JSON and CSV through [`api`], as the routes call it; validation errors as 422.
 async fn rendered_answers(store: &dyn HistoryStore, results: &[CheckResult], nl: bool) {
     let now = T0 + HOURS * HOUR;
-    let p = params(&[("from", &T0.to_string()), ("to", "2026-01-01T06:00:00Z"), ("step", "1h")]);
-    let r = api::history(store, &org(), &endpoint(), &p, None, now).await.unwrap();
+    let p = params(&[
+        ("from", &T0.to_string()),
+        ("to", "2026-01-01T06:00:00Z"),
+        ("step", "1h"),
+    ]);
+    let r = api::history(store, &org(), &endpoint(), &p, None, now)
+        .await
+        .unwrap();
     let (status, ct, text) = body(r).await;
     assert_eq!((status, ct.as_str()), (200, "application/json"));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["endpoint_id"], ENDPOINT);
-    assert_eq!((v["from_ms"].as_i64(), v["to_ms"].as_i64()), (Some(T0), Some(now)));
-    assert_eq!((v["step"].as_str(), v["step_ms"].as_i64()), (Some("1h"), Some(HOUR)));
+    assert_eq!(
+        (v["from_ms"].as_i64(), v["to_ms"].as_i64()),
+        (Some(T0), Some(now))
+    );
+    assert_eq!(
+        (v["step"].as_str(), v["step_ms"].as_i64()),
+        (Some("1h"), Some(HOUR))
+    );
     assert_eq!(v["source"], "rollup_1h");
     assert_eq!(v["region"], serde_json::Value::Null);
     let steps = v["steps"].as_array().unwrap();
     assert_eq!(steps.len(), HOURS as usize);
-    let mut keys: Vec<&str> = steps[0].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = steps[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
-        ["apdex", "count", "frustrated", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "percentiles_exact", "satisfied", "start_ms", "tolerating", "up", "uptime"]
+        [
+            "apdex",
+            "count",
+            "frustrated",
+            "mean_ms",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "percentiles_exact",
+            "satisfied",
+            "start_ms",
+            "tolerating",
+            "up",
+            "uptime"
+        ]
     );
     let t = Truth::of(results, None, T0, now);
     assert_eq!(v["summary"]["count"].as_u64(), Some(t.count));
@@ -469,13 +617,18 @@ async fn rendered_answers(store: &dyn HistoryStore, results: &[CheckResult], nl:
     // CSV by Accept, and by format= over Accept.
     for (p, accept) in [
         (p.clone(), Some("text/csv")),
-        ({
-            let mut p = p.clone();
-            p.insert("format".into(), "csv".into());
-            p
-        }, Some("application/json")),
+        (
+            {
+                let mut p = p.clone();
+                p.insert("format".into(), "csv".into());
+                p
+            },
+            Some("application/json"),
+        ),
     ] {
-        let r = api::history(store, &org(), &endpoint(), &p, accept, now).await.unwrap();
+        let r = api::history(store, &org(), &endpoint(), &p, accept, now)
+            .await
+            .unwrap();
         let (status, ct, text) = body(r).await;
         assert_eq!(status, 200);
         assert!(ct.starts_with("text/csv"), "{ct}");
@@ -493,30 +646,65 @@ async fn rendered_answers(store: &dyn HistoryStore, results: &[CheckResult], nl:
         assert_eq!(rows[2][10].parse::<f64>().ok(), h.steps[1].p95_ms);
     }
     // An empty step has empty cells.
-    let p_empty = params(&[("from", &(T0 - HOUR).to_string()), ("to", &T0.to_string()), ("step", "1h"), ("format", "csv")]);
-    let (_, _, text) = body(api::history(store, &org(), &endpoint(), &p_empty, None, now).await.unwrap()).await;
+    let p_empty = params(&[
+        ("from", &(T0 - HOUR).to_string()),
+        ("to", &T0.to_string()),
+        ("step", "1h"),
+        ("format", "csv"),
+    ]);
+    let (_, _, text) = body(
+        api::history(store, &org(), &endpoint(), &p_empty, None, now)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(parse_csv(&text)[1][2..6], ["0", "0", "", ""]);
 
     // Raw results as CSV: quoting survives commas, quotes and line breaks; formula text
     // is defused.
-    let rp = params(&[("from", &T0.to_string()), ("to", &now.to_string()), ("limit", "1000"), ("region", "eu-west-1")]);
-    let (status, ct, text) = body(api::results(store, &org(), &endpoint(), &rp, Some("text/csv"), now).await.unwrap()).await;
+    let rp = params(&[
+        ("from", &T0.to_string()),
+        ("to", &now.to_string()),
+        ("limit", "1000"),
+        ("region", "eu-west-1"),
+    ]);
+    let (status, ct, text) = body(
+        api::results(store, &org(), &endpoint(), &rp, Some("text/csv"), now)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 200);
     assert!(ct.starts_with("text/csv"));
     let rows = parse_csv(&text);
     assert_eq!(rows[0].join(","), RESULTS_CSV_HEADER);
     let ours = ours(results);
-    let eu: Vec<&&CheckResult> = ours.iter().filter(|r| r.region.as_str() == "eu-west-1").collect();
+    let eu: Vec<&&CheckResult> = ours
+        .iter()
+        .filter(|r| r.region.as_str() == "eu-west-1")
+        .collect();
     assert_eq!(rows.len(), eu.len() + 1);
     for (row, r) in rows[1..].iter().zip(&eu) {
         assert_eq!(row[1], r.started_at_ms.to_string());
         let msg = expected_message(r, nl);
-        let msg = if msg.starts_with('=') { format!("'{msg}") } else { msg };
+        let msg = if msg.starts_with('=') {
+            format!("'{msg}")
+        } else {
+            msg
+        };
         assert_eq!(row[6], msg);
         assert_eq!(row[7].parse::<f64>().unwrap(), r.report.timings.total_ms);
     }
-    assert!(rows.iter().any(|r| r[6].contains("\"deadline\"") && r[6].contains(", ")));
-    let (_, ct, text) = body(api::results(store, &org(), &endpoint(), &rp, None, now).await.unwrap()).await;
+    assert!(
+        rows.iter()
+            .any(|r| r[6].contains("\"deadline\"") && r[6].contains(", "))
+    );
+    let (_, ct, text) = body(
+        api::results(store, &org(), &endpoint(), &rp, None, now)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(ct, "application/json");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let first = &v["results"][0];
@@ -531,16 +719,28 @@ async fn rendered_answers(store: &dyn HistoryStore, results: &[CheckResult], nl:
         (params(&[("region", "Mars!")]), "region"),
         (params(&[("format", "xml")]), "format"),
     ] {
-        let e = api::history(store, &org(), &endpoint(), &bad, None, now).await.unwrap_err();
-        assert!(matches!(&e, HistoryApiError::Invalid(f) if f.path == field), "{e:?}");
+        let e = api::history(store, &org(), &endpoint(), &bad, None, now)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, HistoryApiError::Invalid(f) if f.path == field),
+            "{e:?}"
+        );
         let (status, _, text) = body(e).await;
         assert_eq!(status, 422);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["field"], field);
     }
-    let e = api::results(store, &org(), &endpoint(), &params(&[("limit", "0")]), None, now)
-        .await
-        .unwrap_err();
+    let e = api::results(
+        store,
+        &org(),
+        &endpoint(),
+        &params(&[("limit", "0")]),
+        None,
+        now,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(body(e).await.0, 422);
 }
 
@@ -559,7 +759,10 @@ async fn badges(store: &dyn HistoryStore, results: &[CheckResult]) {
     assert!(ct.starts_with("image/svg+xml"));
     let uptime = render::format_uptime(t.uptime());
     assert!(uptime.ends_with('%') && uptime != "100%", "{uptime}");
-    assert!(svg.contains(&format!(">{uptime}</text>")), "{uptime}: {svg}");
+    assert!(
+        svg.contains(&format!(">{uptime}</text>")),
+        "{uptime}: {svg}"
+    );
     assert!(svg.contains(">uptime 24h</text>"));
     let (_, _, svg) = body(
         api::window_badge(store, &org(), &endpoint(), BadgeKind::ResponseTime, &p, now)
@@ -568,12 +771,22 @@ async fn badges(store: &dyn HistoryStore, results: &[CheckResult]) {
     )
     .await;
     let latency = render::format_latency(t.mean());
-    assert!(svg.contains(&format!(">{latency}</text>")), "{latency}: {svg}");
+    assert!(
+        svg.contains(&format!(">{latency}</text>")),
+        "{latency}: {svg}"
+    );
     // The default window (30 days) holds the same data.
     let (_, _, svg) = body(
-        api::window_badge(store, &org(), &endpoint(), BadgeKind::Uptime, &params(&[]), now)
-            .await
-            .unwrap(),
+        api::window_badge(
+            store,
+            &org(),
+            &endpoint(),
+            BadgeKind::Uptime,
+            &params(&[]),
+            now,
+        )
+        .await
+        .unwrap(),
     )
     .await;
     assert!(svg.contains(&format!(">{uptime}</text>")) && svg.contains(">uptime 30d</text>"));
@@ -586,19 +799,44 @@ async fn badges(store: &dyn HistoryStore, results: &[CheckResult]) {
     let ours = ours(results);
     let last: Vec<bool> = REGIONS
         .iter()
-        .map(|(r, _)| ours.iter().find(|c| c.region.as_str() == *r).unwrap().report.outcome.is_up())
+        .map(|(r, _)| {
+            ours.iter()
+                .find(|c| c.region.as_str() == *r)
+                .unwrap()
+                .report
+                .outcome
+                .is_up()
+        })
         .collect();
     let expected = match last.iter().filter(|u| **u).count() {
         3 => EndpointStatus::Up,
         0 => EndpointStatus::Down,
         _ => EndpointStatus::Degraded,
     };
-    let (_, _, svg) = body(api::status_badge(store, &org(), &endpoint(), now - 10 * MINUTE).await.unwrap()).await;
-    assert!(svg.contains(&format!(">{}</text>", expected.as_str())), "{svg}");
+    let (_, _, svg) = body(
+        api::status_badge(store, &org(), &endpoint(), now - 10 * MINUTE)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        svg.contains(&format!(">{}</text>", expected.as_str())),
+        "{svg}"
+    );
     // Nothing recent: unknown; another org: unknown.
-    let (_, _, svg) = body(api::status_badge(store, &org(), &endpoint(), now + HOUR).await.unwrap()).await;
+    let (_, _, svg) = body(
+        api::status_badge(store, &org(), &endpoint(), now + HOUR)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(svg.contains(">unknown</text>"));
     let other = OrgId::parse(OTHER_ORG).unwrap();
-    let (_, _, svg) = body(api::status_badge(store, &other, &endpoint(), T0).await.unwrap()).await;
+    let (_, _, svg) = body(
+        api::status_badge(store, &other, &endpoint(), T0)
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(svg.contains(">unknown</text>"));
 }

@@ -192,40 +192,50 @@ impl Part {
         Some(Self { weight, q, u })
     }
 
-    /// The approximate CDF at latency e^`x`: the normal score is piecewise linear in
-    /// ln(latency) through the three known quantiles, extended beyond them at the
-    /// neighbouring segment's slope (exact for a log-normal row); zero-width segments are
-    /// jumps.
-    fn cdf_ln(&self, x: f64) -> f64 {
+    /// The approximate CDF at latency e^`x`, and its derivative in `x`: the normal score
+    /// is piecewise linear in ln(latency) through the three known quantiles, extended
+    /// beyond them at the neighbouring segment's slope (exact for a log-normal row);
+    /// zero-width segments are jumps.
+    fn cdf_ln(&self, x: f64) -> (f64, f64) {
         let [u50, u95, u99] = self.u;
-        let z = if x >= u99 {
-            if x == u99 {
+        let (z, slope) = if x >= u99 {
+            if x == u99 && u50 == u99 {
                 // A row whose checks all took the same time is a point mass.
-                if u50 == u99 {
-                    return 1.0;
-                }
-                Z[2]
+                return (1.0, 0.0);
+            }
+            if x == u99 {
+                (Z[2], 0.0)
             } else if u99 > u95 {
-                Z[2] + (Z[2] - Z[1]) / (u99 - u95) * (x - u99)
+                let k = (Z[2] - Z[1]) / (u99 - u95);
+                (Z[2] + k * (x - u99), k)
             } else if u99 > u50 {
-                Z[2] + Z[2] / (u99 - u50) * (x - u99)
+                let k = Z[2] / (u99 - u50);
+                (Z[2] + k * (x - u99), k)
             } else {
-                return 1.0;
+                return (1.0, 0.0);
             }
         } else if x >= u95 {
             // u95 <= x < u99
-            Z[1] + (Z[2] - Z[1]) * (x - u95) / (u99 - u95)
+            let k = (Z[2] - Z[1]) / (u99 - u95);
+            (Z[1] + k * (x - u95), k)
         } else if x >= u50 {
             // u50 <= x < u95
-            Z[1] * (x - u50) / (u95 - u50)
+            let k = Z[1] / (u95 - u50);
+            (k * (x - u50), k)
         } else if u95 > u50 {
-            Z[1] / (u95 - u50) * (x - u50)
+            let k = Z[1] / (u95 - u50);
+            (k * (x - u50), k)
         } else if u99 > u50 {
-            Z[2] / (u99 - u50) * (x - u50)
+            let k = Z[2] / (u99 - u50);
+            (k * (x - u50), k)
         } else {
-            return 0.0;
+            return (0.0, 0.0);
         };
-        normal_cdf(z)
+        if z.abs() >= 9.0 {
+            return (if z > 0.0 { 1.0 } else { 0.0 }, 0.0);
+        }
+        let density = (-0.5 * z * z).exp() * (1.0 / (2.0 * std::f64::consts::PI).sqrt());
+        (normal_cdf(z), density * slope)
     }
 }
 
@@ -265,31 +275,69 @@ pub fn merged_quantile(parts: &[Part], i: usize) -> Option<f64> {
     }
     let total: f64 = parts.iter().map(|s| s.weight).sum();
     let p = QUANTILES[i] - (0.5 - 1e-9) / total;
-    // The mixture's CDF at latency e^x; the search runs on ln(latency), where the models
-    // are linear.
-    let mix = |x: f64| parts.iter().map(|s| s.weight * s.cdf_ln(x)).sum::<f64>() / total;
+    // The mixture's CDF at latency e^x and its derivative; the search runs on
+    // ln(latency), where the models are linear.
+    let mix = |x: f64| {
+        let (mut f, mut d) = (0.0, 0.0);
+        for s in parts {
+            let (fi, di) = s.cdf_ln(x);
+            f += s.weight * fi;
+            d += s.weight * di;
+        }
+        (f / total, d / total)
+    };
     let (mut a, mut b) = (lo.max(MIN_MS).ln(), hi.max(MIN_MS).ln());
-    // mix(b) >= p, since every CDF reaches its own probability at its quantile <= hi.
-    if mix(a) >= p {
+    // f(a) < 0 <= f(b): mix(b) >= p, since every CDF reaches its own probability at its
+    // quantile <= hi.
+    let fa = mix(a).0 - p;
+    if fa >= 0.0 {
         return Some(lo);
     }
-    // Down to a relative error of 1e-7 (answers are rounded to the microsecond).
-    while b - a > 1e-7 {
-        let m = a + (b - a) / 2.0;
-        if mix(m) >= p {
-            b = m;
+    // Newton's method kept inside the bracket, bisecting whenever a Newton step would
+    // leave it or shrink too slowly (the mixture has jumps where rows are point masses,
+    // and no slope there); down to 1e-7 in ln(latency), a relative error of 1e-7 (answers
+    // are rounded to the microsecond).
+    const TOLERANCE: f64 = 1e-7;
+    let mut x = a + (b - a) / 2.0;
+    let (mut step, mut step_before) = (b - a, b - a);
+    let mut answer = None;
+    for _ in 0..200 {
+        let (g, d) = mix(x);
+        let f = g - p;
+        if f >= 0.0 {
+            b = x;
         } else {
-            a = m;
+            a = x;
+        }
+        if b - a <= TOLERANCE {
+            answer = Some(b);
+            break;
+        }
+        let newton = x - f / d;
+        if d > 0.0 && newton > a && newton < b && (2.0 * f).abs() <= (step_before * d).abs() {
+            step_before = step;
+            step = newton - x;
+            x = newton;
+            if step.abs() <= TOLERANCE {
+                answer = Some(x);
+                break;
+            }
+        } else {
+            step_before = step;
+            step = (b - a) / 2.0;
+            x = a + step;
         }
     }
-    let (a, b) = (a.exp() * (1.0 - 1e-9), b.exp() * (1.0 + 1e-9));
-    // Snap to a part's own value when the answer is one (rows of single checks).
+    let answer = answer.unwrap_or(b).exp();
+    // Snap to a part's own value when the answer is one (rows of single checks, where
+    // the search ends on a jump).
+    let (from, to) = (answer * (1.0 - 2e-7), answer * (1.0 + 2e-7));
     Some(
         parts
             .iter()
             .map(|s| s.q[i])
-            .find(|&v| v >= a && v <= b)
-            .unwrap_or(b / (1.0 + 1e-9)),
+            .find(|&v| v >= from && v <= to)
+            .unwrap_or(answer),
     )
 }
 
@@ -312,7 +360,10 @@ mod tests {
 
     #[test]
     fn agreeing_parts_give_their_value() {
-        let p = [part(10.0, [50.0, 90.0, 99.0]), part(3.0, [50.0, 90.0, 99.0])];
+        let p = [
+            part(10.0, [50.0, 90.0, 99.0]),
+            part(3.0, [50.0, 90.0, 99.0]),
+        ];
         for i in 0..3 {
             let v = merged_quantile(&p, i).unwrap();
             assert!((v - p[0].q[i]).abs() < 1e-3, "{i}: {v}");

@@ -17,8 +17,7 @@ use scoville_core::{EndpointId, OrgId};
 
 use super::render::{self, Format, Rendered};
 use super::{
-    EndpointStatus, FieldError, HistoryError, HistoryQuery, HistoryStore, ResultsQuery,
-    StepSize,
+    EndpointStatus, FieldError, HistoryError, HistoryQuery, HistoryStore, ResultsQuery, StepSize,
 };
 
 /// Why a history request failed.
@@ -165,15 +164,23 @@ impl BadgeWindow {
 
     /// `window=24h|7d|30d|90d`, 30 days by default.
     pub fn parse(params: &HashMap<String, String>) -> Result<Self, FieldError> {
-        let Some(w) = params.get("window").map(|w| w.trim()).filter(|w| !w.is_empty()) else {
+        let Some(w) = params
+            .get("window")
+            .map(|w| w.trim())
+            .filter(|w| !w.is_empty())
+        else {
             return Ok(Self::ALL[2]);
         };
-        Self::ALL.iter().copied().find(|b| b.label == w).ok_or_else(|| {
-            FieldError::new(
-                "window",
-                format!("{w:?} is not a window; use 24h, 7d, 30d or 90d"),
-            )
-        })
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|b| b.label == w)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "window",
+                    format!("{w:?} is not a window; use 24h, 7d, 30d or 90d"),
+                )
+            })
     }
 
     /// Its label, e.g. `30d`.

@@ -16,8 +16,8 @@ use scoville_core::{ApdexClass, EndpointId, OrgId, Timings};
 use serde::Deserialize;
 
 use super::{
-    History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup,
-    RollupRow, aggregate,
+    History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup, RollupRow,
+    aggregate,
 };
 
 /// The raw measurement the receiver writes.
@@ -109,7 +109,10 @@ impl InfluxHistory {
         let base =
             reqwest::Url::parse(&settings.url).map_err(|e| format!("{:?}: {e}", settings.url))?;
         if !matches!(base.scheme(), "http" | "https") {
-            return Err(format!("{:?}: InfluxDB is reached over http or https", settings.url));
+            return Err(format!(
+                "{:?}: InfluxDB is reached over http or https",
+                settings.url
+            ));
         }
         let query_url = base.join("query").map_err(|e| e.to_string())?;
         let client = reqwest::Client::builder()
@@ -168,7 +171,9 @@ impl InfluxHistory {
             )));
         }
         let body: QueryResponse = serde_json::from_slice(&bytes).map_err(|e| {
-            HistoryError::Query(format!("InfluxDB answered {status} with unreadable JSON: {e}"))
+            HistoryError::Query(format!(
+                "InfluxDB answered {status} with unreadable JSON: {e}"
+            ))
         })?;
         if let Some(err) = body.error {
             return Err(HistoryError::Query(err));
@@ -339,11 +344,9 @@ impl Series {
     fn columns<const N: usize>(&self, names: [&str; N]) -> Result<[usize; N], HistoryError> {
         let mut out = [0; N];
         for (slot, name) in out.iter_mut().zip(names) {
-            *slot = self
-                .columns
-                .iter()
-                .position(|c| c == name)
-                .ok_or_else(|| HistoryError::Query(format!("InfluxDB answered without column {name:?}")))?;
+            *slot = self.columns.iter().position(|c| c == name).ok_or_else(|| {
+                HistoryError::Query(format!("InfluxDB answered without column {name:?}"))
+            })?;
         }
         Ok(out)
     }
@@ -375,7 +378,15 @@ fn rollup_rows(result: &StatementResult) -> Result<Vec<RollupRow>, HistoryError>
     for s in &result.series {
         let region = s.region();
         let [t, c, up, sat, tol, fru, p50, p95, p99, mean] = s.columns([
-            "time", "count", "up", "satisfied", "tolerating", "frustrated", "p50", "p95", "p99",
+            "time",
+            "count",
+            "up",
+            "satisfied",
+            "tolerating",
+            "frustrated",
+            "p50",
+            "p95",
+            "p99",
             "mean",
         ])?;
         out.reserve(s.values.len());
@@ -407,11 +418,39 @@ fn result_rows(result: &StatementResult) -> Result<Vec<ResultRow>, HistoryError>
     let mut out = Vec::new();
     for s in &result.series {
         let region = s.region();
-        let [t, total, dns, connect, tls, ttfb, up, sat, tol, outcome, reason, status, message, bytes, run_id] =
-            s.columns([
-                "time", "total_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "up", "satisfied",
-                "tolerating", "outcome", "reason", "status", "message", "bytes", "run_id",
-            ])?;
+        let [
+            t,
+            total,
+            dns,
+            connect,
+            tls,
+            ttfb,
+            up,
+            sat,
+            tol,
+            outcome,
+            reason,
+            status,
+            message,
+            bytes,
+            run_id,
+        ] = s.columns([
+            "time",
+            "total_ms",
+            "dns_ms",
+            "connect_ms",
+            "tls_ms",
+            "ttfb_ms",
+            "up",
+            "satisfied",
+            "tolerating",
+            "outcome",
+            "reason",
+            "status",
+            "message",
+            "bytes",
+            "run_id",
+        ])?;
         for v in &s.values {
             let get = |i: usize| v.get(i).unwrap_or(&serde_json::Value::Null);
             let Some(started_at_ms) = int(get(t)) else {
@@ -454,12 +493,19 @@ mod tests {
 
     #[test]
     fn names_are_checked_and_quoted() {
-        assert!(InfluxHistory::new(InfluxHistorySettings::new("http://127.0.0.1:8086", "a\"b")).is_err());
+        assert!(
+            InfluxHistory::new(InfluxHistorySettings::new("http://127.0.0.1:8086", "a\"b"))
+                .is_err()
+        );
         let mut s = InfluxHistorySettings::new("http://127.0.0.1:8086", "scoville");
         s.retention_policy = Some("x; DROP".into());
         assert!(InfluxHistory::new(s).is_err());
         assert!(InfluxHistory::new(InfluxHistorySettings::new("file:///etc", "scoville")).is_err());
-        let h = InfluxHistory::new(InfluxHistorySettings::new("http://127.0.0.1:8086", "scoville")).unwrap();
+        let h = InfluxHistory::new(InfluxHistorySettings::new(
+            "http://127.0.0.1:8086",
+            "scoville",
+        ))
+        .unwrap();
         assert_eq!(h.qualified(ROLLUP_HOUR), "\"scoville\"..\"rollup_1h\"");
     }
 
@@ -474,7 +520,10 @@ mod tests {
         let rows = rollup_rows(&body.results[0]).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].region, "eu-west-1");
-        assert_eq!((rows[0].count, rows[0].up, rows[0].p99), (60, 59, Some(80.25)));
+        assert_eq!(
+            (rows[0].count, rows[0].up, rows[0].p99),
+            (60, 59, Some(80.25))
+        );
         assert_eq!((rows[1].count, rows[1].p50), (3, None));
     }
 }

@@ -274,9 +274,10 @@ impl HistoryQuery {
         self.step.rollup()
     }
 
-    /// The number of steps in the answer.
+    /// The number of steps in the answer (at most [`MAX_STEPS`], even for a query built
+    /// by hand).
     pub fn step_count(&self) -> usize {
-        ((self.to_ms - self.from_ms) / self.step.ms) as usize
+        ((self.to_ms - self.from_ms).max(0) / self.step.ms).min(MAX_STEPS) as usize
     }
 }
 
@@ -303,10 +304,7 @@ fn widen(from_ms: i64, to_ms: i64, period: i64) -> (i64, i64) {
 }
 
 fn param<'a>(params: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
-    params
-        .get(key)
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
+    params.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 fn parse_region(params: &HashMap<String, String>) -> Result<Option<Region>, FieldError> {
@@ -325,9 +323,9 @@ pub fn parse_time(field: &str, value: &str) -> Result<i64, FieldError> {
             .bytes()
             .all(|b| b.is_ascii_digit())
     {
-        value.parse::<i64>().map_err(|_| {
-            FieldError::new(field, format!("{value:?} is not a time in Unix ms"))
-        })?
+        value
+            .parse::<i64>()
+            .map_err(|_| FieldError::new(field, format!("{value:?} is not a time in Unix ms")))?
     } else {
         // A '+' of an offset arrives as a space when the client did not encode it.
         let fixed = value.replace(' ', "+");
@@ -364,8 +362,7 @@ fn check_time(field: &str, ms: i64) -> Result<(), FieldError> {
 /// Formats Unix ms as RFC 3339 in UTC (`2026-01-01T00:00:00Z`, with milliseconds when
 /// not whole seconds).
 pub fn format_time(ms: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-    else {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return ms.to_string();
     };
     let (y, mo, d) = (t.year(), u8::from(t.month()), t.day());
@@ -403,9 +400,9 @@ impl ResultsQuery {
         };
         let region = parse_region(params)?;
         let limit = match param(params, "limit") {
-            Some(v) => v.parse::<u32>().map_err(|_| {
-                FieldError::new("limit", format!("{v:?} is not a whole number"))
-            })?,
+            Some(v) => v
+                .parse::<u32>()
+                .map_err(|_| FieldError::new("limit", format!("{v:?} is not a whole number")))?,
             None => DEFAULT_RESULTS_LIMIT,
         };
         Self::new(from_ms, to_ms, region, limit)
@@ -679,7 +676,10 @@ mod tests {
 
     #[test]
     fn times_are_ms_or_rfc3339() {
-        assert_eq!(parse_time("from", "1767225600000").unwrap(), 1_767_225_600_000);
+        assert_eq!(
+            parse_time("from", "1767225600000").unwrap(),
+            1_767_225_600_000
+        );
         assert_eq!(
             parse_time("from", "2026-01-01T00:00:00Z").unwrap(),
             1_767_225_600_000
@@ -705,24 +705,46 @@ mod tests {
         assert_eq!(q.from_ms, 1_767_225_600_000 + 35 * MINUTE_MS - DAY_MS);
         assert_eq!(q.rollup(), Rollup::Minute);
         let q = HistoryQuery::parse(
-            &params(&[("from", "2026-01-01T00:10:00Z"), ("to", "2026-01-01T02:00:01Z"), ("step", "1h")]),
+            &params(&[
+                ("from", "2026-01-01T00:10:00Z"),
+                ("to", "2026-01-01T02:00:01Z"),
+                ("step", "1h"),
+            ]),
             NOW,
         )
         .unwrap();
-        assert_eq!((q.from_ms, q.to_ms), (1_767_225_600_000, 1_767_225_600_000 + 3 * HOUR_MS));
+        assert_eq!(
+            (q.from_ms, q.to_ms),
+            (1_767_225_600_000, 1_767_225_600_000 + 3 * HOUR_MS)
+        );
         assert_eq!(q.step_count(), 3);
         assert_eq!(q.rollup(), Rollup::Hour);
-        let q = HistoryQuery::parse(&params(&[("from", "2025-01-01T00:00:00Z"), ("to", "2026-01-01T00:00:00Z")]), NOW)
-            .unwrap();
+        let q = HistoryQuery::parse(
+            &params(&[
+                ("from", "2025-01-01T00:00:00Z"),
+                ("to", "2026-01-01T00:00:00Z"),
+            ]),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(q.step.label(), "1d");
     }
 
     #[test]
     fn errors_name_the_field() {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
             (&[("step", "7m")], "step", "not a step"),
-            (&[("step", "1m"), ("from", "2025-12-20T00:00:00Z")], "step", "steps"),
-            (&[("step", "15m"), ("from", "2025-12-20T00:00:00Z")], "step", "7 days"),
+            (
+                &[("step", "1m"), ("from", "2025-12-20T00:00:00Z")],
+                "step",
+                "steps",
+            ),
+            (
+                &[("step", "15m"), ("from", "2025-12-20T00:00:00Z")],
+                "step",
+                "7 days",
+            ),
             (&[("from", "2026-01-02T00:00:00Z")], "to", "after"),
             (&[("from", "2024-01-01T00:00:00Z")], "from", "400 days"),
             (&[("region", "EU West")], "region", "region"),
@@ -759,8 +781,17 @@ mod tests {
             run_id: "x".into(),
         };
         assert_eq!(EndpointStatus::from_latest(&[]), EndpointStatus::Unknown);
-        assert_eq!(EndpointStatus::from_latest(&[row(true), row(true)]), EndpointStatus::Up);
-        assert_eq!(EndpointStatus::from_latest(&[row(true), row(false)]), EndpointStatus::Degraded);
-        assert_eq!(EndpointStatus::from_latest(&[row(false)]), EndpointStatus::Down);
+        assert_eq!(
+            EndpointStatus::from_latest(&[row(true), row(true)]),
+            EndpointStatus::Up
+        );
+        assert_eq!(
+            EndpointStatus::from_latest(&[row(true), row(false)]),
+            EndpointStatus::Degraded
+        );
+        assert_eq!(
+            EndpointStatus::from_latest(&[row(false)]),
+            EndpointStatus::Down
+        );
     }
 }

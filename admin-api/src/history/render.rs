@@ -29,9 +29,14 @@ impl IntoResponse for Rendered {
     fn into_response(self) -> Response {
         let mut r = (StatusCode::OK, self.body).into_response();
         let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-        if let Some(cc) = self.cache_control {
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cc));
+        if let Ok(v) = HeaderValue::from_str(self.content_type) {
+            h.insert(header::CONTENT_TYPE, v);
+        }
+        if let Some(v) = self
+            .cache_control
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
+            h.insert(header::CACHE_CONTROL, v);
         }
         if let Some(v) = self
             .content_disposition
@@ -67,7 +72,11 @@ impl Format {
         params: &HashMap<String, String>,
         accept: Option<&str>,
     ) -> Result<Self, FieldError> {
-        if let Some(f) = params.get("format").map(|f| f.trim()).filter(|f| !f.is_empty()) {
+        if let Some(f) = params
+            .get("format")
+            .map(|f| f.trim())
+            .filter(|f| !f.is_empty())
+        {
             return match f.to_ascii_lowercase().as_str() {
                 "json" => Ok(Format::Json),
                 "csv" => Ok(Format::Csv),
@@ -247,9 +256,8 @@ fn row(out: &mut String, cells: &[String]) {
 
 /// One CSV field: quoted when it holds a comma, quote, CR, LF or an edge space.
 pub fn quote_csv(field: &str, out: &mut String) {
-    let needs = field.contains([',', '"', '\r', '\n'])
-        || field.starts_with(' ')
-        || field.ends_with(' ');
+    let needs =
+        field.contains([',', '"', '\r', '\n']) || field.starts_with(' ') || field.ends_with(' ');
     if !needs {
         out.push_str(field);
         return;
@@ -425,7 +433,11 @@ pub fn response_time_badge(window: &str, mean_ms: Option<f64>) -> Rendered {
         Some(_) => color::RED,
         None => color::GREY,
     };
-    badge(&format!("response time {window}"), &format_latency(mean_ms), c)
+    badge(
+        &format!("response time {window}"),
+        &format_latency(mean_ms),
+        c,
+    )
 }
 
 #[cfg(test)]
@@ -433,14 +445,20 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn negotiates_the_format() {
         let none = p(&[]);
         assert_eq!(Format::negotiate(&none, None).unwrap(), Format::Json);
-        assert_eq!(Format::negotiate(&none, Some("text/csv")).unwrap(), Format::Csv);
+        assert_eq!(
+            Format::negotiate(&none, Some("text/csv")).unwrap(),
+            Format::Csv
+        );
         assert_eq!(Format::negotiate(&none, Some("*/*")).unwrap(), Format::Json);
         assert_eq!(
             Format::negotiate(&none, Some("application/json;q=0.5, text/csv")).unwrap(),
@@ -450,8 +468,16 @@ mod tests {
             Format::negotiate(&none, Some("text/csv;q=0.2, application/json")).unwrap(),
             Format::Json
         );
-        assert_eq!(Format::negotiate(&p(&[("format", "CSV")]), Some("application/json")).unwrap(), Format::Csv);
-        assert_eq!(Format::negotiate(&p(&[("format", "xml")]), None).unwrap_err().path, "format");
+        assert_eq!(
+            Format::negotiate(&p(&[("format", "CSV")]), Some("application/json")).unwrap(),
+            Format::Csv
+        );
+        assert_eq!(
+            Format::negotiate(&p(&[("format", "xml")]), None)
+                .unwrap_err()
+                .path,
+            "format"
+        );
     }
 
     #[test]
@@ -470,11 +496,19 @@ mod tests {
     #[test]
     fn badges_escape_and_format() {
         let b = badge("a<b>&\"c\"", "x'y", "red; stroke:url(evil)");
-        assert!(b.body.contains("a&lt;b&gt;&amp;&quot;c&quot;: x&apos;y"), "{}", b.body);
+        assert!(
+            b.body.contains("a&lt;b&gt;&amp;&quot;c&quot;: x&apos;y"),
+            "{}",
+            b.body
+        );
         assert!(!b.body.contains("evil"));
         assert!(b.body.contains(color::GREY));
         assert_eq!(format_uptime(Some(1.0)), "100%");
-        assert_eq!(format_uptime(Some(0.99999)), "99.99%", "never rounded up to 100");
+        assert_eq!(
+            format_uptime(Some(0.99999)),
+            "99.99%",
+            "never rounded up to 100"
+        );
         assert_eq!(format_uptime(Some(0.9995)), "99.95%");
         assert_eq!(format_uptime(Some(0.995)), "99.5%");
         assert_eq!(format_uptime(Some(0.5)), "50%");

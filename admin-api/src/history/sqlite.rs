@@ -22,8 +22,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use scoville_core::{ApdexClass, EndpointId, OrgId, Region, Timings};
 
 use super::{
-    History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup,
-    RollupRow, aggregate,
+    History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup, RollupRow,
+    aggregate,
 };
 
 /// The next region (after `?3`) with rollups of period `?1` for endpoint `?2`.
@@ -34,8 +34,7 @@ pub(crate) const ROLLUP_RANGE: &str = "SELECT start_ms, count, up, satisfied, to
      WHERE period = ?1 AND endpoint_id = ?2 AND region = ?3 AND start_ms >= ?4 AND start_ms < ?5 AND org_id = ?6 \
      ORDER BY start_ms";
 /// The next region (after `?2`) with raw results of endpoint `?1`.
-pub(crate) const NEXT_RESULT_REGION: &str =
-    "SELECT region FROM check_result WHERE endpoint_id = ?1 AND region > ?2 ORDER BY region LIMIT 1";
+pub(crate) const NEXT_RESULT_REGION: &str = "SELECT region FROM check_result WHERE endpoint_id = ?1 AND region > ?2 ORDER BY region LIMIT 1";
 /// One region's raw results in a range, newest first.
 pub(crate) const RESULT_RANGE: &str = "SELECT started_at_ms, total_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, up, satisfied, tolerating, \
      outcome, reason, status, message, bytes, run_id FROM check_result \
@@ -84,7 +83,9 @@ fn sql_error(e: rusqlite::Error) -> HistoryError {
 fn open_connection(path: &Path) -> Result<Connection, HistoryError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
     )
     .map_err(sql_error)?;
     conn.busy_timeout(Duration::from_secs(5))
@@ -174,7 +175,11 @@ fn read_rollups(
     let regions = match &q.region {
         Some(r) => vec![r.as_str().to_string()],
         None => regions(c, NEXT_ROLLUP_REGION, |after| {
-            vec![period.to_string().into(), endpoint_id.to_string().into(), after.to_string().into()]
+            vec![
+                period.to_string().into(),
+                endpoint_id.to_string().into(),
+                after.to_string().into(),
+            ]
         })?,
     };
     let mut stmt = c.prepare_cached(ROLLUP_RANGE).map_err(sql_error)?;
@@ -361,7 +366,8 @@ mod tests {
         let _writer = SqliteStore::open(&path).unwrap();
         let c = open_connection(&path).unwrap();
         let plan = |sql: &str, n: usize| -> String {
-            let args: Vec<rusqlite::types::Value> = (0..n).map(|_| rusqlite::types::Value::Integer(1)).collect();
+            let args: Vec<rusqlite::types::Value> =
+                (0..n).map(|_| rusqlite::types::Value::Integer(1)).collect();
             let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let rows = stmt
                 .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
@@ -369,7 +375,11 @@ mod tests {
             rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
         };
         let cases = [
-            (NEXT_ROLLUP_REGION, 3, "(period=? AND endpoint_id=? AND region>?)"),
+            (
+                NEXT_ROLLUP_REGION,
+                3,
+                "(period=? AND endpoint_id=? AND region>?)",
+            ),
             (
                 ROLLUP_RANGE,
                 6,

@@ -17,19 +17,26 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// Parses a JSON body: 415 without a JSON content type (which also keeps cross-site
 /// forms out), 413 over the limit, 400 when it is not JSON, 422 naming the field.
-pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return Err(ApiError::BadRequest("the body must be JSON (Content-Type: application/json)".into()));
+        return Err(ApiError::BadRequest(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ));
     }
     if body.len() > MAX_BODY {
-        return Err(ApiError::BadRequest(format!("the body is larger than {MAX_BODY} bytes")));
+        return Err(ApiError::BadRequest(format!(
+            "the body is larger than {MAX_BODY} bytes"
+        )));
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
     scoville_core::parse::from_value(value).map_err(|e| {
         let field = if e.path == "." { String::new() } else { e.path };
         ApiError::Invalid(Invalid::new(field, e.message))
@@ -41,7 +48,10 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
 }
 
 /// `GET /v1/endpoints`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Endpoint>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Endpoint>>, ApiError> {
     Ok(Json(state.store.endpoints(&caller.org_id).await?))
 }
 
@@ -61,9 +71,18 @@ pub async fn create(
 }
 
 /// `GET /v1/endpoints/{id}`.
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Endpoint>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Endpoint>, ApiError> {
     let id = endpoint_id(&id)?;
-    state.store.endpoint(&caller.org_id, &id).await?.map(Json).ok_or(ApiError::NotFound)
+    state
+        .store
+        .endpoint(&caller.org_id, &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
 }
 
 /// `PUT /v1/endpoints/{id}`: replaces the endpoint.
@@ -76,7 +95,11 @@ pub async fn replace(
 ) -> Result<Json<Endpoint>, ApiError> {
     let id = endpoint_id(&id)?;
     // Another org's id is 404 whatever the caller's role or the body.
-    state.store.endpoint(&caller.org_id, &id).await?.ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .endpoint(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     caller.must_write()?;
     let input: EndpointInput = parse_body(&headers, &body)?;
     let endpoint = input.into_endpoint(id, caller.org_id.clone())?;
@@ -88,9 +111,17 @@ pub async fn replace(
 }
 
 /// `DELETE /v1/endpoints/{id}`.
-pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = endpoint_id(&id)?;
-    state.store.endpoint(&caller.org_id, &id).await?.ok_or(ApiError::NotFound)?;
+    state
+        .store
+        .endpoint(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     caller.must_write()?;
     if state.store.delete_endpoint(&caller.org_id, &id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -99,9 +130,18 @@ pub async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Pat
     }
 }
 
-async fn set_paused(state: &AppState, caller: &Caller, id: &str, paused: bool) -> Result<Json<Endpoint>, ApiError> {
+async fn set_paused(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    paused: bool,
+) -> Result<Json<Endpoint>, ApiError> {
     let id = endpoint_id(id)?;
-    let mut endpoint = state.store.endpoint(&caller.org_id, &id).await?.ok_or(ApiError::NotFound)?;
+    let mut endpoint = state
+        .store
+        .endpoint(&caller.org_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     caller.must_write()?;
     endpoint.paused = paused;
     if state.store.put_endpoint(&endpoint, true).await? {
@@ -112,11 +152,19 @@ async fn set_paused(state: &AppState, caller: &Caller, id: &str, paused: bool) -
 }
 
 /// `POST /v1/endpoints/{id}/pause`.
-pub async fn pause(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Endpoint>, ApiError> {
+pub async fn pause(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Endpoint>, ApiError> {
     set_paused(&state, &caller, &id, true).await
 }
 
 /// `POST /v1/endpoints/{id}/resume`.
-pub async fn resume(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Endpoint>, ApiError> {
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Endpoint>, ApiError> {
     set_paused(&state, &caller, &id, false).await
 }

@@ -33,7 +33,10 @@ fn name(n: &str) -> Result<String, Invalid> {
 }
 
 /// `GET /v1/api-keys`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<ApiKey>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ApiKey>>, ApiError> {
     Ok(Json(state.store.api_keys(&caller.org_id).await?))
 }
 
@@ -44,10 +47,20 @@ pub async fn create(
     Json(body): Json<NewKey>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     caller.must_write()?;
-    let key = ApiKey { id: new_id("key_"), name: name(&body.name)?, scope: body.scope };
+    let key = ApiKey {
+        id: new_id("key_"),
+        name: name(&body.name)?,
+        scope: body.scope,
+    };
     let secret = new_secret("sk_");
-    state.store.create_api_key(&caller.org_id, &key, &hash_secret(&secret)).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": key.id, "name": key.name, "scope": key.scope, "key": secret }))))
+    state
+        .store
+        .create_api_key(&caller.org_id, &key, &hash_secret(&secret))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": key.id, "name": key.name, "scope": key.scope, "key": secret })),
+    ))
 }
 
 /// `DELETE /v1/api-keys/{id}`.
@@ -73,6 +86,12 @@ pub async fn create_probe_token(
     caller.must_write()?;
     let (id, name) = (new_id("pt_"), name(&body.name)?);
     let secret = new_secret("pt_");
-    state.store.create_probe_token(&caller.org_id, &id, &name, &hash_secret(&secret)).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id, "name": name, "token": secret }))))
+    state
+        .store
+        .create_probe_token(&caller.org_id, &id, &name, &hash_secret(&secret))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "name": name, "token": secret })),
+    ))
 }

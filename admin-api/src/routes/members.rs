@@ -35,7 +35,10 @@ pub struct RoleChange {
 }
 
 /// `GET /v1/members`.
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Member>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Member>>, ApiError> {
     Ok(Json(state.store.members(&caller.org_id).await?))
 }
 
@@ -55,9 +58,18 @@ pub async fn invite(
     let expires = now_ms() + 7 * 86_400_000;
     state
         .store
-        .create_invitation(&hash_secret(&token), &caller.org_id, &email, body.role, expires)
+        .create_invitation(
+            &hash_secret(&token),
+            &caller.org_id,
+            &email,
+            body.role,
+            expires,
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "token": token, "email": email, "role": body.role, "expires_ms": expires }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": token, "email": email, "role": body.role, "expires_ms": expires })),
+    ))
 }
 
 /// `POST /v1/invitations/accept`: the signed-in user joins the inviting organization.
@@ -96,13 +108,21 @@ pub async fn set_role(
     caller.must_write()?;
     let m = member(&state, &caller, &user_id).await?;
     if (m.role == Role::Owner || body.role == Role::Owner) && caller.role != Role::Owner {
-        return Err(ApiError::Forbidden("only an owner can make or unmake an owner"));
+        return Err(ApiError::Forbidden(
+            "only an owner can make or unmake an owner",
+        ));
     }
     if m.role == Role::Owner && body.role != Role::Owner {
         last_owner_guard(&state, &caller).await?;
     }
-    state.store.set_member(&caller.org_id, &user_id, body.role).await?;
-    Ok(Json(Member { role: body.role, ..m }))
+    state
+        .store
+        .set_member(&caller.org_id, &user_id, body.role)
+        .await?;
+    Ok(Json(Member {
+        role: body.role,
+        ..m
+    }))
 }
 
 /// `DELETE /v1/members/{id}`.
@@ -124,9 +144,17 @@ pub async fn remove(
 }
 
 async fn last_owner_guard(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    let owners = state.store.members(&caller.org_id).await?.iter().filter(|m| m.role == Role::Owner).count();
+    let owners = state
+        .store
+        .members(&caller.org_id)
+        .await?
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
     if owners <= 1 {
-        return Err(ApiError::Forbidden("an organization keeps at least one owner"));
+        return Err(ApiError::Forbidden(
+            "an organization keeps at least one owner",
+        ));
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod endpoints;
+pub mod history;
 pub mod keys;
 pub mod members;
 pub mod probe;
@@ -38,14 +39,21 @@ pub struct Route {
 }
 
 fn r(method: Method, path: &'static str, access: Access, handler: MethodRouter<AppState>) -> Route {
-    Route { method, path, access, handler }
+    Route {
+        method,
+        path,
+        access,
+        handler,
+    }
 }
 
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> (StatusCode, &'static str) {
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, &'static str) {
     match state.store.generation().await {
         Ok(_) => (StatusCode::OK, "ready\n"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n"),
@@ -61,24 +69,99 @@ pub fn table() -> Vec<Route> {
         r(Method::POST, "/v1/signup", Public, post(account::signup)),
         r(Method::POST, "/v1/login", Public, post(account::login)),
         r(Method::POST, "/v1/logout", Public, post(account::logout)),
-        r(Method::POST, "/v1/password", Org, post(account::change_password)),
+        r(
+            Method::POST,
+            "/v1/password",
+            Org,
+            post(account::change_password),
+        ),
         r(Method::GET, "/v1/me", Org, get(account::me)),
         r(Method::GET, "/v1/members", Org, get(members::list)),
         r(Method::PUT, "/v1/members/{id}", Org, put(members::set_role)),
-        r(Method::DELETE, "/v1/members/{id}", Org, delete(members::remove)),
+        r(
+            Method::DELETE,
+            "/v1/members/{id}",
+            Org,
+            delete(members::remove),
+        ),
         r(Method::POST, "/v1/invitations", Org, post(members::invite)),
-        r(Method::POST, "/v1/invitations/accept", Org, post(members::accept)),
+        r(
+            Method::POST,
+            "/v1/invitations/accept",
+            Org,
+            post(members::accept),
+        ),
         r(Method::GET, "/v1/api-keys", Org, get(keys::list)),
         r(Method::POST, "/v1/api-keys", Org, post(keys::create)),
-        r(Method::DELETE, "/v1/api-keys/{id}", Org, delete(keys::delete)),
-        r(Method::POST, "/v1/probe-tokens", Org, post(keys::create_probe_token)),
+        r(
+            Method::DELETE,
+            "/v1/api-keys/{id}",
+            Org,
+            delete(keys::delete),
+        ),
+        r(
+            Method::POST,
+            "/v1/probe-tokens",
+            Org,
+            post(keys::create_probe_token),
+        ),
         r(Method::GET, "/v1/endpoints", Org, get(endpoints::list)),
         r(Method::POST, "/v1/endpoints", Org, post(endpoints::create)),
         r(Method::GET, "/v1/endpoints/{id}", Org, get(endpoints::get)),
-        r(Method::PUT, "/v1/endpoints/{id}", Org, put(endpoints::replace)),
-        r(Method::DELETE, "/v1/endpoints/{id}", Org, delete(endpoints::delete)),
-        r(Method::POST, "/v1/endpoints/{id}/pause", Org, post(endpoints::pause)),
-        r(Method::POST, "/v1/endpoints/{id}/resume", Org, post(endpoints::resume)),
+        r(
+            Method::PUT,
+            "/v1/endpoints/{id}",
+            Org,
+            put(endpoints::replace),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/endpoints/{id}",
+            Org,
+            delete(endpoints::delete),
+        ),
+        r(
+            Method::POST,
+            "/v1/endpoints/{id}/pause",
+            Org,
+            post(endpoints::pause),
+        ),
+        r(
+            Method::POST,
+            "/v1/endpoints/{id}/resume",
+            Org,
+            post(endpoints::resume),
+        ),
+        r(
+            Method::GET,
+            "/v1/endpoints/{id}/history",
+            Org,
+            get(history::history),
+        ),
+        r(
+            Method::GET,
+            "/v1/endpoints/{id}/results",
+            Org,
+            get(history::results),
+        ),
+        r(
+            Method::GET,
+            "/v1/endpoints/{id}/badge/status",
+            Org,
+            get(history::status_badge),
+        ),
+        r(
+            Method::GET,
+            "/v1/endpoints/{id}/badge/uptime",
+            Org,
+            get(history::uptime_badge),
+        ),
+        r(
+            Method::GET,
+            "/v1/endpoints/{id}/badge/response-time",
+            Org,
+            get(history::response_time_badge),
+        ),
         r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
     ]
 }

@@ -101,23 +101,27 @@ impl ProbeListCache {
             .map(entry)
             .collect::<Result<_, _>>()?;
         let entries = Arc::new(entries);
-        *built = Some(Built { generation, at: Instant::now(), entries: entries.clone() });
+        *built = Some(Built {
+            generation,
+            at: Instant::now(),
+            entries: entries.clone(),
+        });
         Ok(entries)
     }
 }
 
 fn entry(e: Endpoint) -> Result<Entry, ApiError> {
     let wire = ProbeEndpoint {
-            id: e.id,
-            org_id: e.org_id,
-            name: e.name,
-            check: e.check,
-            apdex_t_ms: e.apdex_t_ms,
-            mean_limit_ms: e.mean_limit_ms,
-            // The failure service knows which endpoints are down; until it shares that
-            // with this API, probes send failures only (see the README).
-            open_incident: false,
-            last_body_hash: None,
+        id: e.id,
+        org_id: e.org_id,
+        name: e.name,
+        check: e.check,
+        apdex_t_ms: e.apdex_t_ms,
+        mean_limit_ms: e.mean_limit_ms,
+        // The failure service knows which endpoints are down; until it shares that
+        // with this API, probes send failures only (see the README).
+        open_incident: false,
+        last_body_hash: None,
     };
     Ok(Entry {
         hash: fnv1a64(wire.id.as_str()),
@@ -136,7 +140,8 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let region = Region::parse(q.region).map_err(|e| Invalid::new("region", e))?;
-    let shard = Shard::new(q.shard.unwrap_or(0), q.shards.unwrap_or(1)).map_err(|e| Invalid::new("shard", e))?;
+    let shard = Shard::new(q.shard.unwrap_or(0), q.shards.unwrap_or(1))
+        .map_err(|e| Invalid::new("shard", e))?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=5000).contains(&limit) {
         return Err(Invalid::new("limit", "must be between 1 and 5000").into());
@@ -176,7 +181,9 @@ pub async fn list(
         && let Some(last) = last
     {
         body.push_str(",\"next_cursor\":");
-        body.push_str(&serde_json::to_string(last).map_err(|e| ApiError::Unavailable(e.to_string()))?);
+        body.push_str(
+            &serde_json::to_string(last).map_err(|e| ApiError::Unavailable(e.to_string()))?,
+        );
     }
     body.push('}');
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())

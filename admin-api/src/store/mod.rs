@@ -32,7 +32,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[async_trait::async_trait]
 pub trait AdminStore: Send + Sync + std::fmt::Debug {
     /// Creates a user with a new organization they own.
-    async fn create_user_with_org(&self, user: &User, password_hash: &str, org: &Org) -> Result<()>;
+    async fn create_user_with_org(&self, user: &User, password_hash: &str, org: &Org)
+    -> Result<()>;
     /// A user and their password hash, by email.
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>>;
     /// A user's password hash.
@@ -54,9 +55,20 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     /// Removes a member; false if they were not one.
     async fn remove_member(&self, org: &OrgId, user_id: &str) -> Result<bool>;
     /// Stores an invitation.
-    async fn create_invitation(&self, token_hash: &str, org: &OrgId, email: &str, role: Role, expires_ms: i64) -> Result<()>;
+    async fn create_invitation(
+        &self,
+        token_hash: &str,
+        org: &OrgId,
+        email: &str,
+        role: Role,
+        expires_ms: i64,
+    ) -> Result<()>;
     /// Takes (deletes and returns) a live invitation.
-    async fn take_invitation(&self, token_hash: &str, now_ms: i64) -> Result<Option<(OrgId, String, Role)>>;
+    async fn take_invitation(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<(OrgId, String, Role)>>;
     /// Stores an API key.
     async fn create_api_key(&self, org: &OrgId, key: &ApiKey, key_hash: &str) -> Result<()>;
     /// An API key by its hash.
@@ -66,7 +78,13 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     /// Deletes an API key; false if the org has none with that id.
     async fn delete_api_key(&self, org: &OrgId, id: &str) -> Result<bool>;
     /// Stores a probe token of an organization (its private probes).
-    async fn create_probe_token(&self, org: &OrgId, id: &str, name: &str, token_hash: &str) -> Result<()>;
+    async fn create_probe_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<()>;
     /// The organization of a probe token.
     async fn probe_token(&self, token_hash: &str) -> Result<Option<OrgId>>;
     /// Creates or replaces an endpoint; with `must_exist`, false (and nothing written)

@@ -54,7 +54,11 @@ fn scope_str(s: KeyScope) -> &'static str {
 }
 
 fn scope_of(s: &str) -> KeyScope {
-    if s == "read_write" { KeyScope::ReadWrite } else { KeyScope::Read }
+    if s == "read_write" {
+        KeyScope::ReadWrite
+    } else {
+        KeyScope::Read
+    }
 }
 
 fn role_of(s: &str) -> Role {
@@ -62,7 +66,8 @@ fn role_of(s: &str) -> Role {
 }
 
 fn org_id(s: String) -> rusqlite::Result<OrgId> {
-    OrgId::parse(s).map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
+    OrgId::parse(s)
+        .map_err(|e| rusqlite::Error::InvalidColumnType(0, e, rusqlite::types::Type::Text))
 }
 
 fn endpoint_of(doc: &str) -> Result<Endpoint> {
@@ -79,7 +84,10 @@ impl SqliteAdmin {
         })
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
             .await
@@ -89,22 +97,37 @@ impl SqliteAdmin {
 
 #[async_trait::async_trait]
 impl AdminStore for SqliteAdmin {
-    async fn create_user_with_org(&self, user: &User, password_hash: &str, org: &Org) -> Result<()> {
+    async fn create_user_with_org(
+        &self,
+        user: &User,
+        password_hash: &str,
+        org: &Org,
+    ) -> Result<()> {
         let (user, hash, org) = (user.clone(), password_hash.to_string(), org.clone());
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
             let taken: bool = tx
-                .query_row("SELECT 1 FROM users WHERE email = ?1", params![user.email], |_| Ok(true))
+                .query_row(
+                    "SELECT 1 FROM users WHERE email = ?1",
+                    params![user.email],
+                    |_| Ok(true),
+                )
                 .optional()
                 .map_err(unavailable)?
                 .unwrap_or(false);
             if taken {
                 return Err(StoreError::Conflict("a user with this email"));
             }
-            tx.execute("INSERT INTO users (id, email, password_hash) VALUES (?1, ?2, ?3)", params![user.id, user.email, hash])
-                .map_err(unavailable)?;
-            tx.execute("INSERT INTO orgs (id, name) VALUES (?1, ?2)", params![org.id.as_str(), org.name])
-                .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO users (id, email, password_hash) VALUES (?1, ?2, ?3)",
+                params![user.id, user.email, hash],
+            )
+            .map_err(unavailable)?;
+            tx.execute(
+                "INSERT INTO orgs (id, name) VALUES (?1, ?2)",
+                params![org.id.as_str(), org.name],
+            )
+            .map_err(unavailable)?;
             tx.execute(
                 "INSERT INTO memberships (org_id, user_id, role) VALUES (?1, ?2, 'owner')",
                 params![org.id.as_str(), user.id],
@@ -118,9 +141,19 @@ impl AdminStore for SqliteAdmin {
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>> {
         let email = email.to_string();
         self.run(move |c| {
-            c.query_row("SELECT id, email, password_hash FROM users WHERE email = ?1", params![email], |r| {
-                Ok((User { id: r.get(0)?, email: r.get(1)? }, r.get(2)?))
-            })
+            c.query_row(
+                "SELECT id, email, password_hash FROM users WHERE email = ?1",
+                params![email],
+                |r| {
+                    Ok((
+                        User {
+                            id: r.get(0)?,
+                            email: r.get(1)?,
+                        },
+                        r.get(2)?,
+                    ))
+                },
+            )
             .optional()
             .map_err(unavailable)
         })
@@ -130,9 +163,13 @@ impl AdminStore for SqliteAdmin {
     async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
         let id = user_id.to_string();
         self.run(move |c| {
-            c.query_row("SELECT password_hash FROM users WHERE id = ?1", params![id], |r| r.get(0))
-                .optional()
-                .map_err(unavailable)
+            c.query_row(
+                "SELECT password_hash FROM users WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)
         })
         .await
     }
@@ -141,8 +178,13 @@ impl AdminStore for SqliteAdmin {
         let (id, hash) = (user_id.to_string(), password_hash.to_string());
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
-            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", params![id, hash]).map_err(unavailable)?;
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![id]).map_err(unavailable)?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![id, hash],
+            )
+            .map_err(unavailable)?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![id])
+                .map_err(unavailable)?;
             tx.commit().map_err(unavailable)
         })
         .await
@@ -151,9 +193,12 @@ impl AdminStore for SqliteAdmin {
     async fn create_session(&self, token_hash: &str, user_id: &str, expires_ms: i64) -> Result<()> {
         let (t, u) = (token_hash.to_string(), user_id.to_string());
         self.run(move |c| {
-            c.execute("INSERT INTO sessions (token_hash, user_id, expires_ms) VALUES (?1, ?2, ?3)", params![t, u, expires_ms])
-                .map(|_| ())
-                .map_err(unavailable)
+            c.execute(
+                "INSERT INTO sessions (token_hash, user_id, expires_ms) VALUES (?1, ?2, ?3)",
+                params![t, u, expires_ms],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
         })
         .await
     }
@@ -174,8 +219,12 @@ impl AdminStore for SqliteAdmin {
 
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
         let t = token_hash.to_string();
-        self.run(move |c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", params![t]).map(|_| ()).map_err(unavailable))
-            .await
+        self.run(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", params![t])
+                .map(|_| ())
+                .map_err(unavailable)
+        })
+        .await
     }
 
     async fn memberships(&self, user_id: &str) -> Result<Vec<(Org, Role)>> {
@@ -226,15 +275,29 @@ impl AdminStore for SqliteAdmin {
     async fn remove_member(&self, org: &OrgId, user_id: &str) -> Result<bool> {
         let (o, u) = (org.as_str().to_string(), user_id.to_string());
         self.run(move |c| {
-            c.execute("DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2", params![o, u])
-                .map(|n| n > 0)
-                .map_err(unavailable)
+            c.execute(
+                "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+                params![o, u],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
         })
         .await
     }
 
-    async fn create_invitation(&self, token_hash: &str, org: &OrgId, email: &str, role: Role, expires_ms: i64) -> Result<()> {
-        let (t, o, e) = (token_hash.to_string(), org.as_str().to_string(), email.to_string());
+    async fn create_invitation(
+        &self,
+        token_hash: &str,
+        org: &OrgId,
+        email: &str,
+        role: Role,
+        expires_ms: i64,
+    ) -> Result<()> {
+        let (t, o, e) = (
+            token_hash.to_string(),
+            org.as_str().to_string(),
+            email.to_string(),
+        );
         self.run(move |c| {
             c.execute(
                 "INSERT INTO invitations (token_hash, org_id, email, role, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -246,7 +309,11 @@ impl AdminStore for SqliteAdmin {
         .await
     }
 
-    async fn take_invitation(&self, token_hash: &str, now_ms: i64) -> Result<Option<(OrgId, String, Role)>> {
+    async fn take_invitation(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<(OrgId, String, Role)>> {
         let t = token_hash.to_string();
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
@@ -281,12 +348,20 @@ impl AdminStore for SqliteAdmin {
     async fn api_key(&self, key_hash: &str) -> Result<Option<(OrgId, ApiKey)>> {
         let h = key_hash.to_string();
         self.run(move |c| {
-            c.query_row("SELECT org_id, id, name, scope FROM api_keys WHERE key_hash = ?1", params![h], |r| {
-                Ok((
-                    org_id(r.get(0)?)?,
-                    ApiKey { id: r.get(1)?, name: r.get(2)?, scope: scope_of(&r.get::<_, String>(3)?) },
-                ))
-            })
+            c.query_row(
+                "SELECT org_id, id, name, scope FROM api_keys WHERE key_hash = ?1",
+                params![h],
+                |r| {
+                    Ok((
+                        org_id(r.get(0)?)?,
+                        ApiKey {
+                            id: r.get(1)?,
+                            name: r.get(2)?,
+                            scope: scope_of(&r.get::<_, String>(3)?),
+                        },
+                    ))
+                },
+            )
             .optional()
             .map_err(unavailable)
         })
@@ -296,13 +371,22 @@ impl AdminStore for SqliteAdmin {
     async fn api_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>> {
         let o = org.as_str().to_string();
         self.run(move |c| {
-            let mut q = c.prepare_cached("SELECT id, name, scope FROM api_keys WHERE org_id = ?1 ORDER BY id").map_err(unavailable)?;
+            let mut q = c
+                .prepare_cached(
+                    "SELECT id, name, scope FROM api_keys WHERE org_id = ?1 ORDER BY id",
+                )
+                .map_err(unavailable)?;
             let rows = q
                 .query_map(params![o], |r| {
-                    Ok(ApiKey { id: r.get(0)?, name: r.get(1)?, scope: scope_of(&r.get::<_, String>(2)?) })
+                    Ok(ApiKey {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        scope: scope_of(&r.get::<_, String>(2)?),
+                    })
                 })
                 .map_err(unavailable)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(unavailable)
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(unavailable)
         })
         .await
     }
@@ -310,17 +394,36 @@ impl AdminStore for SqliteAdmin {
     async fn delete_api_key(&self, org: &OrgId, id: &str) -> Result<bool> {
         let (o, i) = (org.as_str().to_string(), id.to_string());
         self.run(move |c| {
-            c.execute("DELETE FROM api_keys WHERE org_id = ?1 AND id = ?2", params![o, i]).map(|n| n > 0).map_err(unavailable)
+            c.execute(
+                "DELETE FROM api_keys WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
         })
         .await
     }
 
-    async fn create_probe_token(&self, org: &OrgId, id: &str, name: &str, token_hash: &str) -> Result<()> {
-        let (o, i, n, h) = (org.as_str().to_string(), id.to_string(), name.to_string(), token_hash.to_string());
+    async fn create_probe_token(
+        &self,
+        org: &OrgId,
+        id: &str,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<()> {
+        let (o, i, n, h) = (
+            org.as_str().to_string(),
+            id.to_string(),
+            name.to_string(),
+            token_hash.to_string(),
+        );
         self.run(move |c| {
-            c.execute("INSERT INTO probe_tokens (id, org_id, name, token_hash) VALUES (?1, ?2, ?3, ?4)", params![i, o, n, h])
-                .map(|_| ())
-                .map_err(unavailable)
+            c.execute(
+                "INSERT INTO probe_tokens (id, org_id, name, token_hash) VALUES (?1, ?2, ?3, ?4)",
+                params![i, o, n, h],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
         })
         .await
     }
@@ -328,9 +431,13 @@ impl AdminStore for SqliteAdmin {
     async fn probe_token(&self, token_hash: &str) -> Result<Option<OrgId>> {
         let h = token_hash.to_string();
         self.run(move |c| {
-            c.query_row("SELECT org_id FROM probe_tokens WHERE token_hash = ?1", params![h], |r| org_id(r.get(0)?))
-                .optional()
-                .map_err(unavailable)
+            c.query_row(
+                "SELECT org_id FROM probe_tokens WHERE token_hash = ?1",
+                params![h],
+                |r| org_id(r.get(0)?),
+            )
+            .optional()
+            .map_err(unavailable)
         })
         .await
     }
@@ -341,13 +448,20 @@ impl AdminStore for SqliteAdmin {
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
             let n = if must_exist {
-                tx.execute("UPDATE endpoints SET doc = ?3 WHERE org_id = ?1 AND id = ?2", params![e.org_id.as_str(), e.id.as_str(), doc])
+                tx.execute(
+                    "UPDATE endpoints SET doc = ?3 WHERE org_id = ?1 AND id = ?2",
+                    params![e.org_id.as_str(), e.id.as_str(), doc],
+                )
             } else {
-                tx.execute("INSERT INTO endpoints (org_id, id, doc) VALUES (?1, ?2, ?3)", params![e.org_id.as_str(), e.id.as_str(), doc])
+                tx.execute(
+                    "INSERT INTO endpoints (org_id, id, doc) VALUES (?1, ?2, ?3)",
+                    params![e.org_id.as_str(), e.id.as_str(), doc],
+                )
             }
             .map_err(unavailable)?;
             if n > 0 {
-                tx.execute("UPDATE generation SET n = n + 1", []).map_err(unavailable)?;
+                tx.execute("UPDATE generation SET n = n + 1", [])
+                    .map_err(unavailable)?;
             }
             tx.commit().map_err(unavailable)?;
             Ok(n > 0)
@@ -359,7 +473,11 @@ impl AdminStore for SqliteAdmin {
         let (o, i) = (org.as_str().to_string(), id.as_str().to_string());
         self.run(move |c| {
             let doc: Option<String> = c
-                .query_row("SELECT doc FROM endpoints WHERE org_id = ?1 AND id = ?2", params![o, i], |r| r.get(0))
+                .query_row(
+                    "SELECT doc FROM endpoints WHERE org_id = ?1 AND id = ?2",
+                    params![o, i],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(unavailable)?;
             doc.map(|d| endpoint_of(&d)).transpose()
@@ -375,9 +493,15 @@ impl AdminStore for SqliteAdmin {
         let (o, i) = (org.as_str().to_string(), id.as_str().to_string());
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
-            let n = tx.execute("DELETE FROM endpoints WHERE org_id = ?1 AND id = ?2", params![o, i]).map_err(unavailable)?;
+            let n = tx
+                .execute(
+                    "DELETE FROM endpoints WHERE org_id = ?1 AND id = ?2",
+                    params![o, i],
+                )
+                .map_err(unavailable)?;
             if n > 0 {
-                tx.execute("UPDATE generation SET n = n + 1", []).map_err(unavailable)?;
+                tx.execute("UPDATE generation SET n = n + 1", [])
+                    .map_err(unavailable)?;
             }
             tx.commit().map_err(unavailable)?;
             Ok(n > 0)
@@ -390,12 +514,16 @@ impl AdminStore for SqliteAdmin {
         self.run(move |c| {
             let docs: Vec<String> = match &o {
                 Some(o) => {
-                    let mut q = c.prepare_cached("SELECT doc FROM endpoints WHERE org_id = ?1 ORDER BY id").map_err(unavailable)?;
+                    let mut q = c
+                        .prepare_cached("SELECT doc FROM endpoints WHERE org_id = ?1 ORDER BY id")
+                        .map_err(unavailable)?;
                     let rows = q.query_map(params![o], |r| r.get(0)).map_err(unavailable)?;
                     rows.collect::<rusqlite::Result<_>>().map_err(unavailable)?
                 }
                 None => {
-                    let mut q = c.prepare_cached("SELECT doc FROM endpoints ORDER BY id").map_err(unavailable)?;
+                    let mut q = c
+                        .prepare_cached("SELECT doc FROM endpoints ORDER BY id")
+                        .map_err(unavailable)?;
                     let rows = q.query_map([], |r| r.get(0)).map_err(unavailable)?;
                     rows.collect::<rusqlite::Result<_>>().map_err(unavailable)?
                 }
@@ -406,7 +534,11 @@ impl AdminStore for SqliteAdmin {
     }
 
     async fn generation(&self) -> Result<u64> {
-        self.run(|c| c.query_row("SELECT n FROM generation", [], |r| r.get::<_, i64>(0)).map(|n| n as u64).map_err(unavailable))
-            .await
+        self.run(|c| {
+            c.query_row("SELECT n FROM generation", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(unavailable)
+        })
+        .await
     }
 }

@@ -123,7 +123,11 @@ pub const HOURS: i64 = 6;
 pub const APDEX_T: u32 = 100;
 /// The regions, with their base latencies: three quite different distributions, so
 /// that merging percentiles across regions is really tested.
-pub const REGIONS: [(&str, f64); 3] = [("ap-southeast-2", 220.0), ("eu-west-1", 40.0), ("us-east-1", 90.0)];
+pub const REGIONS: [(&str, f64); 3] = [
+    ("ap-southeast-2", 220.0),
+    ("eu-west-1", 40.0),
+    ("us-east-1", 90.0),
+];
 /// The endpoint under test, of org `org-a`.
 pub const ORG: &str = "org-a";
 pub const ENDPOINT: &str = "ep-1";
@@ -166,7 +170,14 @@ pub fn us(v: f64) -> f64 {
 }
 
 /// One check result of `org`/`endpoint` in `region` started at `at_ms`.
-pub fn result(rng: &mut Rng, org: &str, endpoint: &str, region: &str, base: f64, at_ms: i64) -> CheckResult {
+pub fn result(
+    rng: &mut Rng,
+    org: &str,
+    endpoint: &str,
+    region: &str,
+    base: f64,
+    at_ms: i64,
+) -> CheckResult {
     // Log-normal around the region's base (σ = 0.35), 2 % slow outliers at 4×.
     let mut total = us(base * (0.35 * rng.normal()).exp());
     if rng.unit() < 0.02 {
@@ -187,7 +198,11 @@ pub fn result(rng: &mut Rng, org: &str, endpoint: &str, region: &str, base: f64,
             "=certificate expires in 9 days".to_string(),
         )
     } else if roll < 0.07 {
-        (Outcome::Down(DownReason::Status), Some(503), "HTTP 503, expected 200".to_string())
+        (
+            Outcome::Down(DownReason::Status),
+            Some(503),
+            "HTTP 503, expected 200".to_string(),
+        )
     } else {
         (Outcome::Up, Some(200), "HTTP 200".to_string())
     };
@@ -236,9 +251,23 @@ pub fn generate() -> Vec<CheckResult> {
             let at = T0 + m * MINUTE + 1_000 * i as i64 + 137;
             out.push(result(&mut rng, ORG, ENDPOINT, region, *base, at));
             // Noise with very different numbers: if it leaked in, counts would show it.
-            out.push(result(&mut rng, OTHER_ORG, OTHER_ORG_ENDPOINT, region, 900.0, at + 5));
+            out.push(result(
+                &mut rng,
+                OTHER_ORG,
+                OTHER_ORG_ENDPOINT,
+                region,
+                900.0,
+                at + 5,
+            ));
         }
-        out.push(result(&mut rng, ORG, OTHER_ENDPOINT, "eu-west-1", 1500.0, T0 + m * MINUTE + 20_000));
+        out.push(result(
+            &mut rng,
+            ORG,
+            OTHER_ENDPOINT,
+            "eu-west-1",
+            1500.0,
+            T0 + m * MINUTE + 20_000,
+        ));
     }
     out
 }
@@ -291,11 +320,13 @@ impl Truth {
     }
 
     pub fn apdex(&self) -> Option<f64> {
-        (self.count > 0).then(|| (self.satisfied as f64 + self.tolerating as f64 / 2.0) / self.count as f64)
+        (self.count > 0)
+            .then(|| (self.satisfied as f64 + self.tolerating as f64 / 2.0) / self.count as f64)
     }
 
     pub fn mean(&self) -> Option<f64> {
-        (!self.latencies.is_empty()).then(|| self.latencies.iter().sum::<f64>() / self.latencies.len() as f64)
+        (!self.latencies.is_empty())
+            .then(|| self.latencies.iter().sum::<f64>() / self.latencies.len() as f64)
     }
 
     /// Nearest-rank percentile, as InfluxDB's `percentile()` defines it.

@@ -254,9 +254,59 @@ async fn time_queries(
     Ok(out)
 }
 
+/// Times InfluxDB answering the same InfluxQL the reader sends for `q` (all regions).
+async fn influx_alone(
+    url: &str,
+    database: &str,
+    org: &OrgId,
+    endpoint: &EndpointId,
+    q: &HistoryQuery,
+    warmup: usize,
+    n: usize,
+) -> anyhow::Result<Vec<f64>> {
+    let client = reqwest::Client::new();
+    let sql = format!(
+        "SELECT \"count\", \"up\", \"satisfied\", \"tolerating\", \"frustrated\", \"p50\", \"p95\", \"p99\", \"mean\" \
+         FROM \"{database}\"..\"rollup_1h\" WHERE \"org_id\" = $org AND \"endpoint_id\" = $endpoint \
+         AND time >= $from AND time < $to GROUP BY \"region\""
+    );
+    let params = serde_json::json!({
+        "org": org.as_str(), "endpoint": endpoint.as_str(),
+        "from": q.from_ms * 1_000_000, "to": q.to_ms * 1_000_000,
+    })
+    .to_string();
+    let form = [
+        ("db", database),
+        ("q", sql.as_str()),
+        ("params", params.as_str()),
+        ("epoch", "ms"),
+    ];
+    let mut out = Vec::with_capacity(n);
+    for i in 0..warmup + n {
+        let t = Instant::now();
+        let body = client
+            .post(format!("{url}/query"))
+            .form(&form)
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        if i == 0 && !body.starts_with(b"{\"results\":[{\"statement_id\":0,\"series\"") {
+            bail!(
+                "InfluxDB answered {}",
+                String::from_utf8_lossy(&body[..body.len().min(300)])
+            );
+        }
+        if i >= warmup {
+            out.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(out)
+}
+
 fn line(name: &str, v: &mut [f64]) -> String {
     format!(
-        "{name:<28}{:>9.2}{:>9.2}{:>9.2}{:>9.2}",
+        "{name:<36}{:>9.2}{:>9.2}{:>9.2}{:>9.2}",
         quantile(v, 0.50),
         quantile(v, 0.95),
         quantile(v, 0.99),
@@ -363,7 +413,7 @@ async fn main() -> anyhow::Result<()> {
         args.queries, args.warmup, args.days
     );
     println!(
-        "{:<28}{:>9}{:>9}{:>9}{:>9}",
+        "{:<36}{:>9}{:>9}{:>9}{:>9}",
         "ms", "p50", "p95", "p99", "max"
     );
     let mut figures = Vec::new();
@@ -384,6 +434,19 @@ async fn main() -> anyhow::Result<()> {
             figures.push((name, label, quantile(&mut v, 0.95)));
         }
     }
+    // The floor: InfluxDB's own answer to the reader's query (all regions), the body
+    // read but not parsed.
+    let mut v = influx_alone(
+        &influx_url,
+        database,
+        &org,
+        &endpoint,
+        &all,
+        args.warmup,
+        args.queries,
+    )
+    .await?;
+    println!("{}", line("InfluxDB alone, all regions", &mut v));
     let sample = sqlite_reader.history(&org, &endpoint, &all).await?;
     println!(
         "\nanswer: {} steps, summary count {} up {} uptime {:.5} apdex {:.4} p50 {:?} p95 {:?} p99 {:?} mean {:?} ms; JSON {} bytes",

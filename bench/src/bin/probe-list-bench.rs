@@ -33,7 +33,12 @@ struct Args {
 const TOKEN: &str = "bench-platform-probe-token";
 
 /// Fetches every page; with `parse`, as the probe does (into its types, validated).
-async fn fetch_all(client: &reqwest::Client, base: &str, page: usize, parse: bool) -> anyhow::Result<usize> {
+async fn fetch_all(
+    client: &reqwest::Client,
+    base: &str,
+    page: usize,
+    parse: bool,
+) -> anyhow::Result<usize> {
     let mut cursor: Option<String> = None;
     let mut n = 0;
     loop {
@@ -41,7 +46,14 @@ async fn fetch_all(client: &reqwest::Client, base: &str, page: usize, parse: boo
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let bytes = client.get(&url).bearer_auth(TOKEN).send().await?.error_for_status()?.bytes().await?;
+        let bytes = client
+            .get(&url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
         let page: EndpointPage = if parse {
             scoville_core::parse::from_json(&bytes)?
         } else {
@@ -77,7 +89,8 @@ async fn fetch_all(client: &reqwest::Client, base: &str, page: usize, parse: boo
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = std::env::temp_dir().join(format!("scoville-probe-list-bench-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("scoville-probe-list-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = Arc::new(SqliteAdmin::open(&dir.join("admin.db"))?);
     let org = OrgId::parse("org-bench").map_err(anyhow::Error::msg)?;
@@ -94,8 +107,18 @@ async fn main() -> anyhow::Result<()> {
         let e: Endpoint = input.into_endpoint(id, org.clone())?;
         store.put_endpoint(&e, false).await?;
     }
-    eprintln!("stored {} endpoints in {:.1} s", args.endpoints, started.elapsed().as_secs_f64());
-    let state = AppState::new(store, TokenSet::new(vec![TokenHash::of(TOKEN)]), 3_600_000, false).await?;
+    eprintln!(
+        "stored {} endpoints in {:.1} s",
+        args.endpoints,
+        started.elapsed().as_secs_f64()
+    );
+    let state = AppState::new(
+        store,
+        TokenSet::new(vec![TokenHash::of(TOKEN)]),
+        3_600_000,
+        false,
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
@@ -116,7 +139,11 @@ async fn main() -> anyhow::Result<()> {
         let q = |p: f64| warm[((warm.len() - 1) as f64 * p).round() as usize];
         lines.push(format!(
             "{}: p50 {:.1} ms, p95 {:.1} ms",
-            if parse { "with the probe's parsing" } else { "API and transfer only" },
+            if parse {
+                "with the probe's parsing"
+            } else {
+                "API and transfer only"
+            },
             q(0.5),
             q(0.95)
         ));
