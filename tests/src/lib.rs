@@ -6,9 +6,13 @@
 //!   port for one test and killed when dropped.
 //! - [`recorder`]: a recording HTTP server answering from a script, for third parties
 //!   and scripted peers.
+//! - [`redis`], [`influx`]: a real redis-server and influxd on free ports, restartable
+//!   for outage tests.
 //!
 //! What will live here too: helpers that start every service as its own process on
 //! port 0 with the production adapters, and the tests that walk the whole story.
 
+pub mod influx;
 pub mod moto;
 pub mod recorder;
+pub mod redis;

@@ -4,93 +4,12 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use scoville_core::{
     CheckReport, CheckResult, DownReason, EndpointId, OrgId, Outcome, Region, RunId, Timings,
     WarningReason,
 };
 
-/// An influxd child process with its own directory and ports; killed when dropped.
-pub struct InfluxServer {
-    pub port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl InfluxServer {
-    pub fn start() -> Self {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "scoville-history-influx-{}-{n}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (port, rpc) = (free_port(), free_port());
-        let d = dir.display();
-        let config = format!(
-            "reporting-enabled = false\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n  logging-enabled = false\n\
-             [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[monitor]\n  store-enabled = false\n\
-             [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n[continuous_queries]\n  enabled = false\n"
-        );
-        let path = dir.join("influxdb.conf");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("influxd")
-            .arg("-config")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("influxd must be installed (apt-get install influxdb); .ci/run installs it");
-        let server = Self {
-            port,
-            dir,
-            child: Some(child),
-        };
-        let started = Instant::now();
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                use std::io::{Read, Write};
-                let _ = s.write_all(b"GET /ping HTTP/1.0\r\n\r\n");
-                let mut buf = [0u8; 12];
-                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.0 204") {
-                    return server;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "influxd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for InfluxServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+pub use scoville_tests::influx::InfluxServer;
 
 /// A temporary directory removed when dropped.
 pub struct TempDir(pub std::path::PathBuf);

@@ -14,15 +14,14 @@
 //! `cargo build --release -p scoville-bench --bin history-bench`.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Parser;
 use scoville_admin_api::history::influx::{InfluxHistory, InfluxHistorySettings};
 use scoville_admin_api::history::sqlite::SqliteHistory;
 use scoville_admin_api::history::{HistoryQuery, HistoryStore, StepSize, render};
-use scoville_bench::{Kill, quantile};
+use scoville_bench::quantile;
 use scoville_core::{
     CheckReport, CheckResult, DownReason, EndpointId, OrgId, Outcome, Region, RunId, Timings,
 };
@@ -127,12 +126,6 @@ fn result(
         mean_limit_ms: None,
         report,
     }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 async fn wait_ping(url: &str) -> anyhow::Result<String> {
@@ -328,26 +321,10 @@ async fn main() -> anyhow::Result<()> {
     let influx_url = match &args.influx_url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
-            let (port, rpc) = (free_port()?, free_port()?);
-            let d = dir.display();
-            std::fs::write(
-                dir.join("influxdb.conf"),
-                format!(
-                    "reporting-enabled = false\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n  logging-enabled = false\n\
-                     [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[monitor]\n  store-enabled = false\n\
-                     [http]\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n[continuous_queries]\n  enabled = false\n"
-                ),
-            )?;
-            _influxd = Some(Kill(
-                Command::new("influxd")
-                    .arg("-config")
-                    .arg(dir.join("influxdb.conf"))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .context("influxd (apt-get install influxdb)")?,
-            ));
-            format!("http://127.0.0.1:{port}")
+            let server = scoville_tests::influx::InfluxServer::start();
+            let url = server.url();
+            _influxd = Some(server);
+            url
         }
     };
     let version = wait_ping(&influx_url).await?;

@@ -3,78 +3,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A redis-server child process; killed when dropped.
-pub struct RedisServer {
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = Self { port, child: None };
-        server.restart();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts (again) on the same port, with no persistence, and waits for PING.
-    pub fn restart(&mut self) {
-        self.stop();
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server); .ci/run installs it");
-        self.child = Some(child);
-        let started = Instant::now();
-        loop {
-            if let Ok(client) = redis::Client::open(self.url()) {
-                if let Ok(mut c) = client.get_connection() {
-                    if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                        return;
-                    }
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+#[allow(unused_imports)]
+pub use scoville_tests::redis::RedisServer;
 
 /// A valid batch of `n` results as JSON.
 pub fn batch(n: usize) -> serde_json::Value {
@@ -93,96 +23,8 @@ pub fn batch(n: usize) -> serde_json::Value {
     serde_json::json!({ "results": results })
 }
 
-/// An influxd child process with its own directories and ports; killed when dropped.
-pub struct InfluxServer {
-    pub port: u16,
-    rpc_port: u16,
-    dir: std::path::PathBuf,
-    child: Option<Child>,
-}
-
-impl InfluxServer {
-    pub fn start() -> Self {
-        let free = || {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port()
-        };
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!("scoville-influx-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = Self {
-            port: free(),
-            rpc_port: free(),
-            dir,
-            child: None,
-        };
-        server.restart();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Starts (again) on the same port and data, and waits for /ping.
-    pub fn restart(&mut self) {
-        self.stop();
-        let d = self.dir.display();
-        let config = format!(
-            "reporting-enabled = false\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n  logging-enabled = false\n\
-             [data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[monitor]\n  store-enabled = false\n\
-             [http]\n  bind-address = \"127.0.0.1:{http}\"\n  log-enabled = false\n[continuous_queries]\n  enabled = false\n",
-            rpc = self.rpc_port,
-            http = self.port,
-        );
-        let path = self.dir.join("influxdb.conf");
-        std::fs::write(&path, config).unwrap();
-        let child = Command::new("influxd")
-            .arg("-config")
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("influxd must be installed (apt-get install influxdb); .ci/run installs it");
-        self.child = Some(child);
-        let started = Instant::now();
-        loop {
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
-                use std::io::{Read, Write};
-                let _ = s.write_all(b"GET /ping HTTP/1.0\r\n\r\n");
-                let mut buf = [0u8; 12];
-                if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.0 204") {
-                    return;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "influxd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for InfluxServer {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[allow(unused_imports)]
+pub use scoville_tests::influx::InfluxServer;
 
 /// A batch of results for endpoints `e{first}..e{first+n}`, all started at `at_ms`, with
 /// the given totals cycling.
