@@ -20,6 +20,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// An Argon2 hash to verify against when a login names no user (constant work).
     pub dummy_hash: String,
+    /// Where people reach the UI, for links.
+    pub public_url: String,
 }
 
 /// What the handlers share.
@@ -35,6 +37,8 @@ pub struct AppState {
     pub probe_list: Arc<ProbeListCache>,
     /// Settings.
     pub settings: Arc<Settings>,
+    /// How test notifications reach channels (the notifier's address guard and timeout).
+    pub channel_ctx: scoville_notifier::http::SendContext,
     /// Where history is read (none: the history routes answer 503).
     pub history: Option<Arc<dyn crate::history::HistoryStore>>,
 }
@@ -57,9 +61,33 @@ impl AppState {
                 session_ttl_ms,
                 secure_cookies,
                 dummy_hash,
+                public_url: "http://127.0.0.1:8080".into(),
             }),
+            channel_ctx: scoville_notifier::http::SendContext::new(
+                scoville_core::AddressPolicy::global_only(),
+                std::time::Duration::from_secs(10),
+            )
+            .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))?,
             history: None,
         })
+    }
+
+    /// Lets test notifications reach loopback and private addresses (self-hosting, tests).
+    pub fn allowing_private_channels(mut self) -> Result<Self, crate::error::ApiError> {
+        self.channel_ctx = scoville_notifier::http::SendContext::new(
+            scoville_core::AddressPolicy::allow_private(),
+            std::time::Duration::from_secs(10),
+        )
+        .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))?;
+        Ok(self)
+    }
+
+    /// Links in messages point below `url`.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        let mut s = (*self.settings).clone();
+        s.public_url = url.trim_end_matches('/').to_string();
+        self.settings = Arc::new(s);
+        self
     }
 
     /// Reads history from `store`.
@@ -72,14 +100,20 @@ impl AppState {
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
         let store = config.store()?;
         let history = config.history()?;
-        Ok(Self::new(
+        let state = Self::new(
             store,
             config.tokens()?,
             config.admin.session_ttl_hours as i64 * 3_600_000,
             config.admin.public_url.starts_with("https://"),
         )
         .await?
-        .with_history(history))
+        .with_history(history)
+        .with_public_url(&config.admin.public_url);
+        Ok(if config.admin.allow_private_channels {
+            state.allowing_private_channels()?
+        } else {
+            state
+        })
     }
 }
 

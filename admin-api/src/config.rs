@@ -73,6 +73,8 @@ pub struct AdminSection {
     pub sqlite_path: PathBuf,
     /// Session lifetime, hours.
     pub session_ttl_hours: u32,
+    /// Let test notifications reach loopback and private addresses (self-hosting).
+    pub allow_private_channels: bool,
     /// SHA-256 hashes of platform probe tokens (`sha256:<64 hex>`): they list every
     /// organization's endpoints.
     pub probe_token_hashes: Vec<String>,
@@ -85,6 +87,7 @@ impl Default for AdminSection {
             public_url: "http://127.0.0.1:8080".into(),
             sqlite_path: "scoville-admin.db".into(),
             session_ttl_hours: 24 * 14,
+            allow_private_channels: false,
             probe_token_hashes: Vec::new(),
         }
     }

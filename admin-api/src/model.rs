@@ -114,6 +114,19 @@ pub struct ApiKey {
     pub scope: KeyScope,
 }
 
+/// An alert channel as listed and returned: never its configuration, which holds
+/// secrets (webhook URLs, tokens, passwords).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertChannel {
+    /// Its id (what endpoints list in `channels`).
+    pub id: String,
+    /// A label.
+    pub name: String,
+    /// `slack`, `email`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
 /// An endpoint as stored and returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {

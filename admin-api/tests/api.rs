@@ -33,6 +33,8 @@ impl Api {
         Self(router(
             AppState::new(store, tokens, 3_600_000, false)
                 .await
+                .unwrap()
+                .allowing_private_channels()
                 .unwrap(),
         ))
     }
@@ -131,6 +133,7 @@ struct Tenant {
     key_id: String,
     user_id: String,
     endpoint_id: String,
+    channel_id: String,
 }
 
 async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
@@ -139,7 +142,17 @@ async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
     let ep = api
         .endpoint(Cred::Cookie(&cookie), endpoint_body(&format!("{org} shop")))
         .await;
+    let (status, ch, _) = api
+        .call(
+            Method::POST,
+            "/v1/channels",
+            Cred::Cookie(&cookie),
+            Some(json!({"name": "hook", "config": {"type": "webhook", "url": "https://hooks.example.com/secret-path"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
     Tenant {
+        channel_id: ch["id"].as_str().unwrap().to_string(),
         cookie,
         key,
         key_id,
@@ -166,6 +179,8 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                 &b.user_id
             } else if route.path.starts_with("/v1/api-keys/") {
                 &b.key_id
+            } else if route.path.starts_with("/v1/channels/") {
+                &b.channel_id
             } else {
                 panic!(
                     "the isolation test does not know whose id {} takes: teach it",
@@ -200,7 +215,7 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                         api.call(route.method.clone(), &path_b, cred, None).await;
                     assert_eq!(status, StatusCode::OK, "{} {}", route.method, route.path);
                     let text = answer.to_string();
-                    for id in [&b.endpoint_id, &b.user_id, &b.key_id] {
+                    for id in [&b.endpoint_id, &b.user_id, &b.key_id, &b.channel_id] {
                         assert!(
                             !text.contains(id.as_str()),
                             "{} {} leaked {id}: {text}",
@@ -782,4 +797,84 @@ async fn history_results_and_badges_are_served_for_the_callers_endpoints_only() 
         "{answer}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn alert_channels_hide_their_secrets_and_send_a_test_notification() {
+    let api = Api::new().await;
+    let a = tenant(&api, "c@a.example", "Org C").await;
+    // The configuration is checked by the notifier's parser: 422 names the field.
+    let (status, answer, _) = api
+        .call(
+            Method::POST,
+            "/v1/channels",
+            Cred::Key(&a.key),
+            Some(json!({"name": "bad", "config": {"type": "slack", "webhook_url": "http://"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["field"].as_str().unwrap().starts_with("config."),
+        "{answer}"
+    );
+    // Listing and reading never show the secret URL.
+    let (_, list, _) = api
+        .call(Method::GET, "/v1/channels", Cred::Key(&a.key), None)
+        .await;
+    assert!(!list.to_string().contains("secret-path"), "{list}");
+    assert_eq!(list[0]["type"], "webhook");
+    let (_, one, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/channels/{}", a.channel_id),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert!(!one.to_string().contains("secret-path"), "{one}");
+    // A test notification reaches a real (recording) webhook.
+    let hook = scoville_tests::recorder::Recorder::start().await;
+    let (_, ch, _) = api
+        .call(
+            Method::POST,
+            "/v1/channels",
+            Cred::Key(&a.key),
+            Some(json!({"name": "local", "config": {"type": "webhook", "url": hook.url("/in")}})),
+        )
+        .await;
+    let (status, sent, _) = api
+        .call(
+            Method::POST,
+            &format!("/v1/channels/{}/test", ch["id"].as_str().unwrap()),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    let got = hook.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/in");
+    // A channel that refuses: 502 with its answer.
+    let refusing = scoville_tests::recorder::Recorder::with_script(vec![
+        scoville_tests::recorder::Reply::status(403),
+    ])
+    .await;
+    let (_, ch, _) = api
+        .call(
+            Method::POST,
+            "/v1/channels",
+            Cred::Key(&a.key),
+            Some(json!({"name": "no", "config": {"type": "webhook", "url": refusing.url("/in")}})),
+        )
+        .await;
+    let (status, answer, _) = api
+        .call(
+            Method::POST,
+            &format!("/v1/channels/{}/test", ch["id"].as_str().unwrap()),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
+    assert_eq!(answer["sent"], false);
 }

@@ -3,6 +3,7 @@
 //! without anyone remembering to add it to the test.
 
 pub mod account;
+pub mod channels;
 pub mod endpoints;
 pub mod history;
 pub mod keys;
@@ -161,6 +162,21 @@ pub fn table() -> Vec<Route> {
             "/v1/endpoints/{id}/badge/response-time",
             Org,
             get(history::response_time_badge),
+        ),
+        r(Method::GET, "/v1/channels", Org, get(channels::list)),
+        r(Method::POST, "/v1/channels", Org, post(channels::create)),
+        r(Method::GET, "/v1/channels/{id}", Org, get(channels::get)),
+        r(
+            Method::DELETE,
+            "/v1/channels/{id}",
+            Org,
+            delete(channels::delete),
+        ),
+        r(
+            Method::POST,
+            "/v1/channels/{id}/test",
+            Org,
+            post(channels::test),
         ),
         r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
     ]

@@ -12,7 +12,7 @@ pub mod sqlite;
 
 use scoville_core::{EndpointId, OrgId};
 
-use crate::model::{ApiKey, Endpoint, Member, Org, Role, User};
+use crate::model::{AlertChannel, ApiKey, Endpoint, Member, Org, Role, User};
 
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +98,19 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool>;
     /// Every endpoint (of one org if given), by id: the probe's list.
     async fn all_endpoints(&self, org: Option<&OrgId>) -> Result<Vec<Endpoint>>;
+    /// Stores an alert channel with its configuration (JSON).
+    async fn put_channel(
+        &self,
+        org: &OrgId,
+        channel: &AlertChannel,
+        config_json: &str,
+    ) -> Result<()>;
+    /// An org's alert channels.
+    async fn channels(&self, org: &OrgId) -> Result<Vec<AlertChannel>>;
+    /// One alert channel and its configuration.
+    async fn channel(&self, org: &OrgId, id: &str) -> Result<Option<(AlertChannel, String)>>;
+    /// Deletes an alert channel; false if the org has none with that id.
+    async fn delete_channel(&self, org: &OrgId, id: &str) -> Result<bool>;
     /// Bumped on every endpoint write, so caches know when to reload.
     async fn generation(&self) -> Result<u64>;
 }

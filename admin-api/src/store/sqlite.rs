@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use scoville_core::{EndpointId, OrgId};
 
 use super::{AdminStore, Result, StoreError};
-use crate::model::{ApiKey, Endpoint, KeyScope, Member, Org, Role, User};
+use crate::model::{AlertChannel, ApiKey, Endpoint, KeyScope, Member, Org, Role, User};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS probe_tokens (
 CREATE TABLE IF NOT EXISTS endpoints (
     org_id TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (org_id, id)) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS endpoints_id ON endpoints(id);
+CREATE TABLE IF NOT EXISTS channels (
+    org_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, config TEXT NOT NULL,
+    PRIMARY KEY (org_id, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation VALUES (1, 0);
 ";
@@ -529,6 +532,85 @@ impl AdminStore for SqliteAdmin {
                 }
             };
             docs.iter().map(|d| endpoint_of(d)).collect()
+        })
+        .await
+    }
+
+    async fn put_channel(
+        &self,
+        org: &OrgId,
+        channel: &AlertChannel,
+        config_json: &str,
+    ) -> Result<()> {
+        let (o, ch, cfg) = (
+            org.as_str().to_string(),
+            channel.clone(),
+            config_json.to_string(),
+        );
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO channels (org_id, id, name, kind, config) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![o, ch.id, ch.name, ch.kind, cfg],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn channels(&self, org: &OrgId) -> Result<Vec<AlertChannel>> {
+        let o = org.as_str().to_string();
+        self.run(move |c| {
+            let mut q = c
+                .prepare_cached("SELECT id, name, kind FROM channels WHERE org_id = ?1 ORDER BY id")
+                .map_err(unavailable)?;
+            let rows = q
+                .query_map(params![o], |r| {
+                    Ok(AlertChannel {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        kind: r.get(2)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn channel(&self, org: &OrgId, id: &str) -> Result<Option<(AlertChannel, String)>> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.query_row(
+                "SELECT id, name, kind, config FROM channels WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+                |r| {
+                    Ok((
+                        AlertChannel {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            kind: r.get(2)?,
+                        },
+                        r.get(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_channel(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM channels WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
         })
         .await
     }
