@@ -127,6 +127,22 @@ pub struct AlertChannel {
     pub kind: String,
 }
 
+/// A maintenance window: notices about its endpoints (all of the org's when none are
+/// listed) are muted in `[from_ms, to_ms)`; their state keeps moving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    /// Its id.
+    pub id: String,
+    /// Start, Unix ms.
+    pub from_ms: i64,
+    /// End, Unix ms.
+    pub to_ms: i64,
+    /// The endpoints it covers; empty: every endpoint of the org.
+    pub endpoint_ids: Vec<EndpointId>,
+    /// Why (shown to people).
+    pub reason: String,
+}
+
 /// An endpoint as stored and returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {

@@ -134,6 +134,7 @@ struct Tenant {
     user_id: String,
     endpoint_id: String,
     channel_id: String,
+    window_id: String,
 }
 
 async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
@@ -151,7 +152,17 @@ async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{ch}");
+    let (status, mw, _) = api
+        .call(
+            Method::POST,
+            "/v1/maintenance",
+            Cred::Cookie(&cookie),
+            Some(json!({"from_ms": 1_790_000_000_000i64, "to_ms": 1_790_003_600_000i64, "endpoint_ids": [ep["id"]], "reason": "upgrade"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{mw}");
     Tenant {
+        window_id: mw["id"].as_str().unwrap().to_string(),
         channel_id: ch["id"].as_str().unwrap().to_string(),
         cookie,
         key,
@@ -181,6 +192,8 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                 &b.key_id
             } else if route.path.starts_with("/v1/channels/") {
                 &b.channel_id
+            } else if route.path.starts_with("/v1/maintenance/") {
+                &b.window_id
             } else {
                 panic!(
                     "the isolation test does not know whose id {} takes: teach it",
@@ -215,7 +228,13 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                         api.call(route.method.clone(), &path_b, cred, None).await;
                     assert_eq!(status, StatusCode::OK, "{} {}", route.method, route.path);
                     let text = answer.to_string();
-                    for id in [&b.endpoint_id, &b.user_id, &b.key_id, &b.channel_id] {
+                    for id in [
+                        &b.endpoint_id,
+                        &b.user_id,
+                        &b.key_id,
+                        &b.channel_id,
+                        &b.window_id,
+                    ] {
                         assert!(
                             !text.contains(id.as_str()),
                             "{} {} leaked {id}: {text}",
@@ -877,4 +896,81 @@ async fn alert_channels_hide_their_secrets_and_send_a_test_notification() {
         .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{answer}");
     assert_eq!(answer["sent"], false);
+}
+
+#[tokio::test]
+async fn maintenance_windows_name_the_orgs_own_endpoints() {
+    let api = Api::new().await;
+    let a = tenant(&api, "m@a.example", "Org M").await;
+    let b = tenant(&api, "m@b.example", "Org N").await;
+    let window =
+        |ids: Value, from: i64, to: i64| json!({"from_ms": from, "to_ms": to, "endpoint_ids": ids});
+    let t = 1_790_000_000_000i64;
+    // Another org's endpoint is unknown here.
+    let (status, answer, _) = api
+        .call(
+            Method::POST,
+            "/v1/maintenance",
+            Cred::Key(&a.key),
+            Some(window(json!([b.endpoint_id]), t, t + 1)),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("endpoint_ids[0]")),
+        "{answer}"
+    );
+    let (status, answer, _) = api
+        .call(
+            Method::POST,
+            "/v1/maintenance",
+            Cred::Key(&a.key),
+            Some(window(json!([]), t, t)),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("to_ms")),
+        "{answer}"
+    );
+    let (status, created, _) = api
+        .call(
+            Method::POST,
+            "/v1/maintenance",
+            Cred::Key(&a.key),
+            Some(window(json!([]), t, t + 3_600_000)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, list, _) = api
+        .call(Method::GET, "/v1/maintenance", Cred::Key(&a.key), None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        api.call(
+            Method::DELETE,
+            &format!("/v1/maintenance/{id}"),
+            Cred::Key(&b.key),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.call(
+            Method::DELETE,
+            &format!("/v1/maintenance/{id}"),
+            Cred::Key(&a.key),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, list, _) = api
+        .call(Method::GET, "/v1/maintenance", Cred::Key(&a.key), None)
+        .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
 }

@@ -7,6 +7,7 @@ pub mod channels;
 pub mod endpoints;
 pub mod history;
 pub mod keys;
+pub mod maintenance;
 pub mod members;
 pub mod probe;
 
@@ -177,6 +178,19 @@ pub fn table() -> Vec<Route> {
             "/v1/channels/{id}/test",
             Org,
             post(channels::test),
+        ),
+        r(Method::GET, "/v1/maintenance", Org, get(maintenance::list)),
+        r(
+            Method::POST,
+            "/v1/maintenance",
+            Org,
+            post(maintenance::create),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/maintenance/{id}",
+            Org,
+            delete(maintenance::delete),
         ),
         r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
     ]

@@ -12,7 +12,7 @@ pub mod sqlite;
 
 use scoville_core::{EndpointId, OrgId};
 
-use crate::model::{AlertChannel, ApiKey, Endpoint, Member, Org, Role, User};
+use crate::model::{AlertChannel, ApiKey, Endpoint, MaintenanceWindow, Member, Org, Role, User};
 
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +111,12 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     async fn channel(&self, org: &OrgId, id: &str) -> Result<Option<(AlertChannel, String)>>;
     /// Deletes an alert channel; false if the org has none with that id.
     async fn delete_channel(&self, org: &OrgId, id: &str) -> Result<bool>;
+    /// Stores a maintenance window.
+    async fn put_window(&self, org: &OrgId, window: &MaintenanceWindow) -> Result<()>;
+    /// An org's maintenance windows, by start.
+    async fn windows(&self, org: &OrgId) -> Result<Vec<MaintenanceWindow>>;
+    /// Deletes a window; false if the org has none with that id.
+    async fn delete_window(&self, org: &OrgId, id: &str) -> Result<bool>;
     /// Bumped on every endpoint write, so caches know when to reload.
     async fn generation(&self) -> Result<u64>;
 }

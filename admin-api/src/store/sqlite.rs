@@ -9,7 +9,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use scoville_core::{EndpointId, OrgId};
 
 use super::{AdminStore, Result, StoreError};
-use crate::model::{AlertChannel, ApiKey, Endpoint, KeyScope, Member, Org, Role, User};
+use crate::model::{
+    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, User,
+};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
@@ -34,6 +36,9 @@ CREATE TABLE IF NOT EXISTS endpoints (
 CREATE UNIQUE INDEX IF NOT EXISTS endpoints_id ON endpoints(id);
 CREATE TABLE IF NOT EXISTS channels (
     org_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, config TEXT NOT NULL,
+    PRIMARY KEY (org_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS maintenance (
+    org_id TEXT NOT NULL, id TEXT NOT NULL, from_ms INTEGER NOT NULL, doc TEXT NOT NULL,
     PRIMARY KEY (org_id, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation VALUES (1, 0);
@@ -607,6 +612,53 @@ impl AdminStore for SqliteAdmin {
         self.run(move |c| {
             c.execute(
                 "DELETE FROM channels WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_window(&self, org: &OrgId, window: &MaintenanceWindow) -> Result<()> {
+        let (o, w) = (org.as_str().to_string(), window.clone());
+        let doc = serde_json::to_string(window).map_err(unavailable)?;
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO maintenance (org_id, id, from_ms, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![o, w.id, w.from_ms, doc],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn windows(&self, org: &OrgId) -> Result<Vec<MaintenanceWindow>> {
+        let o = org.as_str().to_string();
+        self.run(move |c| {
+            let mut q = c
+                .prepare_cached(
+                    "SELECT doc FROM maintenance WHERE org_id = ?1 ORDER BY from_ms, id",
+                )
+                .map_err(unavailable)?;
+            let docs = q
+                .query_map(params![o], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
+            docs.map(|d| {
+                let d = d.map_err(unavailable)?;
+                serde_json::from_str(&d).map_err(|e| unavailable(format!("unreadable window: {e}")))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn delete_window(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM maintenance WHERE org_id = ?1 AND id = ?2",
                 params![o, i],
             )
             .map(|n| n > 0)
