@@ -143,6 +143,19 @@ pub struct MaintenanceWindow {
     pub reason: String,
 }
 
+/// A status page: a public slug showing some of an org's endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusPage {
+    /// Its id.
+    pub id: String,
+    /// The public address part: `/v1/public/status/{slug}`.
+    pub slug: String,
+    /// Its title (shown publicly).
+    pub title: String,
+    /// The endpoints shown, in order.
+    pub endpoint_ids: Vec<EndpointId>,
+}
+
 /// An endpoint as stored and returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {

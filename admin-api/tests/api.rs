@@ -135,6 +135,7 @@ struct Tenant {
     endpoint_id: String,
     channel_id: String,
     window_id: String,
+    page_id: String,
 }
 
 async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
@@ -161,7 +162,20 @@ async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{mw}");
+    let slug = format!("{}-status", org.to_ascii_lowercase().replace(' ', "-"));
+    let (status, page, _) = api
+        .call(
+            Method::POST,
+            "/v1/status-pages",
+            Cred::Cookie(&cookie),
+            Some(
+                json!({"slug": slug, "title": format!("{org} status"), "endpoint_ids": [ep["id"]]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
     Tenant {
+        page_id: page["id"].as_str().unwrap().to_string(),
         window_id: mw["id"].as_str().unwrap().to_string(),
         channel_id: ch["id"].as_str().unwrap().to_string(),
         cookie,
@@ -194,6 +208,8 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                 &b.channel_id
             } else if route.path.starts_with("/v1/maintenance/") {
                 &b.window_id
+            } else if route.path.starts_with("/v1/status-pages/") {
+                &b.page_id
             } else {
                 panic!(
                     "the isolation test does not know whose id {} takes: teach it",
@@ -234,6 +250,7 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                         &b.key_id,
                         &b.channel_id,
                         &b.window_id,
+                        &b.page_id,
                     ] {
                         assert!(
                             !text.contains(id.as_str()),
@@ -973,4 +990,72 @@ async fn maintenance_windows_name_the_orgs_own_endpoints() {
         .call(Method::GET, "/v1/maintenance", Cred::Key(&a.key), None)
         .await;
     assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_status_page_shows_names_and_states_publicly_and_nothing_else() {
+    let api = Api::new().await;
+    let a = tenant(&api, "s@a.example", "Org S").await;
+    let b = tenant(&api, "s@b.example", "Org T").await;
+    // Public, no credentials: the title and each endpoint's name and state.
+    let (status, page, _) = api
+        .call(
+            Method::GET,
+            "/v1/public/status/org-s-status",
+            Cred::None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["title"], "Org S status");
+    assert_eq!(page["endpoints"][0]["name"], "Org S shop");
+    assert_eq!(
+        page["endpoints"][0]["status"], "unknown",
+        "no history store here"
+    );
+    let text = page.to_string();
+    assert!(
+        !text.contains(&a.endpoint_id) && !text.contains("shop.example.com"),
+        "{text}"
+    );
+    // Slugs are unique; another org's endpoints cannot be shown; unknown slugs are 404.
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/v1/status-pages",
+            Cred::Key(&b.key),
+            Some(json!({"slug": "org-s-status", "title": "x", "endpoint_ids": [b.endpoint_id]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, answer, _) = api
+        .call(
+            Method::POST,
+            "/v1/status-pages",
+            Cred::Key(&b.key),
+            Some(json!({"slug": "mine", "title": "x", "endpoint_ids": [a.endpoint_id]})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("endpoint_ids[0]"))
+    );
+    let (status, answer, _) = api
+        .call(
+            Method::POST,
+            "/v1/status-pages",
+            Cred::Key(&b.key),
+            Some(json!({"slug": "No Spaces", "title": "x", "endpoint_ids": [b.endpoint_id]})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("slug"))
+    );
+    assert_eq!(
+        api.call(Method::GET, "/v1/public/status/nobody", Cred::None, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod maintenance;
 pub mod members;
 pub mod probe;
+pub mod status_pages;
 
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodRouter, delete, get, post, put};
@@ -191,6 +192,30 @@ pub fn table() -> Vec<Route> {
             "/v1/maintenance/{id}",
             Org,
             delete(maintenance::delete),
+        ),
+        r(
+            Method::GET,
+            "/v1/status-pages",
+            Org,
+            get(status_pages::list),
+        ),
+        r(
+            Method::POST,
+            "/v1/status-pages",
+            Org,
+            post(status_pages::create),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/status-pages/{id}",
+            Org,
+            delete(status_pages::delete),
+        ),
+        r(
+            Method::GET,
+            "/v1/public/status/{slug}",
+            Public,
+            get(status_pages::public),
         ),
         r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
     ]

@@ -12,7 +12,9 @@ pub mod sqlite;
 
 use scoville_core::{EndpointId, OrgId};
 
-use crate::model::{AlertChannel, ApiKey, Endpoint, MaintenanceWindow, Member, Org, Role, User};
+use crate::model::{
+    AlertChannel, ApiKey, Endpoint, MaintenanceWindow, Member, Org, Role, StatusPage, User,
+};
 
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +119,14 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     async fn windows(&self, org: &OrgId) -> Result<Vec<MaintenanceWindow>>;
     /// Deletes a window; false if the org has none with that id.
     async fn delete_window(&self, org: &OrgId, id: &str) -> Result<bool>;
+    /// Stores a status page; `Conflict` when another page has the slug.
+    async fn put_status_page(&self, org: &OrgId, page: &StatusPage) -> Result<()>;
+    /// An org's status pages.
+    async fn status_pages(&self, org: &OrgId) -> Result<Vec<StatusPage>>;
+    /// A status page and its org, by its public slug.
+    async fn status_page_by_slug(&self, slug: &str) -> Result<Option<(OrgId, StatusPage)>>;
+    /// Deletes a status page; false if the org has none with that id.
+    async fn delete_status_page(&self, org: &OrgId, id: &str) -> Result<bool>;
     /// Bumped on every endpoint write, so caches know when to reload.
     async fn generation(&self) -> Result<u64>;
 }

@@ -10,7 +10,8 @@ use scoville_core::{EndpointId, OrgId};
 
 use super::{AdminStore, Result, StoreError};
 use crate::model::{
-    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, User,
+    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, StatusPage,
+    User,
 };
 
 const SCHEMA: &str = "
@@ -39,6 +40,9 @@ CREATE TABLE IF NOT EXISTS channels (
     PRIMARY KEY (org_id, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS maintenance (
     org_id TEXT NOT NULL, id TEXT NOT NULL, from_ms INTEGER NOT NULL, doc TEXT NOT NULL,
+    PRIMARY KEY (org_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_pages (
+    org_id TEXT NOT NULL, id TEXT NOT NULL, slug TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
     PRIMARY KEY (org_id, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation VALUES (1, 0);
@@ -659,6 +663,86 @@ impl AdminStore for SqliteAdmin {
         self.run(move |c| {
             c.execute(
                 "DELETE FROM maintenance WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_status_page(&self, org: &OrgId, page: &StatusPage) -> Result<()> {
+        let (o, p) = (org.as_str().to_string(), page.clone());
+        let doc = serde_json::to_string(page).map_err(unavailable)?;
+        self.run(move |c| {
+            let taken: bool = c
+                .query_row(
+                    "SELECT 1 FROM status_pages WHERE slug = ?1 AND NOT (org_id = ?2 AND id = ?3)",
+                    params![p.slug, o, p.id],
+                    |_| Ok(true),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .unwrap_or(false);
+            if taken {
+                return Err(StoreError::Conflict("a status page with this slug"));
+            }
+            c.execute(
+                "INSERT OR REPLACE INTO status_pages (org_id, id, slug, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![o, p.id, p.slug, doc],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn status_pages(&self, org: &OrgId) -> Result<Vec<StatusPage>> {
+        let o = org.as_str().to_string();
+        self.run(move |c| {
+            let mut q = c
+                .prepare_cached("SELECT doc FROM status_pages WHERE org_id = ?1 ORDER BY slug")
+                .map_err(unavailable)?;
+            let docs = q
+                .query_map(params![o], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
+            docs.map(|d| {
+                let d = d.map_err(unavailable)?;
+                serde_json::from_str(&d)
+                    .map_err(|e| unavailable(format!("unreadable status page: {e}")))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn status_page_by_slug(&self, slug: &str) -> Result<Option<(OrgId, StatusPage)>> {
+        let s = slug.to_string();
+        self.run(move |c| {
+            let row: Option<(String, String)> = c
+                .query_row(
+                    "SELECT org_id, doc FROM status_pages WHERE slug = ?1",
+                    params![s],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            row.map(|(o, d)| {
+                let org = OrgId::parse(o).map_err(unavailable)?;
+                let page = serde_json::from_str(&d)
+                    .map_err(|e| unavailable(format!("unreadable status page: {e}")))?;
+                Ok((org, page))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_status_page(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM status_pages WHERE org_id = ?1 AND id = ?2",
                 params![o, i],
             )
             .map(|n| n > 0)
