@@ -129,25 +129,10 @@ async fn serve(config: &Config, notifier_config: Option<&std::path::Path>) -> an
         }
     };
     let signal = async {
-        shutdown_signal().await;
+        scoville_service_kit::signal::shutdown().await;
         let _ = stop.send(true);
     };
     tokio::join!(deliver, signal);
     server.await?.context("serving")?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        } => {}
-    }
 }

@@ -163,18 +163,7 @@ async fn run_worker(config: &Config) -> anyhow::Result<()> {
                 .await;
         });
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        } => {}
-    }
+    scoville_service_kit::signal::shutdown().await;
     let _ = stop.send(true);
     while lanes.join_next().await.is_some() {}
     Ok(())

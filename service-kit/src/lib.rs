@@ -3,9 +3,10 @@
 //! `SCOVILLE_<SECTION>__<KEY>` variables) and names the key of anything invalid;
 //! [`telemetry`] sets up logs, human-readable or JSON; [`auth`] keeps bearer tokens as
 //! hashes and compares them in constant time; [`http`] finds the bearer token and reads
-//! a body within a size limit.
+//! a body within a size limit; [`signal`] waits for SIGINT or SIGTERM.
 
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod signal;
 pub mod telemetry;

@@ -43,6 +43,25 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Refuses (422, naming `<field>[i]`) an id that is not an endpoint of `org`.
+pub(crate) async fn check_own_endpoints(
+    state: &AppState,
+    org: &scoville_core::OrgId,
+    field: &str,
+    ids: &[EndpointId],
+) -> Result<(), ApiError> {
+    for (i, id) in ids.iter().enumerate() {
+        if state.store.endpoint(org, id).await?.is_none() {
+            return Err(Invalid::new(
+                format!("{field}[{i}]"),
+                "is not an endpoint of this organization",
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
+
 fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
     EndpointId::parse(raw).map_err(|_| ApiError::NotFound)
 }

@@ -55,15 +55,8 @@ pub async fn create(
     if w.endpoint_ids.len() > 1000 {
         return Err(Invalid::new("endpoint_ids", "must list at most 1000").into());
     }
-    for (i, id) in w.endpoint_ids.iter().enumerate() {
-        if state.store.endpoint(&caller.org_id, id).await?.is_none() {
-            return Err(Invalid::new(
-                format!("endpoint_ids[{i}]"),
-                "is not an endpoint of this organization",
-            )
-            .into());
-        }
-    }
+    super::endpoints::check_own_endpoints(&state, &caller.org_id, "endpoint_ids", &w.endpoint_ids)
+        .await?;
     let window = MaintenanceWindow {
         id: new_id("mw_"),
         from_ms: w.from_ms,

@@ -58,15 +58,8 @@ pub async fn create(
     if p.endpoint_ids.is_empty() || p.endpoint_ids.len() > 200 {
         return Err(Invalid::new("endpoint_ids", "must list 1-200 endpoints").into());
     }
-    for (i, id) in p.endpoint_ids.iter().enumerate() {
-        if state.store.endpoint(&caller.org_id, id).await?.is_none() {
-            return Err(Invalid::new(
-                format!("endpoint_ids[{i}]"),
-                "is not an endpoint of this organization",
-            )
-            .into());
-        }
-    }
+    super::endpoints::check_own_endpoints(&state, &caller.org_id, "endpoint_ids", &p.endpoint_ids)
+        .await?;
     let page = StatusPage {
         id: new_id("sp_"),
         slug,

@@ -135,7 +135,7 @@ async fn run(config: &Config) -> anyhow::Result<()> {
         })
     };
     tokio::spawn(async move {
-        shutdown_signal().await;
+        scoville_service_kit::signal::shutdown().await;
         let _ = stop_tx.send(true);
     });
     let mut stop = stop_rx;
@@ -149,25 +149,4 @@ async fn run(config: &Config) -> anyhow::Result<()> {
         .context("health server task")?
         .context("health server")?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }
