@@ -35,6 +35,7 @@ impl AppState {
         let directory: Arc<dyn Directory> = Arc::new(config.directory()?);
         let engine = Engine::new(
             config.store().await?,
+            config.log().await?,
             directory,
             queue,
             EngineSettings {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::{ConfigDirectory, EndpointEntry};
 use crate::store::IncidentStore;
+use scoville_incident_log::IncidentLog;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -81,6 +82,8 @@ pub struct StoreSection {
     pub sqlite_path: PathBuf,
     /// DynamoDB table.
     pub dynamodb_table: String,
+    /// DynamoDB table of the incident log (on SQLite the log shares `sqlite_path`).
+    pub dynamodb_log_table: String,
     /// An AWS endpoint URL (an emulator's); the SDK's default when absent.
     pub aws_endpoint_url: Option<String>,
     /// Create the table if missing (first runs, emulators).
@@ -95,6 +98,7 @@ impl Default for StoreSection {
             kind: StoreKind::Sqlite,
             sqlite_path: "scoville-incidents.db".into(),
             dynamodb_table: "scoville-incidents".into(),
+            dynamodb_log_table: "scoville-incident-log".into(),
             aws_endpoint_url: None,
             create_table: false,
             timeout_ms: 5000,
@@ -248,6 +252,34 @@ impl Config {
                         max_receives: 10,
                     },
                 ))
+            }
+        })
+    }
+
+    /// The incident log: in the state store's SQLite file, or its own DynamoDB table.
+    pub async fn log(&self) -> Result<Arc<dyn IncidentLog>, ConfigError> {
+        let s = &self.store;
+        Ok(match s.kind {
+            StoreKind::Sqlite => Arc::new(
+                scoville_incident_log::sqlite::SqliteLog::open(&s.sqlite_path)
+                    .map_err(|e| err("store.sqlite_path", e.to_string()))?,
+            ),
+            StoreKind::Dynamodb => {
+                if s.dynamodb_log_table.is_empty() {
+                    return Err(err("store.dynamodb_log_table", "must not be empty"));
+                }
+                let sdk = Self::aws(s.aws_endpoint_url.as_deref()).await;
+                let log = scoville_incident_log::dynamodb::DynamoLog::new(
+                    &sdk,
+                    &s.dynamodb_log_table,
+                    Duration::from_millis(s.timeout_ms),
+                );
+                if s.create_table {
+                    log.ensure_table()
+                        .await
+                        .map_err(|e| err("store.dynamodb_log_table", e.to_string()))?;
+                }
+                Arc::new(log)
             }
         })
     }

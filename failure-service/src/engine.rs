@@ -6,7 +6,10 @@
 //! channel to the record's outbox, and save with the version read (a conflict means
 //! another instance saved first: read again and re-apply, up to `max_attempts` times).
 //! Endpoints are read and saved in chunks (one SQLite transaction per chunk).
-//! Only then are the outbox's jobs handed to the queue, and the outbox cleared. A crash
+//! The record also carries the incident log's writes (an incident confirmed, a notice
+//! sent, a resolution: [`scoville_incident_log::writes_for`]).
+//! Only then are the log's writes applied, the outbox's jobs handed to the queue, and
+//! both cleared. A crash
 //! or a queue failure in between leaves them in the record: the caller answers 503, the
 //! probe sends the batch again, and the next save carries them to the queue. A job may
 //! so reach the queue twice; its dedup key makes the notifier send it once.
@@ -19,6 +22,7 @@ use scoville_core::incident::{Event, NoticeContext};
 use scoville_core::notice::{NoticeKind, NotificationJob};
 use scoville_core::{EndpointId, OrgId};
 
+use scoville_incident_log::IncidentLog;
 use scoville_notifier::queue::JobQueue;
 
 use crate::directory::Directory;
@@ -71,6 +75,7 @@ impl Default for EngineSettings {
 #[derive(Debug, Clone)]
 pub struct Engine {
     store: Arc<dyn IncidentStore>,
+    log: Arc<dyn IncidentLog>,
     directory: Arc<dyn Directory>,
     queue: Arc<dyn JobQueue>,
     settings: EngineSettings,
@@ -81,6 +86,7 @@ impl Engine {
     /// An engine over these ports.
     pub fn new(
         store: Arc<dyn IncidentStore>,
+        log: Arc<dyn IncidentLog>,
         directory: Arc<dyn Directory>,
         queue: Arc<dyn JobQueue>,
         settings: EngineSettings,
@@ -88,6 +94,7 @@ impl Engine {
     ) -> Self {
         Self {
             store,
+            log,
             directory,
             queue,
             settings,
@@ -182,10 +189,19 @@ impl Engine {
         };
         let mut kinds = Vec::new();
         for e in events {
-            for notice in record
-                .state
-                .apply(&info.policy, &ctx, &e.event, info.muted_at(e.at_ms))
-            {
+            let before = record.state.incident().cloned();
+            let muted = info.muted_at(e.at_ms);
+            let notices = record.state.apply(&info.policy, &ctx, &e.event, muted);
+            record.log.extend(scoville_incident_log::writes_for(
+                org,
+                id,
+                before.as_ref(),
+                &record.state,
+                &notices,
+                e.at_ms,
+                muted,
+            ));
+            for notice in notices {
                 kinds.push(notice.kind);
                 for channel in &info.channels {
                     record.outbox.push(NotificationJob {
@@ -205,25 +221,37 @@ impl Engine {
         }
     }
 
-    /// Hands the saved records' outboxes to the queue, then clears them.
+    /// Applies the saved records' log writes, hands their outboxes to the queue, then
+    /// clears both.
     async fn flush(&self, saved: Vec<(String, Record)>) -> Result<usize, EngineError> {
         let mut with_jobs: Vec<(String, Record)> = saved
             .into_iter()
-            .filter(|(_, r)| !r.outbox.is_empty())
+            .filter(|(_, r)| !r.outbox.is_empty() || !r.log.is_empty())
             .collect();
         if with_jobs.is_empty() {
             return Ok(0);
         }
+        let writes: Vec<_> = with_jobs
+            .iter()
+            .flat_map(|(_, r)| r.log.iter().cloned())
+            .collect();
+        self.log
+            .append(&writes)
+            .await
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         let jobs: Vec<NotificationJob> = with_jobs
             .iter()
             .flat_map(|(_, r)| r.outbox.iter().cloned())
             .collect();
-        self.queue
-            .send(&jobs)
-            .await
-            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        if !jobs.is_empty() {
+            self.queue
+                .send(&jobs)
+                .await
+                .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        }
         for (_, r) in &mut with_jobs {
             r.outbox.clear();
+            r.log.clear();
         }
         // A conflict here: another writer saved a record holding these jobs and will
         // queue them again; their dedup keys make that harmless.

@@ -14,6 +14,7 @@ use axum::http::{Request, StatusCode};
 use scoville_core::notice::{NoticeKind, NotificationJob};
 use scoville_failure_service::router;
 use scoville_failure_service::store::sqlite::SqliteStore;
+use scoville_incident_log::{EntryKind, IncidentLog, IncidentQuery};
 use scoville_notifier::queue::JobQueue;
 use support::*;
 use tower::ServiceExt;
@@ -44,9 +45,19 @@ async fn post(
 }
 
 fn app(channels: &[&str]) -> (axum::Router, Arc<Queue>) {
+    let (app, queue, _) = app_with_log(channels);
+    (app, queue)
+}
+
+fn app_with_log(channels: &[&str]) -> (axum::Router, Arc<Queue>, Arc<dyn IncidentLog>) {
     let queue = Queue::new(10_000);
     let store = Arc::new(SqliteStore::open(std::path::Path::new(":memory:")).unwrap());
-    (router(state(store, &queue, channels)), queue)
+    let log = memory_log();
+    (
+        router(state(store, log.clone(), &queue, channels)),
+        queue,
+        log,
+    )
 }
 
 #[tokio::test]
@@ -118,7 +129,8 @@ async fn tokens_limits_and_validation_are_enforced_with_clear_errors() {
 
 #[tokio::test]
 async fn an_outage_in_two_regions_is_one_down_per_channel_and_one_recovered() {
-    let (app, sink) = app(&["ops-slack", "pager"]);
+    let (app, sink, log) = app_with_log(&["ops-slack", "pager"]);
+    let org = scoville_core::OrgId::parse("org-1").unwrap();
     // Round 0: one region blips: nothing.
     let (status, answer) = post(
         &app,
@@ -158,6 +170,10 @@ async fn an_outage_in_two_regions_is_one_down_per_channel_and_one_recovered() {
             .collect::<Vec<_>>(),
         vec!["ops-slack", "pager"]
     );
+    // The incident log has it open (the probe's list flags the endpoint).
+    let open = log.open_endpoints().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].1.as_str(), "ep-1");
     // Back: the endpoint is listed as down, so every region's successes come.
     for round in 51..=52 {
         let all = ["eu-west-1", "us-east-1", "ap-south-1"].map(|r| result("ep-1", r, round, true));
@@ -177,6 +193,37 @@ async fn an_outage_in_two_regions_is_one_down_per_channel_and_one_recovered() {
             .all(|j| j.notice.kind == NoticeKind::Recovered)
     );
     assert_eq!(jobs[2].notice.incident_id, down.incident_id);
+    // The log: one incident, resolved, with its timeline in order.
+    assert!(log.open_endpoints().await.unwrap().is_empty());
+    let all = IncidentQuery {
+        limit: 10,
+        ..IncidentQuery::default()
+    };
+    let incidents = log.incidents(&org, &all).await.unwrap();
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0].id, down.incident_id);
+    assert_eq!(incidents[0].started_at_ms, down.since_ms);
+    assert_eq!(incidents[0].regions.len(), 2);
+    let (incident, timeline) = log
+        .incident(&org, &down.incident_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(incident.resolved_at_ms.unwrap() > incident.confirmed_at_ms);
+    let kinds: Vec<_> = timeline.iter().map(|e| (e.kind, e.notice)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (EntryKind::Confirmed, None),
+            (EntryKind::Notified, Some(NoticeKind::Down)),
+            (EntryKind::Resolved, None),
+            (EntryKind::Notified, Some(NoticeKind::Recovered)),
+        ]
+    );
+    assert_eq!(
+        timeline[0].detail.as_deref(),
+        Some("connect: connection refused")
+    );
 }
 
 #[tokio::test]
@@ -225,7 +272,7 @@ async fn a_full_queue_answers_503_and_the_retry_delivers_the_notice() {
         .await
         .unwrap();
     let store = Arc::new(SqliteStore::open(std::path::Path::new(":memory:")).unwrap());
-    let app = router(state(store, &queue, &["ops"]));
+    let app = router(state(store, memory_log(), &queue, &["ops"]));
     let round = |r: i64| {
         batch(vec![
             result("ep-1", "eu-west-1", r, false),

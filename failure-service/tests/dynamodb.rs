@@ -56,13 +56,22 @@ async fn two_instances_racing_on_one_endpoint_open_one_incident() {
     let moto = MotoServer::start();
     let sink = Queue::new(10_000);
     // Two instances, each with its own client, on one table.
+    let log = scoville_incident_log::dynamodb::DynamoLog::new(
+        &moto.sdk_config().await,
+        "incident-log-b",
+        std::time::Duration::from_secs(5),
+    );
+    log.ensure_table().await.unwrap();
+    let log: Arc<dyn scoville_incident_log::IncidentLog> = Arc::new(log);
     let a = router(state(
         Arc::new(store(&moto, "incidents-b").await),
+        log.clone(),
         &sink,
         &["ops"],
     ));
     let b = router(state(
         Arc::new(store(&moto, "incidents-b").await),
+        log.clone(),
         &sink,
         &["ops"],
     ));
@@ -124,6 +133,29 @@ async fn two_instances_racing_on_one_endpoint_open_one_incident() {
     );
     let downs: Vec<_> = sink.distinct();
     assert_eq!(downs.len(), 5, "one incident per endpoint: {downs:#?}");
+    // The log agrees: five open incidents, each confirmed once and notified once.
+    let org = scoville_core::OrgId::parse("org-1").unwrap();
+    let query = scoville_incident_log::IncidentQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    let incidents = log.incidents(&org, &query).await.unwrap();
+    assert_eq!(incidents.len(), 5, "{incidents:#?}");
+    assert_eq!(log.open_endpoints().await.unwrap().len(), 5);
+    for i in &incidents {
+        let (_, timeline) = log.incident(&org, &i.id).await.unwrap().unwrap();
+        let kinds: Vec<_> = timeline.iter().map(|e| (e.kind, e.notice)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (scoville_incident_log::EntryKind::Confirmed, None),
+                (
+                    scoville_incident_log::EntryKind::Notified,
+                    Some(NoticeKind::Down)
+                ),
+            ]
+        );
+    }
     assert!(
         sink.jobs()
             .iter()

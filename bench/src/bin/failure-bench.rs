@@ -51,8 +51,12 @@ async fn main() -> anyhow::Result<()> {
         vec!["ops".into()],
         Vec::new(),
     );
+    let log = Arc::new(scoville_incident_log::sqlite::SqliteLog::open(
+        &dir.join("incidents.db"),
+    )?);
     let engine = Engine::new(
         store,
+        log,
         Arc::new(directory),
         queue.clone(),
         EngineSettings::default(),

@@ -532,7 +532,9 @@ impl EndpointIncidents {
             .unwrap_or(slot * policy.round_ms);
         let error = failing.iter().find_map(|f| f.2.clone());
         self.incident = Some(OpenIncident {
-            id: format!("{}/{slot}", ctx.endpoint_id.as_str()),
+            // URL-safe (the admin API addresses incidents by it): endpoint ids never
+            // hold `~`.
+            id: format!("{}~{slot}", ctx.endpoint_id.as_str()),
             opened_slot: slot,
             since_ms,
             regions: failing.into_iter().map(|f| f.0).collect(),

@@ -1,7 +1,7 @@
 //! Where each endpoint's incident state lives, as a port with two adapters:
 //! [`dynamodb::DynamoStore`] (servers and Lambda) and [`sqlite::SqliteStore`] (the
 //! embedded default). A record holds the machine's state, an outbox of notification jobs
-//! not yet handed to the queue, and a version: a save names the version it read and fails
+//! not yet handed to the queue and of incident log writes not yet applied, and a version: a save names the version it read and fails
 //! with [`StoreError::Conflict`] when another writer saved first, so two instances
 //! handling results of one endpoint at once never both open an incident; the loser reads
 //! again and re-applies its events.
@@ -22,6 +22,9 @@ pub struct Record {
     pub state: EndpointIncidents,
     /// Jobs decided but not yet on the notification queue.
     pub outbox: Vec<NotificationJob>,
+    /// Incident log writes not yet applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<scoville_incident_log::LogWrite>,
     /// 0 for a record never saved.
     #[serde(skip)]
     pub version: u64,

@@ -14,6 +14,7 @@ use scoville_failure_service::directory::ConfigDirectory;
 use scoville_failure_service::engine::{Engine, EngineSettings};
 use scoville_failure_service::metrics::Metrics;
 use scoville_failure_service::store::IncidentStore;
+use scoville_incident_log::IncidentLog;
 use scoville_notifier::queue::{JobQueue, MemoryJobQueue, memory::MemoryQueueSettings};
 use scoville_service_kit::auth::{TokenHash, TokenSet};
 
@@ -59,7 +60,19 @@ impl Queue {
     }
 }
 
-pub fn state(store: Arc<dyn IncidentStore>, queue: &Queue, channels: &[&str]) -> AppState {
+/// An incident log of its own (a private in-memory SQLite database).
+pub fn memory_log() -> Arc<dyn IncidentLog> {
+    Arc::new(
+        scoville_incident_log::sqlite::SqliteLog::open(std::path::Path::new(":memory:")).unwrap(),
+    )
+}
+
+pub fn state(
+    store: Arc<dyn IncidentStore>,
+    log: Arc<dyn IncidentLog>,
+    queue: &Queue,
+    channels: &[&str],
+) -> AppState {
     let metrics = Arc::new(Metrics::default());
     let directory = ConfigDirectory::new(
         "https://scoville.example",
@@ -70,6 +83,7 @@ pub fn state(store: Arc<dyn IncidentStore>, queue: &Queue, channels: &[&str]) ->
     AppState {
         engine: Engine::new(
             store,
+            log,
             Arc::new(directory),
             queue.queue.clone(),
             EngineSettings::default(),
