@@ -8,7 +8,7 @@ use scoville_service_kit::auth::TokenSet;
 
 use crate::auth::LoginLimiter;
 use crate::config::Config;
-use crate::routes::probe::ProbeListCache;
+use crate::probe_list::ProbeListCache;
 use crate::store::AdminStore;
 
 /// Settings the handlers read.
@@ -41,6 +41,9 @@ pub struct AppState {
     pub channel_ctx: scoville_notifier::http::SendContext,
     /// Where history is read (none: the history routes answer 503).
     pub history: Option<Arc<dyn crate::history::HistoryStore>>,
+    /// The incident log (none: the incident routes answer 503 and no endpoint is
+    /// flagged as down in the probe's list).
+    pub incidents: Option<Arc<dyn scoville_incident_log::IncidentLog>>,
 }
 
 impl AppState {
@@ -69,6 +72,7 @@ impl AppState {
             )
             .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))?,
             history: None,
+            incidents: None,
         })
     }
 
@@ -96,9 +100,15 @@ impl AppState {
         self
     }
 
+    /// Reads incidents from `log`.
+    pub fn with_incidents(mut self, log: Arc<dyn scoville_incident_log::IncidentLog>) -> Self {
+        self.incidents = Some(log);
+        self
+    }
+
     /// State from a validated configuration.
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let store = config.store()?;
+        let store = config.store().await?;
         let history = config.history()?;
         let state = Self::new(
             store,
@@ -108,6 +118,7 @@ impl AppState {
         )
         .await?
         .with_history(history)
+        .with_incidents(config.incidents().await?)
         .with_public_url(&config.admin.public_url);
         Ok(if config.admin.allow_private_channels {
             state.allowing_private_channels()?

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use scoville_service_kit::auth::TokenSet;
 use scoville_service_kit::config::err;
@@ -19,8 +20,12 @@ use crate::store::AdminStore;
 pub struct Config {
     /// The HTTP side.
     pub admin: AdminSection,
+    /// Where the admin data lives.
+    pub store: StoreSection,
     /// Where history is read.
     pub history: HistorySection,
+    /// Where incidents are read (the log the failure service writes).
+    pub incidents: IncidentsSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -61,6 +66,88 @@ impl Default for HistorySection {
     }
 }
 
+/// Which incident log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentsKind {
+    /// The failure service's SQLite file (the embedded default).
+    #[default]
+    Sqlite,
+    /// The failure service's DynamoDB incident log table.
+    Dynamodb,
+}
+
+/// `[incidents]`: the failure service's incident log, read for `/v1/incidents` and the
+/// probe's open-incident flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentsSection {
+    /// `sqlite` or `dynamodb`.
+    pub kind: IncidentsKind,
+    /// The failure service's SQLite file (its `store.sqlite_path`).
+    pub sqlite_path: PathBuf,
+    /// The DynamoDB table (the failure service's `store.dynamodb_log_table`).
+    pub table: String,
+    /// An AWS endpoint URL (an emulator's); `store.endpoint_url` when absent.
+    pub endpoint_url: Option<String>,
+    /// Create the table if missing (first runs, emulators).
+    pub create_table: bool,
+}
+
+impl Default for IncidentsSection {
+    fn default() -> Self {
+        Self {
+            kind: IncidentsKind::Sqlite,
+            sqlite_path: "scoville-incidents.db".into(),
+            table: "scoville-incident-log".into(),
+            endpoint_url: None,
+            create_table: false,
+        }
+    }
+}
+
+/// Which admin store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    /// SQLite at `admin.sqlite_path` (the embedded default).
+    #[default]
+    Sqlite,
+    /// One DynamoDB table.
+    Dynamodb,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// `sqlite` (the file is `admin.sqlite_path`) or `dynamodb`.
+    pub kind: StoreKind,
+    /// The DynamoDB table.
+    pub table: String,
+    /// An AWS endpoint URL (an emulator's); the SDK's default when absent.
+    pub endpoint_url: Option<String>,
+    /// The AWS region; the SDK's default chain (`AWS_REGION`, profile) when absent.
+    pub region: Option<String>,
+    /// Create the table if missing (first runs, emulators).
+    pub create_table: bool,
+    /// Timeout of each store call, ms.
+    pub timeout_ms: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            kind: StoreKind::Sqlite,
+            table: "scoville-admin".into(),
+            endpoint_url: None,
+            region: None,
+            create_table: false,
+            timeout_ms: 5000,
+        }
+    }
+}
+
 /// `[admin]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -69,7 +156,7 @@ pub struct AdminSection {
     pub listen: SocketAddr,
     /// Where people reach the API and UI (https there marks cookies `Secure`).
     pub public_url: String,
-    /// The SQLite file.
+    /// The SQLite file (with `store.kind = sqlite`).
     pub sqlite_path: PathBuf,
     /// Session lifetime, hours.
     pub session_ttl_hours: u32,
@@ -124,14 +211,107 @@ impl Config {
         })
     }
 
-    /// The store.
-    pub fn store(&self) -> Result<Arc<dyn AdminStore>, ConfigError> {
+    /// The incident log.
+    pub async fn incidents(
+        &self,
+    ) -> Result<Arc<dyn scoville_incident_log::IncidentLog>, ConfigError> {
+        let i = &self.incidents;
+        Ok(match i.kind {
+            IncidentsKind::Sqlite => Arc::new(
+                scoville_incident_log::sqlite::SqliteLog::open(&i.sqlite_path)
+                    .map_err(|e| err("incidents.sqlite_path", e.to_string()))?,
+            ),
+            IncidentsKind::Dynamodb => {
+                if i.table.trim().is_empty() {
+                    return Err(err("incidents.table", "must not be empty"));
+                }
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                let url = i
+                    .endpoint_url
+                    .as_deref()
+                    .or(self.store.endpoint_url.as_deref());
+                if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
+                    loader = loader.endpoint_url(url);
+                }
+                if let Some(region) = self
+                    .store
+                    .region
+                    .as_deref()
+                    .filter(|r| !r.trim().is_empty())
+                {
+                    loader = loader.region(aws_config::Region::new(region.to_string()));
+                }
+                let log = scoville_incident_log::dynamodb::DynamoLog::new(
+                    &loader.load().await,
+                    &i.table,
+                    Duration::from_millis(self.store.timeout_ms.clamp(1, 60_000)),
+                );
+                if i.create_table {
+                    log.ensure_table()
+                        .await
+                        .map_err(|e| err("incidents.table", e.to_string()))?;
+                }
+                Arc::new(log)
+            }
+        })
+    }
+
+    /// The store: SQLite, or DynamoDB (the table created first with
+    /// `store.create_table`).
+    pub async fn store(&self) -> Result<Arc<dyn AdminStore>, ConfigError> {
         if self.admin.session_ttl_hours == 0 || self.admin.session_ttl_hours > 24 * 90 {
             return Err(err("admin.session_ttl_hours", "must be between 1 and 2160"));
         }
-        Ok(Arc::new(
-            crate::store::sqlite::SqliteAdmin::open(&self.admin.sqlite_path)
-                .map_err(|e| err("admin.sqlite_path", e.to_string()))?,
-        ))
+        let s = &self.store;
+        Ok(match s.kind {
+            StoreKind::Sqlite => Arc::new(
+                crate::store::sqlite::SqliteAdmin::open(&self.admin.sqlite_path)
+                    .map_err(|e| err("admin.sqlite_path", e.to_string()))?,
+            ),
+            StoreKind::Dynamodb => {
+                use crate::store::dynamodb::DynamoAdmin;
+                if s.timeout_ms == 0 || s.timeout_ms > 60_000 {
+                    return Err(err("store.timeout_ms", "must be between 1 and 60000"));
+                }
+                if s.table.trim().is_empty() {
+                    return Err(err("store.table", "must not be empty"));
+                }
+                let client = self.dynamodb_client().await;
+                if s.create_table {
+                    DynamoAdmin::create_table(&client, &s.table)
+                        .await
+                        .map_err(|e| err("store.table", e.to_string()))?;
+                }
+                Arc::new(
+                    DynamoAdmin::new(client, s.table.clone())
+                        .with_timeout(Duration::from_millis(s.timeout_ms)),
+                )
+            }
+        })
+    }
+
+    /// A DynamoDB client from the SDK's default chain (credentials, region), with
+    /// `store.region` and `store.endpoint_url` when set and `store.timeout_ms` on every
+    /// operation.
+    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        let s = &self.store;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(url) = s.endpoint_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(region) = s.region.as_deref().filter(|r| !r.trim().is_empty()) {
+            loader = loader.region(aws_config::Region::new(region.to_string()));
+        }
+        let sdk = loader.load().await;
+        let timeout = Duration::from_millis(s.timeout_ms);
+        let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_timeout(timeout)
+                    .connect_timeout(timeout)
+                    .build(),
+            )
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
     }
 }

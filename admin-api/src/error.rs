@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::model::Invalid;
 use crate::store::StoreError;
@@ -28,6 +28,12 @@ pub enum ApiError {
     /// The body or query is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// The body is larger than the route takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body is not JSON (`Content-Type: application/json`).
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     /// Already exists.
     #[error("{0} already exists")]
     Conflict(&'static str),
@@ -37,6 +43,30 @@ pub enum ApiError {
     /// The store failed.
     #[error("the service is unavailable")]
     Unavailable(String),
+}
+
+/// The body of every error answer (`field` and `reason` with 422 only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+    /// The field, parameter or header at fault, e.g. `check.url` or `regions[2]` (422).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Why that field does not hold (422).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ErrorBody {
+    /// An error without a field.
+    pub fn new(error: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+            field: None,
+            reason: None,
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -62,6 +92,8 @@ impl IntoResponse for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(detail) => {
@@ -70,10 +102,12 @@ impl IntoResponse for ApiError {
             }
         };
         let body = match &self {
-            ApiError::Invalid(i) => {
-                json!({ "error": self.to_string(), "field": i.field, "reason": i.reason })
-            }
-            _ => json!({ "error": self.to_string() }),
+            ApiError::Invalid(i) => ErrorBody {
+                error: self.to_string(),
+                field: Some(i.field.clone()),
+                reason: Some(i.reason.clone()),
+            },
+            _ => ErrorBody::new(self.to_string()),
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();

@@ -9,6 +9,7 @@
 //! - [`store`]: the store port and its SQLite adapter.
 //! - [`history`]: reading history (per-step rollups, summaries, raw results, badges)
 //!   from InfluxDB or SQLite.
+//! - [`openapi`]: the OpenAPI document served at `GET /v1/openapi.json`.
 //! - [`config`], [`error`].
 
 pub mod app;
@@ -17,6 +18,8 @@ pub mod config;
 pub mod error;
 pub mod history;
 pub mod model;
+pub mod openapi;
+pub mod probe_list;
 pub mod routes;
 pub mod store;
 

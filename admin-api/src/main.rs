@@ -15,7 +15,9 @@ use scoville_service_kit::telemetry;
 SCOVILLE_<SECTION>__<KEY>, e.g. SCOVILLE_ADMIN__SQLITE_PATH. Keys and defaults: \
 admin.listen = 127.0.0.1:8080, admin.public_url = http://127.0.0.1:8080, \
 admin.sqlite_path = scoville-admin.db, admin.session_ttl_hours = 336, \
-admin.probe_token_hashes = [], log.format = text, log.level = info."
+admin.probe_token_hashes = [], store.kind = sqlite (or dynamodb), \
+store.table = scoville-admin, store.endpoint_url = (AWS), store.region = (AWS default), \
+store.create_table = false, store.timeout_ms = 5000, log.format = text, log.level = info."
 )]
 struct Cli {
     /// Configuration file (TOML).

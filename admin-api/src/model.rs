@@ -27,7 +27,9 @@ impl Invalid {
 }
 
 /// A member's role in an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads.
@@ -65,7 +67,7 @@ impl Role {
 }
 
 /// What an API key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyScope {
     /// GET only.
@@ -75,7 +77,7 @@ pub enum KeyScope {
 }
 
 /// An organization.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Org {
     /// Its id.
     pub id: OrgId,
@@ -84,7 +86,7 @@ pub struct Org {
 }
 
 /// A user.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// Its id.
     pub id: String,
@@ -93,7 +95,7 @@ pub struct User {
 }
 
 /// A member of an organization.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Member {
     /// The user.
     pub user_id: String,
@@ -104,7 +106,7 @@ pub struct Member {
 }
 
 /// An API key as listed (never the key itself).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Its id.
     pub id: String,
@@ -116,7 +118,7 @@ pub struct ApiKey {
 
 /// An alert channel as listed and returned: never its configuration, which holds
 /// secrets (webhook URLs, tokens, passwords).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertChannel {
     /// Its id (what endpoints list in `channels`).
     pub id: String,
@@ -129,7 +131,7 @@ pub struct AlertChannel {
 
 /// A maintenance window: notices about its endpoints (all of the org's when none are
 /// listed) are muted in `[from_ms, to_ms)`; their state keeps moving.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MaintenanceWindow {
     /// Its id.
     pub id: String,
@@ -144,7 +146,7 @@ pub struct MaintenanceWindow {
 }
 
 /// A status page: a public slug showing some of an org's endpoints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusPage {
     /// Its id.
     pub id: String,
@@ -157,7 +159,7 @@ pub struct StatusPage {
 }
 
 /// An endpoint as stored and returned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Endpoint {
     /// Its id.
     pub id: EndpointId,
@@ -204,28 +206,49 @@ impl Endpoint {
 }
 
 /// The body of a create or a full update.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointInput {
+    /// Display name, 1-200 characters (trimmed).
+    #[schema(min_length = 1, example = "shop")]
     name: String,
+    /// What to check.
     check: CheckSpec,
+    /// Where from: 1-16 regions, each once.
+    #[schema(min_items = 1, max_items = 16)]
     regions: Vec<Region>,
+    /// Seconds between checks.
     #[serde(default = "default_interval")]
+    #[schema(minimum = 30, maximum = 3600, default = 60)]
     interval_s: u32,
+    /// Apdex threshold T.
     #[serde(default)]
     apdex_t_ms: ApdexT,
+    /// Pyng's mean-run-time limit, if any.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600_000)]
     mean_limit_ms: Option<u32>,
+    /// Consecutive failed rounds a region needs.
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 50, default = 1)]
     failure_threshold: u32,
+    /// Consecutive good rounds a region needs.
     #[serde(default = "two")]
+    #[schema(minimum = 1, maximum = 50, default = 2)]
     recovery_threshold: u32,
+    /// Regions that must agree: 1 up to the number of regions listed.
     #[serde(default = "confirm")]
+    #[schema(minimum = 1, maximum = 16, default = 2)]
     confirm_regions: u32,
+    /// Labels: at most 20, each 1-64 letters, digits or `- _ . : /`.
     #[serde(default)]
+    #[schema(max_items = 20)]
     tags: Vec<String>,
+    /// Alert channel ids: at most 20.
     #[serde(default)]
+    #[schema(max_items = 20)]
     channels: Vec<String>,
+    /// Paused endpoints are not checked.
     #[serde(default)]
     paused: bool,
 }

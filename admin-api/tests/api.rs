@@ -5,20 +5,32 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use scoville_admin_api::probe_list::ProbeListCache;
 use scoville_admin_api::routes::{Access, table};
+use scoville_admin_api::store::AdminStore;
 use scoville_admin_api::store::sqlite::SqliteAdmin;
 use scoville_admin_api::{AppState, router};
+use scoville_core::notice::NoticeKind;
+use scoville_core::{EndpointId, OrgId, Region};
+use scoville_incident_log::{EntryKind, Incident, IncidentLog, LogWrite, TimelineEntry};
 use scoville_service_kit::auth::{TokenHash, TokenSet};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const PLATFORM_TOKEN: &str = "platform-probe-token-0123456789";
 
+fn memory_log() -> Arc<dyn IncidentLog> {
+    Arc::new(
+        scoville_incident_log::sqlite::SqliteLog::open(std::path::Path::new(":memory:")).unwrap(),
+    )
+}
+
 #[derive(Clone)]
-struct Api(axum::Router);
+struct Api(axum::Router, Arc<dyn IncidentLog>);
 
 enum Cred<'a> {
     None,
@@ -30,13 +42,66 @@ impl Api {
     async fn new() -> Self {
         let store = Arc::new(SqliteAdmin::open(std::path::Path::new(":memory:")).unwrap());
         let tokens = TokenSet::new(vec![TokenHash::of(PLATFORM_TOKEN)]);
-        Self(router(
-            AppState::new(store, tokens, 3_600_000, false)
-                .await
-                .unwrap()
-                .allowing_private_channels()
-                .unwrap(),
-        ))
+        let log = memory_log();
+        let mut state = AppState::new(store, tokens, 3_600_000, false)
+            .await
+            .unwrap()
+            .allowing_private_channels()
+            .unwrap()
+            .with_incidents(log.clone());
+        // Open incidents are read on every fetch here (5 s in service).
+        state.probe_list = Arc::new(ProbeListCache::with_open_max_age(Duration::ZERO));
+        Self(router(state), log)
+    }
+
+    /// The failure service's part: an incident of `endpoint` of `org` confirmed at
+    /// `at_ms`, resolved at `resolved` if given.
+    async fn incident(
+        &self,
+        org: &str,
+        endpoint: &str,
+        at_ms: i64,
+        resolved: Option<i64>,
+    ) -> String {
+        let incident = Incident {
+            id: format!("{endpoint}~{}", at_ms / 60_000),
+            org_id: OrgId::parse(org).unwrap(),
+            endpoint_id: EndpointId::parse(endpoint).unwrap(),
+            started_at_ms: at_ms - 60_000,
+            confirmed_at_ms: at_ms,
+            resolved_at_ms: None,
+            regions: vec![Region::parse("eu-west-1").unwrap()],
+            error: Some("status: 503 <script>".into()),
+        };
+        let entry = |at_ms, kind, notice| TimelineEntry {
+            at_ms,
+            kind,
+            notice,
+            muted: false,
+            regions: Vec::new(),
+            detail: None,
+        };
+        let mut writes = vec![
+            LogWrite {
+                incident: incident.clone(),
+                entry: entry(at_ms, EntryKind::Confirmed, None),
+            },
+            LogWrite {
+                incident: incident.clone(),
+                entry: entry(at_ms, EntryKind::Notified, Some(NoticeKind::Down)),
+            },
+        ];
+        if let Some(r) = resolved {
+            writes.push(LogWrite {
+                incident: Incident {
+                    resolved_at_ms: Some(r),
+                    ..incident.clone()
+                },
+                entry: entry(r, EntryKind::Resolved, None),
+            });
+        }
+        self.1.append(&writes).await.unwrap();
+        incident.id
     }
 
     async fn call(
@@ -128,6 +193,8 @@ fn endpoint_body(name: &str) -> Value {
 }
 
 struct Tenant {
+    org_id: String,
+    incident_id: String,
     cookie: String,
     key: String,
     key_id: String,
@@ -174,7 +241,14 @@ async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{page}");
+    let org_id = body["org"]["id"].as_str().unwrap().to_string();
+    let endpoint_id = ep["id"].as_str().unwrap().to_string();
+    let incident_id = api
+        .incident(&org_id, &endpoint_id, 1_790_000_000_000, None)
+        .await;
     Tenant {
+        org_id,
+        incident_id,
         page_id: page["id"].as_str().unwrap().to_string(),
         window_id: mw["id"].as_str().unwrap().to_string(),
         channel_id: ch["id"].as_str().unwrap().to_string(),
@@ -182,7 +256,7 @@ async fn tenant(api: &Api, email: &str, org: &str) -> Tenant {
         key,
         key_id,
         user_id: body["user"]["id"].as_str().unwrap().to_string(),
-        endpoint_id: ep["id"].as_str().unwrap().to_string(),
+        endpoint_id,
     }
 }
 
@@ -210,6 +284,8 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                 &b.window_id
             } else if route.path.starts_with("/v1/status-pages/") {
                 &b.page_id
+            } else if route.path.starts_with("/v1/incidents/") {
+                &b.incident_id
             } else {
                 panic!(
                     "the isolation test does not know whose id {} takes: teach it",
@@ -251,6 +327,7 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                         &b.channel_id,
                         &b.window_id,
                         &b.page_id,
+                        &b.incident_id,
                     ] {
                         assert!(
                             !text.contains(id.as_str()),
@@ -716,7 +793,8 @@ async fn history_results_and_badges_are_served_for_the_callers_endpoints_only() 
         .await
         .unwrap()
         .with_history(history);
-    let api = Api(router(state));
+    let log = memory_log();
+    let api = Api(router(state.with_incidents(log.clone())), log);
     let a = tenant(&api, "h@a.example", "Org H").await;
     let b = tenant(&api, "h@b.example", "Org I").await;
     let (_, me, _) = api
@@ -1058,4 +1136,269 @@ async fn a_status_page_shows_names_and_states_publicly_and_nothing_else() {
             .0,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn incidents_list_newest_first_with_their_timeline_and_flag_the_probe_list() {
+    let api = Api::new().await;
+    let a = tenant(&api, "i@a.example", "Org A").await;
+    let b = tenant(&api, "i@b.example", "Org B").await;
+    // The tenant's incident (open since 1_790_000_000_000) and an older, resolved one.
+    let t0 = 1_789_990_000_020i64;
+    let old = api
+        .incident(&a.org_id, &a.endpoint_id, t0, Some(t0 + 600_000))
+        .await;
+    let (status, page, _) = api
+        .call(Method::GET, "/v1/incidents", Cred::Key(&a.key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let listed: Vec<&str> = page["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![a.incident_id.as_str(), old.as_str()]);
+    assert_eq!(page["incidents"][0]["status"], "open");
+    assert_eq!(page["incidents"][1]["status"], "resolved");
+    assert_eq!(page["incidents"][1]["duration_ms"], 660_000);
+    // Filters and paging.
+    let (_, open, _) = api
+        .call(
+            Method::GET,
+            "/v1/incidents?status=open",
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(open["incidents"].as_array().unwrap().len(), 1);
+    let (_, first, _) = api
+        .call(
+            Method::GET,
+            "/v1/incidents?limit=1",
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    let before = first["next_before"].as_i64().unwrap();
+    let (_, second, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/incidents?limit=1&before={before}"),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(second["incidents"][0]["id"], old.as_str());
+    let (_, other, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/incidents?endpoint_id={}", b.endpoint_id),
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert!(other["incidents"].as_array().unwrap().is_empty());
+    for (query, field) in [
+        ("status=maybe", "status"),
+        ("limit=0", "limit"),
+        ("before=x", "before"),
+    ] {
+        let (status, answer, _) = api
+            .call(
+                Method::GET,
+                &format!("/v1/incidents?{query}"),
+                Cred::Key(&a.key),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, answer["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{query}: {answer}"
+        );
+    }
+    // One incident with its timeline, oldest first.
+    let (status, detail, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/incidents/{old}"),
+            Cred::Cookie(&a.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let kinds: Vec<(&str, Option<&str>)> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["notice"].as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("confirmed", None),
+            ("notified", Some("down")),
+            ("resolved", None)
+        ]
+    );
+    assert_eq!(detail["incident"]["error"], "status: 503 <script>");
+
+    // The probe's list flags endpoints with an open incident, and stops once resolved.
+    let flags = || {
+        let api = api.clone();
+        async move {
+            let (status, page, _) = api
+                .call(
+                    Method::GET,
+                    "/v1/probe/endpoints?region=eu-west-1&limit=5000",
+                    Cred::Key(PLATFORM_TOKEN),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["id"].as_str().unwrap().to_string(),
+                        e["open_incident"].as_bool().unwrap(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+    let quiet = api
+        .endpoint(Cred::Key(&a.key), endpoint_body("quiet"))
+        .await;
+    let quiet = quiet["id"].as_str().unwrap().to_string();
+    let before = flags().await;
+    assert!(before[&a.endpoint_id]);
+    assert!(before[&b.endpoint_id]);
+    assert!(!before[&quiet]);
+    api.incident(
+        &a.org_id,
+        &a.endpoint_id,
+        1_790_000_000_000,
+        Some(1_790_000_300_000),
+    )
+    .await;
+    let after = flags().await;
+    assert!(!after[&a.endpoint_id]);
+    assert!(after[&b.endpoint_id]);
+    // The flagged entry is otherwise the same JSON.
+    let (_, page, _) = api
+        .call(
+            Method::GET,
+            "/v1/probe/endpoints?region=eu-west-1&limit=5000",
+            Cred::Key(PLATFORM_TOKEN),
+            None,
+        )
+        .await;
+    let b_entry = page["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == b.endpoint_id.as_str())
+        .unwrap();
+    assert_eq!(b_entry["name"], "Org B shop");
+    assert!(b_entry["check"]["url"].is_string());
+}
+
+#[tokio::test]
+async fn writes_through_this_instance_patch_the_probe_list_and_others_rebuild_it() {
+    let store = Arc::new(SqliteAdmin::open(std::path::Path::new(":memory:")).unwrap());
+    let tokens = TokenSet::new(vec![TokenHash::of(PLATFORM_TOKEN)]);
+    let state = AppState::new(store.clone(), tokens, 3_600_000, false)
+        .await
+        .unwrap();
+    let cache = state.probe_list.clone();
+    let api = Api(router(state), memory_log());
+    let a = tenant(&api, "p@a.example", "Org P").await;
+    let ids = || {
+        let api = api.clone();
+        async move {
+            let (_, page, _) = api
+                .call(
+                    Method::GET,
+                    "/v1/probe/endpoints?region=eu-west-1&limit=5000",
+                    Cred::Key(PLATFORM_TOKEN),
+                    None,
+                )
+                .await;
+            page["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["id"].as_str().unwrap().to_string(),
+                        e["name"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids().await.len(), 1);
+    assert_eq!(cache.rebuilds(), 1);
+    // Create, rename, pause, resume, delete through the API: the list follows at
+    // once, without a rebuild.
+    let ep = api
+        .endpoint(Cred::Key(&a.key), endpoint_body("second"))
+        .await;
+    let id = ep["id"].as_str().unwrap().to_string();
+    assert!(ids().await.iter().any(|(i, n)| *i == id && n == "second"));
+    let (status, _, _) = api
+        .call(
+            Method::PUT,
+            &format!("/v1/endpoints/{id}"),
+            Cred::Key(&a.key),
+            Some(endpoint_body("renamed")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ids().await.iter().any(|(i, n)| *i == id && n == "renamed"));
+    api.call(
+        Method::POST,
+        &format!("/v1/endpoints/{id}/pause"),
+        Cred::Key(&a.key),
+        None,
+    )
+    .await;
+    assert!(!ids().await.iter().any(|(i, _)| *i == id));
+    api.call(
+        Method::POST,
+        &format!("/v1/endpoints/{id}/resume"),
+        Cred::Key(&a.key),
+        None,
+    )
+    .await;
+    assert!(ids().await.iter().any(|(i, _)| *i == id));
+    api.call(
+        Method::DELETE,
+        &format!("/v1/endpoints/{id}"),
+        Cred::Key(&a.key),
+        None,
+    )
+    .await;
+    assert_eq!(ids().await.len(), 1);
+    assert_eq!(cache.rebuilds(), 1, "every change was patched in");
+    // A write by another instance (straight into the store) is seen by its generation.
+    let mut other = store
+        .endpoint(
+            &OrgId::parse(&a.org_id).unwrap(),
+            &EndpointId::parse(&a.endpoint_id).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    other.name = "changed elsewhere".into();
+    store.put_endpoint(&other, true).await.unwrap();
+    assert_eq!(
+        ids().await,
+        vec![(a.endpoint_id.clone(), "changed elsewhere".to_string())]
+    );
+    assert_eq!(cache.rebuilds(), 2);
 }

@@ -58,6 +58,7 @@ impl From<ApdexT> for u32 {
 }
 
 /// A sample's Apdex class.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApdexClass {

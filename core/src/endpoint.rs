@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{ApdexT, CheckSpec, EndpointId, OrgId};
 
 /// One endpoint due for checking.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeEndpoint {

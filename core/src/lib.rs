@@ -14,6 +14,8 @@ pub mod endpoint;
 pub mod ids;
 pub mod incident;
 pub mod notice;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod parse;
 pub mod result;
 pub mod status_set;

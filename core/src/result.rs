@@ -154,6 +154,7 @@ reason_enum!(
 /// Where a check's time went, in milliseconds with microsecond resolution, measured on a
 /// fresh connection. A phase that did not happen (no DNS for an IP literal, no TLS for
 /// http, nothing after a refused connect) is `None`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timings {
     /// Name resolution.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::{CheckResult, ProbeEndpoint, Region};
 
 /// `GET /v1/probe/endpoints` answer: one page of endpoints and the cursor of the next.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointPage {
     /// Endpoints on this page.

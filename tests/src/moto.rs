@@ -24,15 +24,39 @@ impl MotoServer {
     /// When it cannot be started or does not answer: tests need it.
     pub fn start() -> Self {
         let port = free_port();
-        let child = Command::new("python3")
-            .args([
+        Self::spawn(
+            port,
+            &[
                 "-m",
                 "moto.server",
                 "-H",
                 "127.0.0.1",
                 "-p",
                 &port.to_string(),
-            ])
+            ],
+        )
+    }
+
+    /// A server answering one request at a time, for race tests: DynamoDB applies each
+    /// request atomically (a transaction's conditions and writes), but moto's threaded
+    /// server does not lock them, so two racing transactions can both pass their
+    /// conditions there. Not for SQS long polls (they would hold up every other call).
+    ///
+    /// # Panics
+    /// As [`MotoServer::start`].
+    pub fn start_serial() -> Self {
+        let port = free_port();
+        let script = format!(
+            "from werkzeug.serving import run_simple\n\
+             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
+             run_simple('127.0.0.1', {port}, DomainDispatcherApplication(create_backend_app), threaded=False)\n"
+        );
+        Self::spawn(port, &["-c", &script])
+    }
+
+    fn spawn(port: u16, args: &[&str]) -> Self {
+        let child = Command::new("python3")
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

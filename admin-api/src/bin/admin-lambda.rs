@@ -1,7 +1,7 @@
 //! `admin-lambda`: the same router on AWS Lambda through lambda_http (API Gateway HTTP
 //! API, REST API or ALB events). `main` only loads the configuration from `SCOVILLE_*`
-//! variables and runs the router. (The admin store is SQLite until the DynamoDB adapter
-//! exists, so on Lambda it suits a single-writer trial only.)
+//! variables and runs the router. On Lambda set `SCOVILLE_STORE__KIND=dynamodb` and
+//! `SCOVILLE_STORE__TABLE`: the SQLite default suits a single-writer trial only.
 
 use scoville_admin_api::config::Config;
 use scoville_admin_api::{AppState, router};

@@ -19,6 +19,7 @@ use super::render::{self, Format, Rendered};
 use super::{
     EndpointStatus, FieldError, HistoryError, HistoryQuery, HistoryStore, ResultsQuery, StepSize,
 };
+use crate::error::ErrorBody;
 
 /// Why a history request failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +37,18 @@ impl IntoResponse for HistoryApiError {
         match self {
             HistoryApiError::Invalid(e) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({ "error": e.to_string(), "field": e.path, "reason": e.message })),
+                Json(ErrorBody {
+                    error: e.to_string(),
+                    field: Some(e.path),
+                    reason: Some(e.message),
+                }),
             )
                 .into_response(),
             HistoryApiError::Store(HistoryError::Unavailable(detail)) => {
                 tracing::warn!(detail, "history store unavailable; answering 503");
                 let mut r = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    Json(serde_json::json!({ "error": "the history store is unavailable" })),
+                    Json(ErrorBody::new("the history store is unavailable")),
                 )
                     .into_response();
                 r.headers_mut()
@@ -54,7 +59,7 @@ impl IntoResponse for HistoryApiError {
                 tracing::error!(detail, "history query failed");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    Json(serde_json::json!({ "error": "the history query failed" })),
+                    Json(ErrorBody::new("the history query failed")),
                 )
                     .into_response()
             }

@@ -158,7 +158,7 @@ impl StepSize {
 }
 
 /// Which rollup the receiver's worker keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 pub enum Rollup {
     /// Per minute: `rollup_1m` in InfluxDB, period `1m` in SQLite.
     #[serde(rename = "rollup_1m")]
@@ -475,7 +475,7 @@ pub struct RollupRow {
 }
 
 /// A history answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct History {
     /// The endpoint.
     pub endpoint_id: EndpointId,
@@ -498,7 +498,7 @@ pub struct History {
 }
 
 /// One step of a history answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Step {
     /// Start, Unix ms.
     pub start_ms: i64,
@@ -531,7 +531,7 @@ pub struct Step {
 }
 
 /// The whole range of a history answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Summary {
     /// Checks.
     pub count: u64,
@@ -560,7 +560,7 @@ pub struct Summary {
 }
 
 /// One raw result with its timing breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ResultRow {
     /// When the check started, Unix ms.
     pub started_at_ms: i64,
@@ -625,7 +625,7 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
 }
 
 /// An endpoint's state as its latest results per region show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndpointStatus {
     /// Every region's latest result is up (or a warning).

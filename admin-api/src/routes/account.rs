@@ -5,39 +5,99 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scoville_core::OrgId;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
+use super::JsonBody;
 use crate::app::{AppState, now_ms};
 use crate::auth::{
     Caller, SESSION_COOKIE, hash_password, hash_secret, session_token, verify_password,
 };
 use crate::error::ApiError;
-use crate::model::{Invalid, Org, User, new_id, new_secret};
+use crate::model::{Invalid, Org, Role, User, new_id, new_secret};
 
 /// Sign-up body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
+    /// The login: an email address of at most 254 characters (trimmed, compared
+    /// lower-cased).
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// 10-256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
+    /// The new organization's name, 1-100 characters (trimmed).
+    #[schema(min_length = 1, example = "Acme")]
     org_name: String,
 }
 
 /// Login body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    /// The login.
+    #[schema(example = "ada@example.com")]
     email: String,
+    /// The password.
     password: String,
 }
 
 /// Password change body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The current password.
     current: String,
+    /// The new one, 10-256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     new: String,
+}
+
+/// Answer of a sign-up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedUp {
+    /// The new user.
+    pub user: User,
+    /// Their new organization (they own it).
+    pub org: Org,
+}
+
+/// Answer of a login.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoggedIn {
+    /// The user.
+    pub user: User,
+}
+
+/// Answer of a password change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    /// Always true: every other session has been revoked.
+    pub sessions_revoked: bool,
+}
+
+/// Who is calling (`GET /v1/me`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// The organization acted in.
+    pub org_id: OrgId,
+    /// The caller's role there (an API key's: `viewer` for read, `admin` for read-write).
+    pub role: Role,
+    /// The user; null for an API key.
+    pub user_id: Option<String>,
+    /// The user's organizations; empty for an API key.
+    pub orgs: Vec<Membership>,
+}
+
+/// One organization a user belongs to.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Membership {
+    /// The organization.
+    pub id: OrgId,
+    /// Its name.
+    pub name: String,
+    /// The user's role there.
+    pub role: Role,
 }
 
 pub(crate) fn email(raw: &str) -> Result<String, Invalid> {
@@ -85,16 +145,33 @@ async fn new_session(state: &AppState, user_id: &str) -> Result<HeaderValue, Api
     .map_err(|e| ApiError::Unavailable(e.to_string()))
 }
 
-fn with_cookie(status: StatusCode, cookie: HeaderValue, body: serde_json::Value) -> Response {
+fn with_cookie(status: StatusCode, cookie: HeaderValue, body: impl Serialize) -> Response {
     let mut r = (status, Json(body)).into_response();
     r.headers_mut().insert(header::SET_COOKIE, cookie);
     r
 }
 
 /// `POST /v1/signup`: a user, their organization (they own it) and a session.
+#[utoipa::path(
+    post,
+    path = "/v1/signup",
+    operation_id = "signup",
+    tag = "account",
+    request_body = SignUp,
+    responses(
+        (status = 201, description = "Signed up and signed in.", body = SignedUp,
+            headers(("Set-Cookie" = String, description = "The session cookie."))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn signup(
     State(state): State<AppState>,
-    Json(body): Json<SignUp>,
+    JsonBody(body): JsonBody<SignUp>,
 ) -> Result<Response, ApiError> {
     let email = email(&body.email)?;
     password("password", &body.password)?;
@@ -116,14 +193,32 @@ pub async fn signup(
     Ok(with_cookie(
         StatusCode::CREATED,
         cookie,
-        json!({ "user": user, "org": org }),
+        SignedUp { user, org },
     ))
 }
 
 /// `POST /v1/login`.
+#[utoipa::path(
+    post,
+    path = "/v1/login",
+    operation_id = "login",
+    tag = "account",
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in.", body = LoggedIn,
+            headers(("Set-Cookie" = String, description = "The session cookie."))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
-    Json(body): Json<Login>,
+    JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
     let email = email(&body.email).map_err(|_| ApiError::Unauthorized)?;
     state.login_limiter.check(&email)?;
@@ -140,10 +235,20 @@ pub async fn login(
     };
     state.login_limiter.succeeded(&email);
     let cookie = new_session(&state, &user.id).await?;
-    Ok(with_cookie(StatusCode::OK, cookie, json!({ "user": user })))
+    Ok(with_cookie(StatusCode::OK, cookie, LoggedIn { user }))
 }
 
-/// `POST /v1/logout`.
+/// `POST /v1/logout`: ends the session of the cookie sent, if any.
+#[utoipa::path(
+    post,
+    path = "/v1/logout",
+    operation_id = "logout",
+    tag = "account",
+    responses(
+        (status = 204, description = "Signed out (also without a session)."),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -156,10 +261,31 @@ pub async fn logout(
 
 /// `POST /v1/password`: changes the password and revokes every session, then opens a
 /// new one for this browser.
+#[utoipa::path(
+    post,
+    path = "/v1/password",
+    operation_id = "change_password",
+    tag = "account",
+    security(("session" = []), ("api_key" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; every session revoked and a new one opened.",
+            body = PasswordChanged,
+            headers(("Set-Cookie" = String, description = "The new session cookie."))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<PasswordChange>,
+    JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
     let user_id = caller.user()?.to_string();
     password("new", &body.new)?;
@@ -177,29 +303,45 @@ pub async fn change_password(
     Ok(with_cookie(
         StatusCode::OK,
         cookie,
-        json!({ "sessions_revoked": true }),
+        PasswordChanged {
+            sessions_revoked: true,
+        },
     ))
 }
 
 /// `GET /v1/me`: the caller, their organization and role.
-pub async fn me(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    operation_id = "me",
+    tag = "account",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The caller.", body = Me),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let orgs = match &caller.user_id {
         Some(u) => state
             .store
             .memberships(u)
             .await?
             .into_iter()
-            .map(|(o, r)| json!({ "id": o.id, "name": o.name, "role": r }))
+            .map(|(o, role)| Membership {
+                id: o.id,
+                name: o.name,
+                role,
+            })
             .collect(),
         None => Vec::new(),
     };
-    Ok(Json(json!({
-        "org_id": caller.org_id,
-        "role": caller.role,
-        "user_id": caller.user_id,
-        "orgs": orgs,
-    })))
+    Ok(Json(Me {
+        org_id: caller.org_id,
+        role: caller.role,
+        user_id: caller.user_id,
+        orgs,
+    }))
 }

@@ -26,12 +26,10 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if !json {
-        return Err(ApiError::BadRequest(
-            "the body must be JSON (Content-Type: application/json)".into(),
-        ));
+        return Err(ApiError::UnsupportedMediaType);
     }
     if body.len() > MAX_BODY {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::PayloadTooLarge(format!(
             "the body is larger than {MAX_BODY} bytes"
         )));
     }
@@ -67,6 +65,19 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
 }
 
 /// `GET /v1/endpoints`.
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints",
+    operation_id = "list_endpoints",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The organization's endpoints.", body = Vec<Endpoint>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,6 +86,25 @@ pub async fn list(
 }
 
 /// `POST /v1/endpoints`.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints",
+    operation_id = "create_endpoint",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    request_body = EndpointInput,
+    responses(
+        (status = 201, description = "The endpoint, with its new id.", body = Endpoint),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,10 +116,25 @@ pub async fn create(
     let id = EndpointId::parse(new_id("ep_")).map_err(ApiError::Unavailable)?;
     let endpoint = input.into_endpoint(id, caller.org_id.clone())?;
     state.store.put_endpoint(&endpoint, false).await?;
+    state.probe_list.put(state.store.as_ref(), &endpoint).await;
     Ok((StatusCode::CREATED, Json(endpoint)))
 }
 
 /// `GET /v1/endpoints/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/endpoints/{id}",
+    operation_id = "get_endpoint",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The endpoint.", body = Endpoint),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -105,6 +150,26 @@ pub async fn get(
 }
 
 /// `PUT /v1/endpoints/{id}`: replaces the endpoint.
+#[utoipa::path(
+    put,
+    path = "/v1/endpoints/{id}",
+    operation_id = "replace_endpoint",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    request_body = EndpointInput,
+    responses(
+        (status = 200, description = "The endpoint as replaced.", body = Endpoint),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn replace(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,6 +188,7 @@ pub async fn replace(
     let input: EndpointInput = parse_body(&headers, &body)?;
     let endpoint = input.into_endpoint(id, caller.org_id.clone())?;
     if state.store.put_endpoint(&endpoint, true).await? {
+        state.probe_list.put(state.store.as_ref(), &endpoint).await;
         Ok(Json(endpoint))
     } else {
         Err(ApiError::NotFound)
@@ -130,6 +196,21 @@ pub async fn replace(
 }
 
 /// `DELETE /v1/endpoints/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/endpoints/{id}",
+    operation_id = "delete_endpoint",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -143,6 +224,10 @@ pub async fn delete(
         .ok_or(ApiError::NotFound)?;
     caller.must_write()?;
     if state.store.delete_endpoint(&caller.org_id, &id).await? {
+        state
+            .probe_list
+            .remove(state.store.as_ref(), &caller.org_id, &id)
+            .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
@@ -164,6 +249,7 @@ async fn set_paused(
     caller.must_write()?;
     endpoint.paused = paused;
     if state.store.put_endpoint(&endpoint, true).await? {
+        state.probe_list.put(state.store.as_ref(), &endpoint).await;
         Ok(Json(endpoint))
     } else {
         Err(ApiError::NotFound)
@@ -171,6 +257,21 @@ async fn set_paused(
 }
 
 /// `POST /v1/endpoints/{id}/pause`.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/pause",
+    operation_id = "pause_endpoint",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The endpoint, paused.", body = Endpoint),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,6 +281,21 @@ pub async fn pause(
 }
 
 /// `POST /v1/endpoints/{id}/resume`.
+#[utoipa::path(
+    post,
+    path = "/v1/endpoints/{id}/resume",
+    operation_id = "resume_endpoint",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, description = "The endpoint, checked again.", body = Endpoint),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,

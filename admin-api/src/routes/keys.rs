@@ -3,21 +3,49 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
+use super::JsonBody;
 use crate::app::AppState;
 use crate::auth::{Caller, hash_secret};
 use crate::error::ApiError;
 use crate::model::{ApiKey, Invalid, KeyScope, new_id, new_secret};
 
 /// A new key or token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// A label, 1-100 characters (trimmed).
+    #[schema(min_length = 1, example = "ci")]
     name: String,
+    /// What an API key may do (`read` by default); ignored for probe tokens.
     #[serde(default = "read")]
+    #[schema(default = "read")]
     scope: KeyScope,
+}
+
+/// A new API key: the key itself is in this answer only.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewApiKey {
+    /// Its id.
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// What it may do.
+    pub scope: KeyScope,
+    /// The key, for `Authorization: Bearer`.
+    pub key: String,
+}
+
+/// A new probe token: the token itself is in this answer only.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewProbeToken {
+    /// Its id.
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// The token, for the probe's `Authorization: Bearer`.
+    pub token: String,
 }
 
 fn read() -> KeyScope {
@@ -33,6 +61,19 @@ fn name(n: &str) -> Result<String, Invalid> {
 }
 
 /// `GET /v1/api-keys`.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    operation_id = "list_api_keys",
+    tag = "keys",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The organization's API keys (never the keys).", body = Vec<ApiKey>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,11 +82,30 @@ pub async fn list(
 }
 
 /// `POST /v1/api-keys`: the key is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    operation_id = "create_api_key",
+    tag = "keys",
+    security(("session" = []), ("api_key" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The new key.", body = NewApiKey),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<NewKey>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    JsonBody(body): JsonBody<NewKey>,
+) -> Result<(StatusCode, Json<NewApiKey>), ApiError> {
     caller.must_write()?;
     let key = ApiKey {
         id: new_id("key_"),
@@ -59,11 +119,31 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": key.id, "name": key.name, "scope": key.scope, "key": secret })),
+        Json(NewApiKey {
+            id: key.id,
+            name: key.name,
+            scope: key.scope,
+            key: secret,
+        }),
     ))
 }
 
 /// `DELETE /v1/api-keys/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    operation_id = "delete_api_key",
+    tag = "keys",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The key's id.")),
+    responses(
+        (status = 204, description = "Deleted: the key no longer works."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -78,11 +158,30 @@ pub async fn delete(
 }
 
 /// `POST /v1/probe-tokens`: a token for the org's private probes (in this answer only).
+#[utoipa::path(
+    post,
+    path = "/v1/probe-tokens",
+    operation_id = "create_probe_token",
+    tag = "keys",
+    security(("session" = []), ("api_key" = [])),
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "The new token.", body = NewProbeToken),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create_probe_token(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<NewKey>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    JsonBody(body): JsonBody<NewKey>,
+) -> Result<(StatusCode, Json<NewProbeToken>), ApiError> {
     caller.must_write()?;
     let (id, name) = (new_id("pt_"), name(&body.name)?);
     let secret = new_secret("pt_");
@@ -92,6 +191,10 @@ pub async fn create_probe_token(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "id": id, "name": name, "token": secret })),
+        Json(NewProbeToken {
+            id,
+            name,
+            token: secret,
+        }),
     ))
 }

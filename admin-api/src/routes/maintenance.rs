@@ -15,18 +15,40 @@ use crate::error::ApiError;
 use crate::model::{Invalid, MaintenanceWindow, new_id};
 
 /// A new window.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewMaintenanceWindow)]
 pub struct NewWindow {
+    /// Start, Unix ms, after 2000.
+    #[schema(minimum = 946_684_800_000_i64, example = 1_790_000_000_000_i64)]
     from_ms: i64,
+    /// End, Unix ms: after `from_ms`, at most 31 days later.
+    #[schema(example = 1_790_003_600_000_i64)]
     to_ms: i64,
+    /// The organization's endpoints it covers (at most 1000); none: all of them.
     #[serde(default)]
+    #[schema(max_items = 1000)]
     endpoint_ids: Vec<EndpointId>,
+    /// Why (shown to people), at most 500 characters.
     #[serde(default)]
+    #[schema(max_length = 500)]
     reason: String,
 }
 
 /// `GET /v1/maintenance`.
+#[utoipa::path(
+    get,
+    path = "/v1/maintenance",
+    operation_id = "list_maintenance_windows",
+    tag = "maintenance",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The organization's maintenance windows.", body = Vec<MaintenanceWindow>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,6 +57,25 @@ pub async fn list(
 }
 
 /// `POST /v1/maintenance`.
+#[utoipa::path(
+    post,
+    path = "/v1/maintenance",
+    operation_id = "create_maintenance_window",
+    tag = "maintenance",
+    security(("session" = []), ("api_key" = [])),
+    request_body = NewWindow,
+    responses(
+        (status = 201, description = "The window, with its new id.", body = MaintenanceWindow),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,6 +110,21 @@ pub async fn create(
 }
 
 /// `DELETE /v1/maintenance/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/maintenance/{id}",
+    operation_id = "delete_maintenance_window",
+    tag = "maintenance",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The window's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -4,37 +4,79 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::json;
+use scoville_core::OrgId;
+use serde::{Deserialize, Serialize};
 
+use super::JsonBody;
 use crate::app::{AppState, now_ms};
 use crate::auth::{Caller, hash_secret};
 use crate::error::ApiError;
 use crate::model::{Invalid, Member, Role, new_secret};
 
 /// Invitation body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invite {
+    /// Who is invited: an email address of at most 254 characters.
+    #[schema(example = "grace@example.com")]
     email: String,
+    /// The role they get (only an owner invites an owner).
     role: Role,
 }
 
 /// Accepting an invitation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AcceptInvitation)]
 pub struct Accept {
+    /// The invitation's token.
     token: String,
 }
 
 /// A role change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
+    /// The new role.
     role: Role,
 }
 
+/// A new invitation (its token is in this answer only).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    /// The token to accept it with (sent by email by the web UI).
+    pub token: String,
+    /// Who is invited.
+    pub email: String,
+    /// The role they get.
+    pub role: Role,
+    /// When it expires, Unix ms (7 days).
+    pub expires_ms: i64,
+}
+
+/// An accepted invitation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Joined {
+    /// The organization joined.
+    pub org_id: OrgId,
+    /// The role there.
+    pub role: Role,
+}
+
 /// `GET /v1/members`.
+#[utoipa::path(
+    get,
+    path = "/v1/members",
+    operation_id = "list_members",
+    tag = "members",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The organization's members.", body = Vec<Member>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,11 +86,30 @@ pub async fn list(
 
 /// `POST /v1/invitations`: returns the invitation token (shown once; sent by email by
 /// the web UI).
+#[utoipa::path(
+    post,
+    path = "/v1/invitations",
+    operation_id = "invite",
+    tag = "members",
+    security(("session" = []), ("api_key" = [])),
+    request_body = Invite,
+    responses(
+        (status = 201, description = "The invitation, with its token.", body = Invitation),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<Invite>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    JsonBody(body): JsonBody<Invite>,
+) -> Result<(StatusCode, Json<Invitation>), ApiError> {
     caller.must_write()?;
     let email = super::account::email(&body.email)?;
     if body.role == Role::Owner && caller.role != Role::Owner {
@@ -68,16 +129,40 @@ pub async fn invite(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": token, "email": email, "role": body.role, "expires_ms": expires })),
+        Json(Invitation {
+            token,
+            email,
+            role: body.role,
+            expires_ms: expires,
+        }),
     ))
 }
 
 /// `POST /v1/invitations/accept`: the signed-in user joins the inviting organization.
+#[utoipa::path(
+    post,
+    path = "/v1/invitations/accept",
+    operation_id = "accept_invitation",
+    tag = "members",
+    security(("session" = []), ("api_key" = [])),
+    request_body = Accept,
+    responses(
+        (status = 200, description = "Joined.", body = Joined),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<Accept>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    JsonBody(body): JsonBody<Accept>,
+) -> Result<Json<Joined>, ApiError> {
     let user_id = caller.user()?.to_string();
     let (org, _email, role) = state
         .store
@@ -85,7 +170,7 @@ pub async fn accept(
         .await?
         .ok_or_else(|| ApiError::Invalid(Invalid::new("token", "is unknown, used or expired")))?;
     state.store.set_member(&org, &user_id, role).await?;
-    Ok(Json(json!({ "org_id": org, "role": role })))
+    Ok(Json(Joined { org_id: org, role }))
 }
 
 async fn member(state: &AppState, caller: &Caller, user_id: &str) -> Result<Member, ApiError> {
@@ -99,11 +184,31 @@ async fn member(state: &AppState, caller: &Caller, user_id: &str) -> Result<Memb
 }
 
 /// `PUT /v1/members/{id}`: changes a member's role.
+#[utoipa::path(
+    put,
+    path = "/v1/members/{id}",
+    operation_id = "set_member_role",
+    tag = "members",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The member's user id.")),
+    request_body = RoleChange,
+    responses(
+        (status = 200, description = "The member with their new role.", body = Member),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
     Path(user_id): Path<String>,
-    Json(body): Json<RoleChange>,
+    JsonBody(body): JsonBody<RoleChange>,
 ) -> Result<Json<Member>, ApiError> {
     caller.must_write()?;
     let m = member(&state, &caller, &user_id).await?;
@@ -126,6 +231,21 @@ pub async fn set_role(
 }
 
 /// `DELETE /v1/members/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/members/{id}",
+    operation_id = "remove_member",
+    tag = "members",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The member's user id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,

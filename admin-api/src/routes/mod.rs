@@ -1,21 +1,26 @@
 //! The route table: every route of the API in one list, from which [`crate::app::router`]
 //! is built and the tenant-isolation test is generated, so a new route is covered
-//! without anyone remembering to add it to the test.
+//! without anyone remembering to add it to the test. The OpenAPI document
+//! ([`crate::openapi`]) must list the same routes: a test compares them.
 
 pub mod account;
 pub mod channels;
 pub mod endpoints;
 pub mod history;
+pub mod incidents;
 pub mod keys;
 pub mod maintenance;
 pub mod members;
 pub mod probe;
 pub mod status_pages;
 
+use axum::extract::{FromRequest, Request};
 use axum::http::{Method, StatusCode};
 use axum::routing::{MethodRouter, delete, get, post, put};
+use bytes::Bytes;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,11 +55,51 @@ fn r(method: Method, path: &'static str, access: Access, handler: MethodRouter<A
     }
 }
 
-async fn healthz() -> &'static str {
+/// A JSON body, parsed as `endpoints::parse_body` does: 415 without a JSON content
+/// type, 413 over the limit, 400 when it is not JSON, 422 naming the field. For handlers
+/// that need nothing checked before the body is read.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(e.body_text()),
+                _ => ApiError::BadRequest(e.body_text()),
+            })?;
+        endpoints::parse_body(&headers, &body).map(JsonBody)
+    }
+}
+
+/// `GET /healthz`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "service",
+    responses((status = 200, description = "The process answers.", content_type = "text/plain", body = String, example = "ok\n"))
+)]
+pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(
+/// `GET /readyz`: the store answers.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "service",
+    responses(
+        (status = 200, description = "The store answers.", content_type = "text/plain", body = String, example = "ready\n"),
+        (status = 503, description = "The store does not answer.", content_type = "text/plain", body = String, example = "store unavailable\n"),
+    )
+)]
+pub async fn readyz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> (StatusCode, &'static str) {
     match state.store.generation().await {
@@ -69,6 +114,12 @@ pub fn table() -> Vec<Route> {
     vec![
         r(Method::GET, "/healthz", Public, get(healthz)),
         r(Method::GET, "/readyz", Public, get(readyz)),
+        r(
+            Method::GET,
+            "/v1/openapi.json",
+            Public,
+            get(crate::openapi::serve),
+        ),
         r(Method::POST, "/v1/signup", Public, post(account::signup)),
         r(Method::POST, "/v1/login", Public, post(account::login)),
         r(Method::POST, "/v1/logout", Public, post(account::logout)),
@@ -217,6 +268,8 @@ pub fn table() -> Vec<Route> {
             Public,
             get(status_pages::public),
         ),
+        r(Method::GET, "/v1/incidents", Org, get(incidents::list)),
+        r(Method::GET, "/v1/incidents/{id}", Org, get(incidents::get)),
         r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
     ]
 }

@@ -6,139 +6,109 @@
 //!   due in the minutes where `minute % (interval_s / 60) == fnv1a64(id) % (interval_s / 60)`
 //!   (`at` in Unix ms, default now), so a 5-minute endpoint's checks are spread over the
 //!   five minutes. Paused endpoints are never due.
-//! - Cache: the list is built once from the store into memory (each endpoint already in
-//!   its wire form) and rebuilt when the store's generation changes (every endpoint write
-//!   bumps it) or after 10 s (writes made through another instance). So a change reaches
-//!   the probes at their next round through this instance, and within 10 s through
-//!   others.
+//! - Cache and open incidents: see [`crate::probe_list`] (how a change reaches the
+//!   probes).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::str::FromStr;
 
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use scoville_core::Region;
+use scoville_core::wire::EndpointPage;
 use scoville_core::wire::Shard;
-use scoville_core::{ProbeEndpoint, Region};
-use serde::Deserialize;
-use tokio::sync::Mutex;
 
 use crate::app::{AppState, now_ms};
 use crate::auth::ProbeCaller;
 use crate::error::ApiError;
-use crate::model::{Endpoint, Invalid};
-use crate::store::AdminStore;
-
-/// How long a cached list is trusted without looking at the generation of other writers.
-const MAX_AGE: Duration = Duration::from_secs(10);
+use crate::model::Invalid;
 
 /// Query of the probe's list.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     region: String,
-    #[serde(default)]
     shard: Option<u32>,
-    #[serde(default)]
     shards: Option<u32>,
-    #[serde(default)]
     cursor: Option<String>,
-    #[serde(default)]
     limit: Option<usize>,
-    #[serde(default)]
     at: Option<i64>,
 }
 
-/// FNV-1a, 64 bits: stable across processes and versions.
-pub fn fnv1a64(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
+/// The parameters [`ListQuery`] takes.
+const PARAMETERS: &[&str] = &["region", "shard", "shards", "cursor", "limit", "at"];
 
-#[derive(Debug)]
-struct Entry {
-    hash: u64,
-    org: scoville_core::OrgId,
-    regions: Vec<Region>,
-    minutes: u64,
-    id: String,
-    /// The endpoint's wire form, serialized once when the cache is built.
-    json: String,
-}
-
-#[derive(Debug)]
-struct Built {
-    generation: u64,
-    at: Instant,
-    entries: Arc<Vec<Entry>>,
-}
-
-/// The probe list cache.
-#[derive(Debug, Default)]
-pub struct ProbeListCache {
-    built: Mutex<Option<Built>>,
-}
-
-impl ProbeListCache {
-    async fn entries(&self, store: &dyn AdminStore) -> Result<Arc<Vec<Entry>>, ApiError> {
-        let generation = store.generation().await?;
-        let mut built = self.built.lock().await;
-        if let Some(b) = built.as_ref()
-            && b.generation == generation
-            && b.at.elapsed() < MAX_AGE
-        {
-            return Ok(b.entries.clone());
+impl ListQuery {
+    /// Reads the query string's parameters; an unknown, missing or malformed one is
+    /// [`Invalid`] naming it (422), never a bare 400.
+    pub fn parse(params: &HashMap<String, String>) -> Result<Self, Invalid> {
+        if let Some(unknown) = params.keys().find(|k| !PARAMETERS.contains(&k.as_str())) {
+            return Err(Invalid::new(
+                unknown.as_str(),
+                format!(
+                    "is not a parameter of this route; use {}",
+                    PARAMETERS.join(", ")
+                ),
+            ));
         }
-        let entries: Vec<Entry> = store
-            .all_endpoints(None)
-            .await?
-            .into_iter()
-            .filter(|e| !e.paused)
-            .map(entry)
-            .collect::<Result<_, _>>()?;
-        let entries = Arc::new(entries);
-        *built = Some(Built {
-            generation,
-            at: Instant::now(),
-            entries: entries.clone(),
-        });
-        Ok(entries)
+        fn number<T: FromStr>(
+            params: &HashMap<String, String>,
+            name: &str,
+        ) -> Result<Option<T>, Invalid> {
+            params
+                .get(name)
+                .map(|v| {
+                    let digits = v.strip_prefix('-').unwrap_or(v);
+                    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(Invalid::new(name, format!("{v:?} is not a whole number")));
+                    }
+                    v.parse::<T>()
+                        .map_err(|_| Invalid::new(name, format!("{v} is out of range")))
+                })
+                .transpose()
+        }
+        Ok(Self {
+            region: params
+                .get("region")
+                .cloned()
+                .ok_or_else(|| Invalid::new("region", "is required"))?,
+            shard: number(params, "shard")?,
+            shards: number(params, "shards")?,
+            cursor: params.get("cursor").cloned(),
+            limit: number(params, "limit")?,
+            at: number(params, "at")?,
+        })
     }
-}
-
-fn entry(e: Endpoint) -> Result<Entry, ApiError> {
-    let wire = ProbeEndpoint {
-        id: e.id,
-        org_id: e.org_id,
-        name: e.name,
-        check: e.check,
-        apdex_t_ms: e.apdex_t_ms,
-        mean_limit_ms: e.mean_limit_ms,
-        // The failure service knows which endpoints are down; until it shares that
-        // with this API, probes send failures only (see the README).
-        open_incident: false,
-        last_body_hash: None,
-    };
-    Ok(Entry {
-        hash: fnv1a64(wire.id.as_str()),
-        org: wire.org_id.clone(),
-        regions: e.regions,
-        minutes: u64::from(e.interval_s / 60).max(1),
-        id: wire.id.as_str().to_string(),
-        json: serde_json::to_string(&wire).map_err(|e| ApiError::Unavailable(e.to_string()))?,
-    })
 }
 
 /// `GET /v1/probe/endpoints`.
+#[utoipa::path(
+    get,
+    path = "/v1/probe/endpoints",
+    operation_id = "probe_endpoints",
+    tag = "probe",
+    security(("probe_token" = [])),
+    params(
+        ("region" = String, Query, pattern = "^[a-z0-9-]{1,32}$", description = "The probe's region."),
+        ("shard" = Option<u32>, Query, maximum = 9999, description = "This probe's shard, 0-based (0 by default): an endpoint is in shard `fnv1a64(id) % shards`."),
+        ("shards" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "How many shards the region has (1 by default); `shard` must be below it."),
+        ("cursor" = Option<String>, Query, description = "The previous page's `next_cursor`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 5000, description = "At most this many endpoints (1000 by default)."),
+        ("at" = Option<i64>, Query, description = "The time the round is for, Unix ms (now by default): which endpoints are due."),
+    ),
+    responses(
+        (status = 200, description = "One page of the endpoints due, by id.", body = EndpointPage),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     probe: ProbeCaller,
-    Query(q): Query<ListQuery>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let q = ListQuery::parse(&params)?;
     let region = Region::parse(q.region).map_err(|e| Invalid::new("region", e))?;
     let shard = Shard::new(q.shard.unwrap_or(0), q.shards.unwrap_or(1))
         .map_err(|e| Invalid::new("shard", e))?;
@@ -147,7 +117,11 @@ pub async fn list(
         return Err(Invalid::new("limit", "must be between 1 and 5000").into());
     }
     let minute = (q.at.unwrap_or_else(now_ms) / 60_000).max(0) as u64;
-    let entries = state.probe_list.entries(state.store.as_ref()).await?;
+    let snapshot = state
+        .probe_list
+        .snapshot(state.store.as_ref(), state.incidents.as_deref())
+        .await?;
+    let entries = &snapshot.entries;
     let start = match &q.cursor {
         Some(c) => entries.partition_point(|e| e.id.as_str() <= c.as_str()),
         None => 0,
@@ -171,7 +145,7 @@ pub async fn list(
             if n > 0 {
                 body.push(',');
             }
-            body.push_str(&e.json);
+            e.write(&mut body, snapshot.is_open(e));
             n += 1;
             last = Some(e.id.as_str());
         }

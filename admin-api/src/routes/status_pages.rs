@@ -8,8 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use scoville_core::EndpointId;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::app::{AppState, now_ms};
 use crate::auth::Caller;
@@ -18,15 +17,56 @@ use crate::history::EndpointStatus;
 use crate::model::{Invalid, StatusPage, new_id};
 
 /// A new status page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewStatusPage)]
 pub struct NewPage {
+    /// The public address part: 3-64 lower-case letters, digits or `-` (trimmed, upper
+    /// case lower-cased).
+    #[schema(example = "acme-status")]
     slug: String,
+    /// Its title (shown publicly), 1-200 characters (trimmed).
+    #[schema(min_length = 1, example = "Acme status")]
     title: String,
+    /// The organization's endpoints shown, in order: 1-200.
+    #[schema(min_items = 1, max_items = 200)]
     endpoint_ids: Vec<EndpointId>,
 }
 
+/// A status page as anyone sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicPage {
+    /// The page's title.
+    pub title: String,
+    /// Its endpoints, in order (deleted ones drop off).
+    pub endpoints: Vec<PublicEndpoint>,
+}
+
+/// One endpoint of a public status page: its name and state, nothing else.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicEndpoint {
+    /// The endpoint's name.
+    pub name: String,
+    /// Its state from the latest results of its last three intervals.
+    pub status: EndpointStatus,
+    /// Whether it is paused.
+    pub paused: bool,
+}
+
 /// `GET /v1/status-pages`.
+#[utoipa::path(
+    get,
+    path = "/v1/status-pages",
+    operation_id = "list_status_pages",
+    tag = "status pages",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The organization's status pages.", body = Vec<StatusPage>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,6 +75,26 @@ pub async fn list(
 }
 
 /// `POST /v1/status-pages`.
+#[utoipa::path(
+    post,
+    path = "/v1/status-pages",
+    operation_id = "create_status_page",
+    tag = "status pages",
+    security(("session" = []), ("api_key" = [])),
+    request_body = NewPage,
+    responses(
+        (status = 201, description = "The page, with its new id.", body = StatusPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,6 +131,21 @@ pub async fn create(
 }
 
 /// `DELETE /v1/status-pages/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/v1/status-pages/{id}",
+    operation_id = "delete_status_page",
+    tag = "status pages",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The page's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,10 +166,22 @@ pub async fn delete(
 }
 
 /// `GET /v1/public/status/{slug}`: no credentials.
+#[utoipa::path(
+    get,
+    path = "/v1/public/status/{slug}",
+    operation_id = "public_status_page",
+    tag = "status pages",
+    params(("slug" = String, Path, description = "The page's slug (any case).")),
+    responses(
+        (status = 200, description = "The page: its title, and each endpoint's name and state.", body = PublicPage),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn public(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PublicPage>, ApiError> {
     let (org, page) = state
         .store
         .status_page_by_slug(&slug.to_ascii_lowercase())
@@ -116,7 +203,14 @@ pub async fn public(
             }
             None => EndpointStatus::Unknown,
         };
-        endpoints.push(json!({ "name": e.name, "status": status, "paused": e.paused }));
+        endpoints.push(PublicEndpoint {
+            name: e.name,
+            status,
+            paused: e.paused,
+        });
     }
-    Ok(Json(json!({ "title": page.title, "endpoints": endpoints })))
+    Ok(Json(PublicPage {
+        title: page.title,
+        endpoints,
+    }))
 }

@@ -1,6 +1,7 @@
-//! Where the admin API keeps its data, as one port: [`sqlite::SqliteAdmin`] is the
-//! embedded default (a DynamoDB adapter with the same contract is planned; the access
-//! patterns below are what it must serve).
+//! Where the admin API keeps its data, as one port with two adapters of the same
+//! contract: [`sqlite::SqliteAdmin`], the embedded default, and
+//! [`dynamodb::DynamoAdmin`], one DynamoDB table (its module documents the key design
+//! and how each access pattern below is served). `[store] kind` chooses.
 //!
 //! Access patterns: a user by email (login) and by session hash (every request); an
 //! org's members; an API key or probe token by its hash (every API or probe request);
@@ -8,6 +9,7 @@
 //! isolation lives in the key); every endpoint (the probe's list, cached); invitations
 //! by token hash. Secrets are stored as SHA-256 hashes only.
 
+pub mod dynamodb;
 pub mod sqlite;
 
 use scoville_core::{EndpointId, OrgId};
@@ -100,6 +102,15 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     async fn delete_endpoint(&self, org: &OrgId, id: &EndpointId) -> Result<bool>;
     /// Every endpoint (of one org if given), by id: the probe's list.
     async fn all_endpoints(&self, org: Option<&OrgId>) -> Result<Vec<Endpoint>>;
+    /// Every endpoint as stored (the JSON of [`Endpoint`]), by id: the probe's list
+    /// cache reads only what it sends, without checking every check spec again.
+    async fn all_endpoint_docs(&self) -> Result<Vec<String>> {
+        self.all_endpoints(None)
+            .await?
+            .iter()
+            .map(|e| serde_json::to_string(e).map_err(|e| StoreError::Unavailable(e.to_string())))
+            .collect()
+    }
     /// Stores an alert channel with its configuration (JSON).
     async fn put_channel(
         &self,

@@ -521,6 +521,17 @@ impl AdminStore for SqliteAdmin {
         .await
     }
 
+    async fn all_endpoint_docs(&self) -> Result<Vec<String>> {
+        self.run(|c| {
+            let mut q = c
+                .prepare_cached("SELECT doc FROM endpoints ORDER BY id")
+                .map_err(unavailable)?;
+            let rows = q.query_map([], |r| r.get(0)).map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn all_endpoints(&self, org: Option<&OrgId>) -> Result<Vec<Endpoint>> {
         let o = org.map(|o| o.as_str().to_string());
         self.run(move |c| {

@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
         args.endpoints,
         started.elapsed().as_secs_f64()
     );
+    let store_for_changes = store.clone();
     let state = AppState::new(
         store,
         TokenSet::new(vec![TokenHash::of(TOKEN)]),
@@ -119,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
         false,
     )
     .await?;
+    let cache = state.probe_list.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
@@ -148,12 +150,40 @@ async fn main() -> anyhow::Result<()> {
             q(0.95)
         ));
     }
+    // A change through this instance (what the endpoint routes do), then one through
+    // another instance (only the store's generation moves): the first fetch after each.
+    let mut changed: Endpoint = store_for_changes
+        .endpoint(
+            &org,
+            &EndpointId::parse("ep_00000007").map_err(anyhow::Error::msg)?,
+        )
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("endpoint 7 missing"))?;
+    let after = |label: &'static str| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let t = Instant::now();
+            fetch_all(&client, &base, args.page, true).await?;
+            anyhow::Ok(format!(
+                "{label} {:.1} ms",
+                t.elapsed().as_secs_f64() * 1000.0
+            ))
+        }
+    };
+    changed.name = "renamed here".into();
+    store_for_changes.put_endpoint(&changed, true).await?;
+    cache.put(store_for_changes.as_ref(), &changed).await;
+    let here = after("after a change through this instance (patched)").await?;
+    changed.name = "renamed elsewhere".into();
+    store_for_changes.put_endpoint(&changed, true).await?;
+    let elsewhere = after("after a change through another (rebuilt)").await?;
     println!(
-        "probe list of {} endpoints, pages of {}: first fetch (cache built) {cold:.1} ms; warm, {} fetches each: {}",
+        "probe list of {} endpoints, pages of {}, with the probe's parsing: first fetch (cache built) {cold:.1} ms; {here}; {elsewhere}; warm, {} fetches each: {} ({} rebuilds)",
         args.endpoints,
         args.page,
         args.runs,
-        lines.join("; ")
+        lines.join("; "),
+        cache.rebuilds()
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

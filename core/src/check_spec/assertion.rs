@@ -169,6 +169,7 @@ impl From<JsonPathExpr> for String {
 /// comparisons `gt`, `ge`, `lt`, `le` (several may be combined: `ge` and `le` make a
 /// range). With no comparison at all the path must exist. Comparisons apply to the first
 /// node selected.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonPathAssertion {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::TimeoutMs;
 
 /// A DNS check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsCheck {
@@ -24,6 +25,7 @@ pub struct DnsCheck {
     #[serde(default, rename = "match")]
     pub match_mode: DnsMatch,
     /// The resolver to ask (`1.1.1.1:53`); the system's by default.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolver: Option<SocketAddr>,
     /// Deadline.
@@ -76,6 +78,7 @@ impl From<DnsName> for String {
 }
 
 /// Record types a DNS check can ask for.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum RecordType {
@@ -95,6 +98,7 @@ pub enum RecordType {
 }
 
 /// How the answer is compared with the expected values.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DnsMatch {

@@ -10,6 +10,7 @@ use super::{Assertion, CertExpiry, TimeoutMs, default_true};
 use crate::StatusSet;
 
 /// An HTTP(S) check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
@@ -249,6 +250,7 @@ pub struct BodyLimit {
 }
 
 /// What a body longer than the limit means.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BodyOverLimit {

@@ -82,6 +82,7 @@ impl fmt::Display for Host {
 
 /// A TCP connect check; with `send`, the text is written after connecting, and with
 /// `expect`, the first bytes read must contain that text.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TcpCheck {
@@ -101,6 +102,7 @@ pub struct TcpCheck {
 }
 
 /// A TLS handshake check: chain and hostname verification and certificate expiry.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsCheck {
@@ -126,12 +128,14 @@ pub struct TlsCheck {
 /// An ICMP echo check. Needs unprivileged ICMP sockets (Linux `ping_group_range`) or
 /// raw sockets; where neither is allowed (AWS Lambda) the outcome is
 /// `down / icmp_unavailable`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IcmpCheck {
     /// Host to ping.
     pub host: Host,
     /// Echo requests sent (1-10, one by default); up when any is answered.
+    #[cfg_attr(feature = "openapi", schema(maximum = 255))]
     #[serde(default = "default_count")]
     pub count: u8,
     /// Deadline for all of them.

@@ -1,0 +1,259 @@
+//! Incidents: `GET /v1/incidents?endpoint_id=&status=&before=&limit=` (newest first) and
+//! `GET /v1/incidents/{id}` with its timeline, read from the incident log the failure
+//! service writes. Only the caller's organization's incidents exist for it: another
+//! org's id is 404.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use scoville_core::notice::NoticeKind;
+use scoville_core::{EndpointId, Region};
+use scoville_incident_log::{Incident, IncidentLog, IncidentQuery, TimelineEntry};
+use serde::Serialize;
+
+use crate::app::{AppState, now_ms};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::model::Invalid;
+
+/// Whether an incident is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    /// Still down.
+    Open,
+    /// Recovered.
+    Resolved,
+}
+
+/// One incident, as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IncidentView {
+    /// Its id (`<endpoint>~<round>`).
+    pub id: String,
+    /// The endpoint.
+    pub endpoint_id: EndpointId,
+    /// Open or resolved.
+    pub status: IncidentStatus,
+    /// When its first failed check started (Unix ms).
+    pub started_at_ms: i64,
+    /// When regions confirmed it (Unix ms).
+    pub confirmed_at_ms: i64,
+    /// When it was resolved (Unix ms); absent while open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at_ms: Option<i64>,
+    /// From its first failure to its resolution (or to now while open), ms.
+    pub duration_ms: i64,
+    /// The regions that confirmed it.
+    pub regions: Vec<Region>,
+    /// The error seen when it was confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl IncidentView {
+    fn of(i: Incident, now_ms: i64) -> Self {
+        Self {
+            status: if i.is_open() {
+                IncidentStatus::Open
+            } else {
+                IncidentStatus::Resolved
+            },
+            duration_ms: (i.resolved_at_ms.unwrap_or(now_ms) - i.started_at_ms).max(0),
+            id: i.id,
+            endpoint_id: i.endpoint_id,
+            started_at_ms: i.started_at_ms,
+            confirmed_at_ms: i.confirmed_at_ms,
+            resolved_at_ms: i.resolved_at_ms,
+            regions: i.regions,
+            error: i.error,
+        }
+    }
+}
+
+/// One line of a timeline.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TimelineView {
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// `confirmed`, `notified` or `resolved`.
+    #[schema(value_type = String, pattern = "^(confirmed|notified|resolved)$")]
+    pub kind: &'static str,
+    /// The notice sent (`down`, `recovered`, `flapping`, `settled`, `degraded`,
+    /// `certificate_expiring`, `changed`), for `notified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub notice: Option<&'static str>,
+    /// During maintenance (notices muted).
+    pub muted: bool,
+    /// The regions involved.
+    pub regions: Vec<Region>,
+    /// An error or one line of detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<TimelineEntry> for TimelineView {
+    fn from(e: TimelineEntry) -> Self {
+        Self {
+            at_ms: e.at_ms,
+            kind: e.kind.as_str(),
+            notice: e.notice.as_ref().map(NoticeKind::as_str),
+            muted: e.muted,
+            regions: e.regions,
+            detail: e.detail,
+        }
+    }
+}
+
+/// A page of incidents.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IncidentPage {
+    /// Newest confirmation first.
+    pub incidents: Vec<IncidentView>,
+    /// Pass as `before` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<i64>,
+}
+
+/// An incident and its timeline.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct IncidentDetail {
+    /// The incident.
+    pub incident: IncidentView,
+    /// What happened, oldest first.
+    pub timeline: Vec<TimelineView>,
+}
+
+fn log(state: &AppState) -> Result<&dyn IncidentLog, ApiError> {
+    state
+        .incidents
+        .as_deref()
+        .ok_or_else(|| ApiError::Unavailable("no incident log is configured".into()))
+}
+
+fn unavailable(e: scoville_incident_log::LogError) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+/// `GET /v1/incidents`.
+#[utoipa::path(
+    get,
+    path = "/v1/incidents",
+    operation_id = "list_incidents",
+    tag = "incidents",
+    security(("session" = []), ("api_key" = [])),
+    params(
+        ("endpoint_id" = Option<String>, Query, description = "Only this endpoint's incidents."),
+        ("status" = Option<String>, Query, pattern = "^(open|resolved|all)$", description = "`open`, `resolved` or `all` (the default)."),
+        ("before" = Option<i64>, Query, minimum = 1, description = "Only incidents confirmed before this time, Unix ms: the previous page's `next_before`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (50 by default)."),
+    ),
+    responses(
+        (status = 200, description = "The organization's incidents, newest confirmation first.", body = IncidentPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<IncidentPage>, ApiError> {
+    let mut query = IncidentQuery {
+        limit: 50,
+        ..IncidentQuery::default()
+    };
+    for (key, value) in &params {
+        match key.as_str() {
+            "endpoint_id" => {
+                query.endpoint_id = Some(
+                    EndpointId::parse(value.as_str())
+                        .map_err(|e| Invalid::new("endpoint_id", e))?,
+                );
+            }
+            "status" => {
+                query.open = match value.as_str() {
+                    "open" => Some(true),
+                    "resolved" => Some(false),
+                    "all" => None,
+                    _ => return Err(Invalid::new("status", "must be open, resolved or all").into()),
+                };
+            }
+            "before" => {
+                query.before_ms = Some(
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|b| *b > 0)
+                        .ok_or_else(|| Invalid::new("before", "must be Unix milliseconds"))?,
+                );
+            }
+            "limit" => {
+                query.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|l| (1..=500).contains(l))
+                    .ok_or_else(|| Invalid::new("limit", "must be between 1 and 500"))?;
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {other:?}: endpoint_id, status, before and limit are known"
+                )));
+            }
+        }
+    }
+    let found = log(&state)?
+        .incidents(&caller.org_id, &query)
+        .await
+        .map_err(unavailable)?;
+    let next_before = (found.len() == query.limit)
+        .then(|| found.last().map(|i| i.confirmed_at_ms))
+        .flatten();
+    let now = now_ms();
+    Ok(Json(IncidentPage {
+        incidents: found
+            .into_iter()
+            .map(|i| IncidentView::of(i, now))
+            .collect(),
+        next_before,
+    }))
+}
+
+/// `GET /v1/incidents/{id}`.
+#[utoipa::path(
+    get,
+    path = "/v1/incidents/{id}",
+    operation_id = "get_incident",
+    tag = "incidents",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The incident's id (`<endpoint>~<round>`).")),
+    responses(
+        (status = 200, description = "The incident and its timeline, oldest entry first.", body = IncidentDetail),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    if id.len() > 200 {
+        return Err(ApiError::NotFound);
+    }
+    let (incident, timeline) = log(&state)?
+        .incident(&caller.org_id, &id)
+        .await
+        .map_err(unavailable)?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(IncidentDetail {
+        incident: IncidentView::of(incident, now_ms()),
+        timeline: timeline.into_iter().map(TimelineView::from).collect(),
+    }))
+}
