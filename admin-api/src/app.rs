@@ -31,6 +31,8 @@ pub struct AppState {
     pub store: Arc<dyn AdminStore>,
     /// Platform probe tokens (they list every organization's endpoints).
     pub platform_probe_tokens: Arc<TokenSet>,
+    /// Service tokens (the failure service and notifiers read endpoints and channels).
+    pub service_tokens: Arc<TokenSet>,
     /// Failed logins.
     pub login_limiter: Arc<LoginLimiter>,
     /// The probe's list, cached.
@@ -58,6 +60,7 @@ impl AppState {
         Ok(Self {
             store,
             platform_probe_tokens: Arc::new(platform_probe_tokens),
+            service_tokens: Arc::default(),
             login_limiter: Arc::default(),
             probe_list: Arc::default(),
             settings: Arc::new(Settings {
@@ -100,6 +103,12 @@ impl AppState {
         self
     }
 
+    /// Accepts these service tokens.
+    pub fn with_service_tokens(mut self, tokens: TokenSet) -> Self {
+        self.service_tokens = Arc::new(tokens);
+        self
+    }
+
     /// Reads incidents from `log`.
     pub fn with_incidents(mut self, log: Arc<dyn scoville_incident_log::IncidentLog>) -> Self {
         self.incidents = Some(log);
@@ -119,6 +128,7 @@ impl AppState {
         .await?
         .with_history(history)
         .with_incidents(config.incidents().await?)
+        .with_service_tokens(config.service_tokens()?)
         .with_public_url(&config.admin.public_url);
         Ok(if config.admin.allow_private_channels {
             state.allowing_private_channels()?

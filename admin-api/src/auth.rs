@@ -98,7 +98,7 @@ impl Caller {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     scoville_service_kit::http::bearer(headers)
 }
 

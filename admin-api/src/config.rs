@@ -165,6 +165,10 @@ pub struct AdminSection {
     /// SHA-256 hashes of platform probe tokens (`sha256:<64 hex>`): they list every
     /// organization's endpoints.
     pub probe_token_hashes: Vec<String>,
+    /// SHA-256 hashes of Scoville's own service tokens (`sha256:<64 hex>`): the failure
+    /// service and notifiers read endpoints' directory entries and channel
+    /// configurations with them.
+    pub service_token_hashes: Vec<String>,
 }
 
 impl Default for AdminSection {
@@ -176,6 +180,7 @@ impl Default for AdminSection {
             session_ttl_hours: 24 * 14,
             allow_private_channels: false,
             probe_token_hashes: Vec::new(),
+            service_token_hashes: Vec::new(),
         }
     }
 }
@@ -189,6 +194,14 @@ impl Config {
     /// The platform probe tokens.
     pub fn tokens(&self) -> Result<TokenSet, ConfigError> {
         TokenSet::from_config(&self.admin.probe_token_hashes, "admin.probe_token_hashes")
+    }
+
+    /// The accepted service tokens.
+    pub fn service_tokens(&self) -> Result<TokenSet, ConfigError> {
+        TokenSet::from_config(
+            &self.admin.service_token_hashes,
+            "admin.service_token_hashes",
+        )
     }
 
     /// The history store.

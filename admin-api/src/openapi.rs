@@ -83,6 +83,8 @@ use crate::routes;
         routes::probe::list,
         routes::incidents::list,
         routes::incidents::get,
+        routes::service::endpoint,
+        routes::service::channel,
     ),
     components(
         schemas(ErrorBody),
@@ -111,6 +113,7 @@ use crate::routes;
         (name = "maintenance", description = "Maintenance windows."),
         (name = "status pages", description = "Status pages."),
         (name = "incidents", description = "Incidents and their timelines."),
+        (name = "internal", description = "For Scoville's own services."),
         (name = "probe", description = "The probes' list of endpoints due."),
     )
 )]
@@ -153,6 +156,17 @@ impl Modify for SecuritySchemes {
                     .description(Some(
                         "A probe token: an organization's own (its endpoints only) or a \
                          platform token from the configuration (every organization's).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "service_token",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token of Scoville's own services (`admin.service_token_hashes`).",
                     ))
                     .build(),
             ),
@@ -323,6 +337,7 @@ mod tests {
                 routes::Access::Public => BTreeSet::new(),
                 routes::Access::Org => ["api_key", "session"].map(String::from).into(),
                 routes::Access::Probe => ["probe_token".to_string()].into(),
+                routes::Access::Service => ["service_token".to_string()].into(),
             };
             assert_eq!(schemes, expected, "{} {}", route.method, route.path);
             let responses = op["responses"].as_object().expect("responses");
@@ -332,6 +347,7 @@ mod tests {
                 routes::Access::Public => &[],
                 routes::Access::Org => &["401", "404"],
                 routes::Access::Probe => &["401"],
+                routes::Access::Service => &["401", "404"],
             };
             for status in needed {
                 assert!(

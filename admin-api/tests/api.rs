@@ -1402,3 +1402,85 @@ async fn writes_through_this_instance_patch_the_probe_list_and_others_rebuild_it
     );
     assert_eq!(cache.rebuilds(), 2);
 }
+
+#[tokio::test]
+async fn services_read_directory_entries_and_channel_configs_with_a_service_token_only() {
+    const SERVICE: &str = "service-token-0123456789abcdef";
+    let store = Arc::new(SqliteAdmin::open(std::path::Path::new(":memory:")).unwrap());
+    let state = AppState::new(store, TokenSet::default(), 3_600_000, false)
+        .await
+        .unwrap()
+        .with_service_tokens(TokenSet::new(vec![TokenHash::of(SERVICE)]))
+        .with_public_url("https://scoville.example/");
+    let api = Api(router(state), memory_log());
+    let a = tenant(&api, "s@a.example", "Org S").await;
+    let mut body = endpoint_body("checkout");
+    body["channels"] = json!([a.channel_id]);
+    body["failure_threshold"] = json!(3);
+    let ep = api.endpoint(Cred::Key(&a.key), body).await;
+    let id = ep["id"].as_str().unwrap();
+    // A window over every endpoint of the org, one over another endpoint only, one over.
+    let now = scoville_admin_api::app::now_ms();
+    for (from, to, ids) in [
+        (now - 60_000, now + 3_600_000, json!([])),
+        (now, now + 60_000, json!([a.endpoint_id])),
+    ] {
+        let (status, w, _) = api
+            .call(
+                Method::POST,
+                "/v1/maintenance",
+                Cred::Key(&a.key),
+                Some(json!({"from_ms": from, "to_ms": to, "endpoint_ids": ids})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{w}");
+    }
+    let path = format!("/v1/service/endpoints/{}/{id}", a.org_id);
+    for cred in [Cred::None, Cred::Key(&a.key), Cred::Cookie(&a.cookie)] {
+        assert_eq!(
+            api.call(Method::GET, &path, cred, None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, entry, _) = api.call(Method::GET, &path, Cred::Key(SERVICE), None).await;
+    assert_eq!(status, StatusCode::OK, "{entry}");
+    assert_eq!(entry["name"], "checkout");
+    assert_eq!(entry["target"], "https://shop.example.com/health");
+    assert_eq!(entry["channels"], json!([a.channel_id]));
+    assert_eq!(entry["policy"]["failure_threshold"], 3);
+    assert_eq!(entry["maintenance"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        entry["link"],
+        format!("https://scoville.example/endpoints/{id}")
+    );
+    // Unknown endpoint, or the right id under another org: 404.
+    let other = format!("/v1/service/endpoints/org_other/{id}");
+    assert_eq!(
+        api.call(Method::GET, &other, Cred::Key(SERVICE), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    // The channel's configuration, secrets included (people never see it).
+    let (status, config, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/service/channels/{}/{}", a.org_id, a.channel_id),
+            Cred::Key(SERVICE),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(config["url"], "https://hooks.example.com/secret-path");
+    assert_eq!(
+        api.call(
+            Method::GET,
+            &format!("/v1/service/channels/{}/{}", a.org_id, a.channel_id),
+            Cred::Key(&a.key),
+            None
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+}

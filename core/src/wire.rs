@@ -121,3 +121,35 @@ pub struct ChangeBatch {
     /// The changes.
     pub changes: Vec<ChangeReport>,
 }
+
+/// A maintenance window as services see it: notices muted in `[from_ms, to_ms)`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MutedWindow {
+    /// Start, Unix ms.
+    pub from_ms: i64,
+    /// End, Unix ms.
+    pub to_ms: i64,
+}
+
+/// What the failure service needs to know of an endpoint
+/// (`GET /v1/service/endpoints/{org}/{id}` on the admin API, service token).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryEntry {
+    /// Display name (user text).
+    pub name: String,
+    /// What is checked, for messages: a URL, `host:port`, a DNS name (user text).
+    pub target: String,
+    /// The incident policy.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub policy: crate::incident::IncidentPolicy,
+    /// Alert channel ids.
+    pub channels: Vec<String>,
+    /// Maintenance windows covering it, not yet over.
+    pub maintenance: Vec<MutedWindow>,
+    /// Its page in the UI.
+    pub link: String,
+}

@@ -32,7 +32,7 @@ impl AppState {
     /// State from a validated configuration and the notification queue.
     pub async fn from_config(config: &Config, queue: Arc<dyn JobQueue>) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
-        let directory: Arc<dyn Directory> = Arc::new(config.directory()?);
+        let directory: Arc<dyn Directory> = config.directory()?;
         let engine = Engine::new(
             config.store().await?,
             config.log().await?,

@@ -154,6 +154,13 @@ pub struct DirectorySection {
     pub policy: IncidentPolicy,
     /// Per-endpoint overrides.
     pub endpoints: Vec<EndpointEntry>,
+    /// The admin API's base URL: when set, endpoints are read from there (with
+    /// `admin_token`), and the settings above are not used.
+    pub admin_url: Option<String>,
+    /// A service token the admin API accepts (`admin.service_token_hashes` there).
+    pub admin_token: Option<String>,
+    /// How long an answer of the admin API is kept, seconds.
+    pub cache_ttl_s: u64,
 }
 
 impl Default for DirectorySection {
@@ -163,6 +170,9 @@ impl Default for DirectorySection {
             channels: Vec::new(),
             policy: IncidentPolicy::default(),
             endpoints: Vec::new(),
+            admin_url: None,
+            admin_token: None,
+            cache_ttl_s: 30,
         }
     }
 }
@@ -189,8 +199,42 @@ impl Config {
         TokenSet::from_config(&self.failure.token_hashes, "failure.token_hashes")
     }
 
-    /// The directory, checked.
-    pub fn directory(&self) -> Result<ConfigDirectory, ConfigError> {
+    /// The directory: the admin API's when `directory.admin_url` is set, else the
+    /// configuration's.
+    pub fn directory(&self) -> Result<Arc<dyn crate::directory::Directory>, ConfigError> {
+        let d = &self.directory;
+        let Some(url) = d.admin_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            return Ok(Arc::new(self.config_directory()?));
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(err("directory.admin_url", "must be an http(s) URL"));
+        }
+        let token = d
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                err(
+                    "directory.admin_token",
+                    "must be set with directory.admin_url",
+                )
+            })?;
+        if d.cache_ttl_s > 3600 {
+            return Err(err("directory.cache_ttl_s", "must be at most 3600"));
+        }
+        Ok(Arc::new(
+            crate::admin_directory::AdminDirectory::new(
+                url,
+                token,
+                Duration::from_secs(5),
+                Duration::from_secs(d.cache_ttl_s),
+            )
+            .map_err(|e| err("directory.admin_url", e.to_string()))?,
+        ))
+    }
+
+    /// The directory from the configuration, checked.
+    pub fn config_directory(&self) -> Result<ConfigDirectory, ConfigError> {
         let d = &self.directory;
         d.policy
             .validate()

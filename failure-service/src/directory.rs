@@ -48,6 +48,12 @@ impl EndpointInfo {
     }
 }
 
+/// The directory could not answer: the request is refused with 503 and the probe (or
+/// sender) retries, so no notice goes out without its channels.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("endpoint directory unavailable: {0}")]
+pub struct DirectoryError(pub String);
+
 /// The directory port.
 pub trait Directory: Send + Sync + std::fmt::Debug {
     /// What is known of `endpoint` of `org` (defaults when nothing is).
@@ -55,7 +61,7 @@ pub trait Directory: Send + Sync + std::fmt::Debug {
         &'a self,
         org: &'a OrgId,
         endpoint: &'a EndpointId,
-    ) -> BoxFuture<'a, EndpointInfo>;
+    ) -> BoxFuture<'a, Result<EndpointInfo, DirectoryError>>;
 }
 
 /// An endpoint's overrides in the configuration.
@@ -117,7 +123,7 @@ impl Directory for ConfigDirectory {
         &'a self,
         org: &'a OrgId,
         endpoint: &'a EndpointId,
-    ) -> BoxFuture<'a, EndpointInfo> {
+    ) -> BoxFuture<'a, Result<EndpointInfo, DirectoryError>> {
         let entry = self.endpoints.get(&(org.clone(), endpoint.clone()));
         let info = EndpointInfo {
             name: entry
@@ -132,6 +138,6 @@ impl Directory for ConfigDirectory {
             maintenance: entry.map(|e| e.maintenance.clone()).unwrap_or_default(),
             link: format!("{}/endpoints/{}", self.public_url, endpoint.as_str()),
         };
-        futures::future::ready(info).boxed()
+        futures::future::ready(Ok(info)).boxed()
     }
 }

@@ -136,7 +136,7 @@ impl Engine {
         let mut applied = Vec::with_capacity(chunk.len());
         let mut kinds = Vec::with_capacity(chunk.len());
         for ((key, events), mut record) in chunk.iter().zip(loaded) {
-            kinds.push(self.apply(&mut record, events).await);
+            kinds.push(self.apply(&mut record, events).await?);
             applied.push((key.clone(), record));
         }
         let outcomes = self.store.save_many(&applied).await.map_err(unavailable)?;
@@ -177,9 +177,17 @@ impl Engine {
 
     /// Applies `events` to `record`, appending jobs to its outbox; returns the notices'
     /// kinds.
-    async fn apply(&self, record: &mut Record, events: &[Keyed]) -> Vec<NoticeKind> {
+    async fn apply(
+        &self,
+        record: &mut Record,
+        events: &[Keyed],
+    ) -> Result<Vec<NoticeKind>, EngineError> {
         let (org, id) = (&events[0].org_id, &events[0].endpoint_id);
-        let info = self.directory.endpoint(org, id).await;
+        let info = self
+            .directory
+            .endpoint(org, id)
+            .await
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         let ctx = NoticeContext {
             org_id: org.clone(),
             endpoint_id: id.clone(),
@@ -211,7 +219,7 @@ impl Engine {
                 }
             }
         }
-        kinds
+        Ok(kinds)
     }
 
     fn saved(&self, events: usize, kinds: Vec<NoticeKind>) {
@@ -268,7 +276,7 @@ impl Engine {
         loop {
             attempt += 1;
             let mut record = self.store.load(key).await.map_err(unavailable)?;
-            let kinds = self.apply(&mut record, events).await;
+            let kinds = self.apply(&mut record, events).await?;
             match self.store.save(key, &record).await {
                 Ok(version) => {
                     record.version = version;

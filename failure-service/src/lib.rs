@@ -15,6 +15,7 @@
 //!   channels, maintenance windows).
 //! - [`config`], [`metrics`].
 
+pub mod admin_directory;
 pub mod app;
 pub mod config;
 pub mod directory;

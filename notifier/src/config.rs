@@ -57,8 +57,33 @@ pub struct Config {
     pub dedup: DedupSection,
     /// Channels by id (`[channels.<id>]` with a `type`), for self-hosted setups.
     pub channels: BTreeMap<String, serde_json::Value>,
+    /// Channels read from the admin API instead.
+    pub directory: DirectorySection,
     /// Logging.
     pub log: LogSection,
+}
+
+/// `[directory]`: read alert channels from the admin API (where people create them)
+/// instead of `[channels]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectorySection {
+    /// The admin API's base URL; unset: `[channels]`.
+    pub admin_url: Option<String>,
+    /// A service token it accepts (its `admin.service_token_hashes`).
+    pub admin_token: Option<String>,
+    /// How long a channel's configuration is kept, seconds.
+    pub cache_ttl_s: u64,
+}
+
+impl Default for DirectorySection {
+    fn default() -> Self {
+        Self {
+            admin_url: None,
+            admin_token: None,
+            cache_ttl_s: 30,
+        }
+    }
 }
 
 /// `[notifier]`
@@ -321,9 +346,43 @@ impl Config {
     }
 
     /// The channels of `[channels]`, validated.
-    pub fn directory(&self) -> Result<MemoryDirectory, ConfigError> {
+    pub fn memory_directory(&self) -> Result<MemoryDirectory, ConfigError> {
         MemoryDirectory::from_values(self.channels.clone(), "channels")
             .map_err(|e| err(&e.field, e.message))
+    }
+
+    /// Where channels are looked up: the admin API when `directory.admin_url` is set,
+    /// else `[channels]`.
+    pub fn directory(&self) -> Result<Arc<dyn crate::directory::Directory>, ConfigError> {
+        let d = &self.directory;
+        let Some(url) = d.admin_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            return Ok(Arc::new(self.memory_directory()?));
+        };
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(err("directory.admin_url", "must be an http(s) URL"));
+        }
+        let token = d
+            .admin_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                err(
+                    "directory.admin_token",
+                    "must be set with directory.admin_url",
+                )
+            })?;
+        if d.cache_ttl_s > 3600 {
+            return Err(err("directory.cache_ttl_s", "must be at most 3600"));
+        }
+        Ok(Arc::new(
+            crate::admin_directory::AdminChannelDirectory::new(
+                url,
+                token,
+                Duration::from_millis(self.notifier.timeout_ms.clamp(100, 120_000)),
+                Duration::from_secs(d.cache_ttl_s),
+            )
+            .map_err(|e| err("directory.admin_url", e.to_string()))?,
+        ))
     }
 
     /// Dedup lease and TTL, checked.
@@ -388,7 +447,7 @@ impl Config {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<crate::worker::Worker, ConfigError> {
         let dispatcher = crate::dispatch::Dispatcher::new(
-            Arc::new(self.directory()?),
+            self.directory()?,
             dedup,
             self.send_context()?,
             self.delivery_policy()?,
@@ -479,7 +538,7 @@ routing_key = "abc"
         .unwrap();
         let c = Config::load(Some(&path)).unwrap();
         c.validate().unwrap();
-        assert_eq!(c.directory().unwrap().ids(), vec!["ops", "pd"]);
+        assert_eq!(c.memory_directory().unwrap().ids(), vec!["ops", "pd"]);
         assert_eq!(c.dedup.kind, DedupKind::Memory);
         assert!(c.address_policy().allows_private());
         std::fs::write(&path, "[notifier]\nbatch_mx = 3\n").unwrap();

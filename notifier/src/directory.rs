@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use scoville_core::OrgId;
 
 use crate::channel::{Channel, ChannelConfig, ChannelConfigError};
 
@@ -19,11 +20,12 @@ use crate::channel::{Channel, ChannelConfig, ChannelConfigError};
 #[error("channel directory: {0}")]
 pub struct DirectoryError(pub String);
 
-/// Looks channels up by id.
+/// Looks channels up by organization and id.
 pub trait Directory: Send + Sync + std::fmt::Debug {
     /// The channel's configuration, or `None` when there is no such channel (deleted).
     fn channel<'a>(
         &'a self,
+        org: &'a OrgId,
         channel_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Arc<ChannelConfig>>, DirectoryError>>;
 }
@@ -102,9 +104,11 @@ impl MemoryDirectory {
     }
 }
 
+/// The configuration's channels serve every organization (self-hosted setups).
 impl Directory for MemoryDirectory {
     fn channel<'a>(
         &'a self,
+        _org: &'a OrgId,
         channel_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Arc<ChannelConfig>>, DirectoryError>> {
         let found = self.get(channel_id);

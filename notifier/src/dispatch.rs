@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use scoville_core::OrgId;
 use scoville_core::notice::NotificationJob;
 use tokio::time::Instant;
 
@@ -187,15 +188,18 @@ impl Dispatcher {
     /// Dispatches `jobs`; the outcomes are in the same order.
     pub async fn dispatch(&self, jobs: &[Incoming]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; jobs.len()];
-        let mut by_channel: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut by_channel: BTreeMap<(&OrgId, &str), Vec<usize>> = BTreeMap::new();
         for (i, incoming) in jobs.iter().enumerate() {
             by_channel
-                .entry(incoming.job.channel_id.as_str())
+                .entry((
+                    &incoming.job.notice.org_id,
+                    incoming.job.channel_id.as_str(),
+                ))
                 .or_default()
                 .push(i);
         }
         let results: Vec<Vec<(usize, Outcome)>> = futures::stream::iter(by_channel)
-            .map(|(channel_id, idx)| self.dispatch_channel(channel_id, idx, jobs))
+            .map(|((org, channel_id), idx)| self.dispatch_channel(org, channel_id, idx, jobs))
             .buffer_unordered(self.grouping.concurrency.max(1))
             .collect()
             .await;
@@ -227,12 +231,13 @@ impl Dispatcher {
 
     async fn dispatch_channel(
         &self,
+        org: &OrgId,
         channel_id: &str,
         mut idx: Vec<usize>,
         jobs: &[Incoming],
     ) -> Vec<(usize, Outcome)> {
         let mut out = Vec::with_capacity(idx.len());
-        let config = match self.directory.channel(channel_id).await {
+        let config = match self.directory.channel(org, channel_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
                 tracing::warn!(

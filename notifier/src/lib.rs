@@ -31,6 +31,7 @@
 //!
 //! [`NotificationJob`]: scoville_core::notice::NotificationJob
 
+pub mod admin_directory;
 pub mod channel;
 pub mod config;
 pub mod dedup;

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod maintenance;
 pub mod members;
 pub mod probe;
+pub mod service;
 pub mod status_pages;
 
 use axum::extract::{FromRequest, Request};
@@ -31,6 +32,8 @@ pub enum Access {
     Org,
     /// A probe token.
     Probe,
+    /// A service token (Scoville's own failure service and notifiers).
+    Service,
 }
 
 /// One route.
@@ -110,7 +113,7 @@ pub async fn readyz(
 
 /// Every route.
 pub fn table() -> Vec<Route> {
-    use Access::{Org, Probe, Public};
+    use Access::{Org, Probe, Public, Service};
     vec![
         r(Method::GET, "/healthz", Public, get(healthz)),
         r(Method::GET, "/readyz", Public, get(readyz)),
@@ -271,5 +274,17 @@ pub fn table() -> Vec<Route> {
         r(Method::GET, "/v1/incidents", Org, get(incidents::list)),
         r(Method::GET, "/v1/incidents/{id}", Org, get(incidents::get)),
         r(Method::GET, "/v1/probe/endpoints", Probe, get(probe::list)),
+        r(
+            Method::GET,
+            "/v1/service/endpoints/{org}/{id}",
+            Service,
+            get(service::endpoint),
+        ),
+        r(
+            Method::GET,
+            "/v1/service/channels/{org}/{id}",
+            Service,
+            get(service::channel),
+        ),
     ]
 }

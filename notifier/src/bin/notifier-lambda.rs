@@ -25,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some(Arc::new(config.sqs_queue(&aws)?))
     };
     let dispatcher = Arc::new(Dispatcher::new(
-        Arc::new(config.directory()?),
+        config.directory()?,
         config.dedup_store(&aws).await?,
         config.send_context()?,
         config.delivery_policy()?,

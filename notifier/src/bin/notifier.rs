@@ -102,7 +102,7 @@ async fn main() -> ExitCode {
 }
 
 async fn test(config: &Config, channel_id: &str, link: &str) -> anyhow::Result<()> {
-    let dir = config.directory()?;
+    let dir = config.memory_directory()?;
     let channel = dir
         .get(channel_id)
         .with_context(|| format!("no channel {channel_id:?} in [channels]"))?;

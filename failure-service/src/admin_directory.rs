@@ -1,0 +1,158 @@
+//! The directory read from the admin API (`GET /v1/service/endpoints/{org}/{id}` with a
+//! service token): names, targets, incident policies, alert channels and maintenance
+//! windows as people set them there.
+//!
+//! Each answer is kept for `ttl` (30 s by default), so an edit reaches the failure service
+//! within that time and a burst of results costs one request per endpoint. When the API
+//! cannot be reached, the last answer is used however old (logged); with none, the call
+//! fails and the caller answers 503, so the probe retries rather than a notice going out
+//! without its channels. An endpoint the API does not know (deleted) gets the defaults:
+//! no channels. The cache is bounded (`max_entries`; cleared when full).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use scoville_core::incident::IncidentPolicy;
+use scoville_core::wire::DirectoryEntry;
+use scoville_core::{EndpointId, OrgId};
+
+use crate::directory::{Directory, DirectoryError, EndpointInfo, Window};
+
+/// Most entries kept.
+const MAX_ENTRIES: usize = 100_000;
+
+/// The admin API as the directory.
+#[derive(Debug)]
+pub struct AdminDirectory {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    ttl: Duration,
+    cache: Mutex<HashMap<(OrgId, EndpointId), (Instant, EndpointInfo)>>,
+}
+
+impl AdminDirectory {
+    /// Reads from the admin API at `base` with `token`; each call times out after
+    /// `timeout`, answers are kept for `ttl`.
+    pub fn new(
+        base: &str,
+        token: &str,
+        timeout: Duration,
+        ttl: Duration,
+    ) -> Result<Self, DirectoryError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .map_err(|e| DirectoryError(e.to_string()))?;
+        Ok(Self {
+            client,
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            ttl,
+            cache: Mutex::default(),
+        })
+    }
+
+    fn cached(&self, key: &(OrgId, EndpointId), fresh_only: bool) -> Option<EndpointInfo> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .filter(|(at, _)| !fresh_only || at.elapsed() < self.ttl)
+            .map(|(_, info)| info.clone())
+    }
+
+    async fn fetch(
+        &self,
+        org: &OrgId,
+        endpoint: &EndpointId,
+    ) -> Result<EndpointInfo, DirectoryError> {
+        let url = format!(
+            "{}/v1/service/endpoints/{}/{}",
+            self.base,
+            org.as_str(),
+            endpoint.as_str()
+        );
+        let resp = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| DirectoryError(e.to_string()))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(EndpointInfo {
+                name: endpoint.as_str().to_string(),
+                target: String::new(),
+                policy: IncidentPolicy::default(),
+                channels: Vec::new(),
+                maintenance: Vec::new(),
+                link: String::new(),
+            });
+        }
+        if !status.is_success() {
+            return Err(DirectoryError(format!("admin API answered {status}")));
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| DirectoryError(e.to_string()))?;
+        if bytes.len() > 1024 * 1024 {
+            return Err(DirectoryError("directory entry over 1 MiB".into()));
+        }
+        let e: DirectoryEntry =
+            serde_json::from_slice(&bytes).map_err(|e| DirectoryError(e.to_string()))?;
+        Ok(EndpointInfo {
+            name: e.name,
+            target: e.target,
+            policy: e.policy,
+            channels: e.channels,
+            maintenance: e
+                .maintenance
+                .into_iter()
+                .map(|w| Window {
+                    from_ms: w.from_ms,
+                    to_ms: w.to_ms,
+                })
+                .collect(),
+            link: e.link,
+        })
+    }
+}
+
+impl Directory for AdminDirectory {
+    fn endpoint<'a>(
+        &'a self,
+        org: &'a OrgId,
+        endpoint: &'a EndpointId,
+    ) -> BoxFuture<'a, Result<EndpointInfo, DirectoryError>> {
+        async move {
+            let key = (org.clone(), endpoint.clone());
+            if let Some(info) = self.cached(&key, true) {
+                return Ok(info);
+            }
+            match self.fetch(org, endpoint).await {
+                Ok(info) => {
+                    let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                    if cache.len() >= MAX_ENTRIES {
+                        cache.clear();
+                    }
+                    cache.insert(key, (Instant::now(), info.clone()));
+                    Ok(info)
+                }
+                Err(e) => match self.cached(&key, false) {
+                    Some(stale) => {
+                        tracing::warn!(error = %e, org = org.as_str(), endpoint = endpoint.as_str(), "admin API unreachable; using the last directory entry");
+                        Ok(stale)
+                    }
+                    None => Err(e),
+                },
+            }
+        }
+        .boxed()
+    }
+}
