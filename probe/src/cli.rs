@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// Print every result as a line on stdout (default when no receiver is configured).
     #[arg(long)]
     pub print: bool,
+    /// With `--once`: run the round as if it started at this Unix time in ms (results
+    /// carry the shifted times; for replays and tests that walk simulated minutes).
+    #[arg(long, requires = "once")]
+    pub at: Option<i64>,
 }
 
 /// `probe check` options.
@@ -359,7 +363,9 @@ pub async fn run(mut config: Config, args: &RunArgs) -> anyhow::Result<ExitCode>
         print.then(|| Box::new(|r: &CheckResult| println!("{}", result_line(r))) as ResultHook)
     };
     if args.once {
-        let summary = probe.run_round(&settings.scope, window, printer()).await?;
+        let summary = probe
+            .run_round_at(&settings.scope, window, printer(), args.at)
+            .await?;
         println!("{}", serde_json::to_string(&summary)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -234,6 +234,13 @@ impl Config {
             AddressPolicy::global_only()
         }
         .allowing(p.allow_addresses.iter().copied());
+        // Target owners see which region checks them (and tests fail one region's
+        // checks by it).
+        let user_agent = format!(
+            "Scoville-Probe/{} (region {})",
+            env!("CARGO_PKG_VERSION"),
+            region.as_str()
+        );
         Ok(Settings {
             scope: ProbeScope { region, shard },
             interval: Duration::from_secs(p.interval_secs),
@@ -244,6 +251,7 @@ impl Config {
                 resolve_overrides,
                 extra_ca_files: p.extra_ca_files.clone(),
                 icmp: IcmpMode::Auto,
+                user_agent,
                 ..EngineConfig::default()
             },
         })

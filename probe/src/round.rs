@@ -147,6 +147,19 @@ impl Probe {
         window: Duration,
         on_result: Option<ResultHook>,
     ) -> Result<RoundSummary, SourceError> {
+        self.run_round_at(scope, window, on_result, None).await
+    }
+
+    /// [`Probe::run_round`] as if the round started at `at_ms` (Unix ms): the results
+    /// carry times shifted by the difference (replays and end-to-end tests that walk
+    /// simulated minutes; the checks themselves run now).
+    pub async fn run_round_at(
+        &self,
+        scope: &ProbeScope,
+        window: Duration,
+        on_result: Option<ResultHook>,
+        at_ms: Option<i64>,
+    ) -> Result<RoundSummary, SourceError> {
         let began = Instant::now();
         let endpoints = match self.source.fetch(scope).await {
             Ok(e) => e,
@@ -156,7 +169,9 @@ impl Probe {
                 return Err(e);
             }
         };
-        let wall_start = unix_ms();
+        let real_start = unix_ms();
+        let wall_start = at_ms.unwrap_or(real_start);
+        let shift = wall_start - real_start;
         let run_id = RunId::parse(format!(
             "{}-{}-{}",
             scope.region,
@@ -194,7 +209,7 @@ impl Probe {
                 (scope.region.clone(), run_id.clone(), self.metrics.clone());
             let scheduled_at_ms = wall_start + offset.as_millis() as i64;
             checks.spawn(async move {
-                let started_at_ms = unix_ms();
+                let started_at_ms = unix_ms() + shift;
                 let report = engine.check(&endpoint.check).await;
                 drop(permit);
                 let outcome = report.outcome;

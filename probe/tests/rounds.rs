@@ -212,3 +212,33 @@ async fn batches_refused_as_invalid_are_not_retried() {
     let line = format!("scoville_probe_results_rejected_total{{service=\"receiver\"}} {dropped}");
     assert!(probe.metrics().render().contains(&line));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_run_at_another_time_carries_that_time() {
+    let farm = farm(20).await;
+    let probe = probe(&farm, 100, |_| {});
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook = {
+        let seen = seen.clone();
+        Box::new(move |r: &scoville_core::CheckResult| {
+            seen.lock()
+                .unwrap()
+                .push((r.scheduled_at_ms, r.started_at_ms));
+        }) as scoville_probe::delivery::ResultHook
+    };
+    let at = 1_700_000_000_000i64;
+    probe
+        .run_round_at(&scope(), Duration::from_millis(200), Some(hook), Some(at))
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 20);
+    for (scheduled, started) in seen.iter() {
+        assert!((at..at + 200).contains(scheduled), "{scheduled}");
+        // Started after it was scheduled, within the round's real duration.
+        assert!(
+            *started >= *scheduled && *started < at + 30_000,
+            "{started}"
+        );
+    }
+}
