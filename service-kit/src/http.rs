@@ -62,7 +62,13 @@ impl Server {
         })
     }
 
-    /// Where it listens.
+    /// Serves `router` on an already bound `listener` (when the address must be known
+    /// before the router is built).
+    pub fn from_listener(listener: tokio::net::TcpListener, router: axum::Router) -> Self {
+        Self { listener, router }
+    }
+
+    /// The bound address.
     pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
     }

@@ -14,6 +14,7 @@ use super::{IncidentStore, Record, StoreError, decode, encode};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
+PRAGMA busy_timeout = 5000;
 PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS incident_state (
     key TEXT PRIMARY KEY,

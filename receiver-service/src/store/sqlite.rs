@@ -20,6 +20,7 @@ use super::{CheckPoint, ResultStore, StoreError, align, class_of};
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;
+PRAGMA busy_timeout = 5000;
 PRAGMA synchronous = NORMAL;
 CREATE TABLE IF NOT EXISTS check_result (
     endpoint_id TEXT NOT NULL,

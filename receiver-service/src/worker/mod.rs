@@ -114,14 +114,21 @@ impl Worker {
         self
     }
 
-    /// Runs steps, and rollup passes every `rollup_every`, until `shutdown` completes.
+    /// Runs steps, and rollup passes every `rollup_every`, until `shutdown` completes;
+    /// then one last pass over every dirty period, settled or not (an in-process queue
+    /// keeps its dirty marks in memory: without it a restart would leave the last
+    /// minutes without rollups; a minute rolled up early is recomputed from the stored
+    /// results when more of them arrive).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut last_pass = Instant::now();
         loop {
             tokio::select! {
                 biased;
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => {
+                    self.rollup_pass(true).await;
+                    return;
+                }
                 stats = self.step() => {
                     if stats.entries > 0 {
                         tracing::debug!(entries = stats.entries, results = stats.results, dead = stats.dead_lettered, "drained");

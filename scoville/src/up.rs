@@ -1,0 +1,287 @@
+//! Starting every part in one process and wiring them together.
+//!
+//! Each part listens on its own loopback port (the admin API on `listen`, the others on
+//! free ports) and they talk over HTTP exactly as separate services do: the probe
+//! fetches its list from the admin API and posts to the receiver and the failure
+//! service; the failure service and the notifier read endpoints and channels from the
+//! admin API with a service token; the receiver's worker posts degradations to the
+//! failure service. Tokens are random per start and never leave the process.
+//!
+//! Storage: one SQLite file (`<data>/scoville.db`) holds the admin data, the results and
+//! rollups, the incident state and the incident log; the result and notification queues
+//! are in memory (what is queued but not yet stored is lost with the process; what is
+//! stored survives a restart).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use scoville_service_kit::auth::TokenHash;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the SQLite file lives (created if missing).
+    pub data_dir: PathBuf,
+    /// The admin API's (and the UI's) address; port 0 picks one.
+    pub listen: SocketAddr,
+    /// The probe's region name (endpoints must list it to be checked).
+    pub region: String,
+    /// Time between probe rounds; none: no probe loop (tests drive rounds).
+    pub probe_interval: Option<Duration>,
+}
+
+impl Options {
+    /// Defaults: `./scoville-data`, `127.0.0.1:8080`, region `local`, a round a minute.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: "127.0.0.1:8080".parse().expect("literal address"),
+            region: "local".into(),
+            probe_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// The running parts.
+#[derive(Debug)]
+pub struct Running {
+    /// The admin API's base URL (`http://127.0.0.1:8080`).
+    pub admin_url: String,
+    /// The receiver's base URL.
+    pub receiver_url: String,
+    /// The failure service's base URL.
+    pub failure_url: String,
+    /// The SQLite file.
+    pub database: PathBuf,
+    /// The probe (drive rounds with [`Running::probe_round_at`]).
+    probe: Arc<scoville_probe::Probe>,
+    scope: scoville_core::wire::ProbeScope,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+}
+
+fn random_token(prefix: &str) -> String {
+    let bytes: [u8; 24] = rand::random();
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+fn hash(token: &str) -> String {
+    TokenHash::of(token).to_config_string()
+}
+
+async fn until(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|v| *v).await;
+}
+
+/// Starts everything; returns once every part is listening.
+pub async fn start(options: &Options) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating {}", options.data_dir.display()))?;
+    let db = options.data_dir.join("scoville.db");
+    let probe_token = random_token("pt_local_");
+    let service_token = random_token("svc_local_");
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
+
+    // The results store first: it creates the tables the admin API's history reads.
+    let results = Arc::new(
+        scoville_receiver_service::store::sqlite::SqliteStore::open(&db)
+            .context("opening the results store")?,
+    );
+
+    // The admin API, on `listen`.
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("binding {}", options.listen))?;
+    let admin_url = format!("http://{}", listener.local_addr()?);
+    let mut admin = scoville_admin_api::config::Config::default();
+    admin.admin.listen = listener.local_addr()?;
+    admin.admin.public_url = admin_url.clone();
+    admin.admin.sqlite_path = db.clone();
+    admin.admin.allow_private_channels = true;
+    admin.admin.probe_token_hashes = vec![hash(&probe_token)];
+    admin.admin.service_token_hashes = vec![hash(&service_token)];
+    admin.history.sqlite_path = db.clone();
+    admin.incidents.sqlite_path = db.clone();
+    let admin_state = scoville_admin_api::AppState::from_config(&admin)
+        .await
+        .context("the admin API")?;
+    let server = scoville_service_kit::http::Server::from_listener(
+        listener,
+        scoville_admin_api::router(admin_state),
+    );
+    tasks.spawn({
+        let stopped = stopped.clone();
+        async move { Ok(server.run_until(until(stopped)).await?) }
+    });
+
+    // The receiver, its queue in memory.
+    let mut receiver = scoville_receiver_service::config::Config::default();
+    receiver.receiver.listen = "127.0.0.1:0".parse()?;
+    receiver.receiver.probe_token_hashes = vec![hash(&probe_token)];
+    receiver.queue.kind = scoville_receiver_service::config::QueueKind::Memory;
+    let queue = Arc::new(scoville_receiver_service::queue::memory::MemoryQueue::new(
+        receiver.queue.max_backlog,
+    ));
+    let receiver_state = scoville_receiver_service::app::AppState {
+        queue: queue.clone(),
+        ..scoville_receiver_service::app::AppState::from_config(&receiver)?
+    };
+    let server = scoville_service_kit::http::Server::bind(
+        receiver.receiver.listen,
+        scoville_receiver_service::app::router(receiver_state),
+    )
+    .await?;
+    let receiver_url = format!("http://{}", server.local_addr()?);
+    tasks.spawn({
+        let stopped = stopped.clone();
+        async move { Ok(server.run_until(until(stopped)).await?) }
+    });
+
+    // The failure service, reading endpoints from the admin API, and its notifier.
+    let mut failure = scoville_failure_service::config::Config::default();
+    failure.failure.listen = "127.0.0.1:0".parse()?;
+    failure.failure.token_hashes = vec![hash(&probe_token), hash(&service_token)];
+    failure.store.sqlite_path = db.clone();
+    failure.directory.admin_url = Some(admin_url.clone());
+    failure.directory.admin_token = Some(service_token.clone());
+    failure.directory.public_url = admin_url.clone();
+    let jobs = failure.queue().await?;
+    let failure_state = scoville_failure_service::AppState::from_config(&failure, jobs.clone())
+        .await
+        .context("the failure service")?;
+    let server = scoville_service_kit::http::Server::bind(
+        failure.failure.listen,
+        scoville_failure_service::router(failure_state),
+    )
+    .await?;
+    let failure_url = format!("http://{}", server.local_addr()?);
+    tasks.spawn({
+        let stopped = stopped.clone();
+        async move { Ok(server.run_until(until(stopped)).await?) }
+    });
+    let mut notifier = scoville_notifier::config::Config::default();
+    notifier.notifier.allow_private = true;
+    notifier.directory.admin_url = Some(admin_url.clone());
+    notifier.directory.admin_token = Some(service_token.clone());
+    notifier.validate().context("the notifier")?;
+    let dedup = Arc::new(scoville_notifier::dedup::MemoryDedup::new(
+        notifier.dedup_settings()?,
+        1_000_000,
+    ));
+    let worker = notifier.worker(jobs, dedup, Arc::default())?;
+    // The notifier's future is not `Send` for every lifetime it borrows (the failure
+    // service's binary runs it on its main task): it gets a thread and a runtime of its
+    // own, and the task below waits for that thread.
+    let (done, notifier_done) = tokio::sync::oneshot::channel::<anyhow::Result<()>>();
+    let notifier_stopped = stopped.clone();
+    std::thread::Builder::new()
+        .name("scoville-notifier".into())
+        .spawn(move || {
+            let outcome = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(worker.run(until(notifier_stopped))))
+                .map_err(anyhow::Error::from);
+            let _ = done.send(outcome);
+        })
+        .context("starting the notifier's thread")?;
+    tasks.spawn(async move { notifier_done.await.context("the notifier's thread ended")? });
+
+    // The receiver's worker: results into SQLite, trends to the failure service.
+    receiver.trend.failure_url = Some(failure_url.clone());
+    receiver.trend.service_token = Some(service_token.clone());
+    let mut worker =
+        scoville_receiver_service::worker::Worker::new(queue, results, receiver.worker_settings()?);
+    if let Some(state) = receiver.trend_state()? {
+        worker = worker.with_trend(Arc::new(
+            scoville_receiver_service::trend::TrendAnalyzer::new(
+                state.clone(),
+                scoville_receiver_service::trend::Settings::default(),
+            ),
+        ));
+        if let Some(sender) = receiver.trend_sender(state)? {
+            tasks.spawn({
+                let stopped = stopped.clone();
+                async move {
+                    sender.run(until(stopped)).await;
+                    Ok(())
+                }
+            });
+        }
+    }
+    tasks.spawn({
+        let stopped = stopped.clone();
+        async move {
+            worker.run(until(stopped)).await;
+            Ok(())
+        }
+    });
+
+    // The probe.
+    let mut probe = scoville_probe::config::Config::default();
+    probe.probe.region = options.region.clone();
+    probe.probe.allow_private = true;
+    probe.endpoints.api_url = Some(admin_url.clone());
+    probe.endpoints.token = Some(probe_token.clone());
+    probe.receiver.url = Some(receiver_url.clone());
+    probe.receiver.token = Some(probe_token.clone());
+    probe.failure_service.url = Some(failure_url.clone());
+    probe.failure_service.token = Some(probe_token);
+    let settings = probe.settings().context("the probe")?;
+    let probe = Arc::new(scoville_probe::Probe::from_config(&probe, None).context("the probe")?);
+    if let Some(every) = options.probe_interval {
+        let (probe, scope) = (probe.clone(), settings.scope.clone());
+        let window = every.mul_f64(settings.spread);
+        let mut stopped = stopped.clone();
+        tasks.spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stopped.wait_for(|v| *v) => return Ok(()),
+                }
+                if let Err(e) = probe.run_round(&scope, window, None).await {
+                    tracing::warn!(error = %e, "probe round skipped");
+                }
+            }
+        });
+    }
+    Ok(Running {
+        admin_url,
+        receiver_url,
+        failure_url,
+        database: db,
+        probe,
+        scope: settings.scope,
+        stop,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Runs one probe round now, as if it started at `at_ms` (tests walk simulated
+    /// minutes with it); returns how many endpoints were checked.
+    pub async fn probe_round_at(&self, at_ms: Option<i64>) -> anyhow::Result<usize> {
+        let summary = self
+            .probe
+            .run_round_at(&self.scope, Duration::ZERO, None, at_ms)
+            .await?;
+        Ok(summary.endpoints)
+    }
+
+    /// Stops every part and waits for them.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        while let Some(done) = self.tasks.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
+}

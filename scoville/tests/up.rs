@@ -1,0 +1,386 @@
+//! `scoville up` on its embedded defaults: the first start, the shorter end-to-end
+//! story (an endpoint checked, its history, one "down" and one "recovered" at a real
+//! webhook), monitoring as code with a reload, data surviving a restart, and the binary
+//! itself serving.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use scoville::up::{Options, start};
+use scoville_admin_api::store::AdminStore;
+use scoville_tests::recorder::Recorder;
+use serde_json::{Value, json};
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("scoville-up-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A target answering 200 "ok" while `up`, 503 otherwise.
+async fn target(up: Arc<AtomicBool>) -> String {
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let up = up.clone();
+            async move {
+                if up.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::OK, "ok")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn options(dir: &TempDir) -> Options {
+    Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        probe_interval: None,
+        ..Options::new(&dir.0)
+    }
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    key: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = http.request(method, &url).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{url}: {status} {body}");
+    body
+}
+
+/// Polls `f` until it returns `Some`, for at most `limit`.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn kinds(hook: &Recorder) -> Vec<String> {
+    hook.requests()
+        .iter()
+        .map(|r| r.json()["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shorter_story_on_the_embedded_defaults_and_a_restart() {
+    let dir = TempDir::new("story");
+    let running = start(&options(&dir)).await.unwrap();
+    let admin = running.admin_url.clone();
+    let first = scoville::first_run::ensure(&admin, "local")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        scoville::first_run::ensure(&admin, "local")
+            .await
+            .unwrap()
+            .is_none(),
+        "only once"
+    );
+    let http = reqwest::Client::new();
+    let key = first.api_key.clone();
+
+    // A webhook channel and an endpoint on a target we control.
+    let hook = Recorder::start().await;
+    let channel = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{admin}/v1/channels"),
+        &key,
+        Some(json!({"name": "hook", "config": {"type": "webhook", "url": hook.url("/hook")}})),
+    )
+    .await;
+    let up = Arc::new(AtomicBool::new(true));
+    let url = target(up.clone()).await;
+    let ep = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{admin}/v1/endpoints"),
+        &key,
+        Some(
+            json!({"name": "shop", "check": {"type": "http", "url": url}, "regions": ["local"],
+                    "confirm_regions": 1, "channels": [channel["id"]]}),
+        ),
+    )
+    .await;
+    let id = ep["id"].as_str().unwrap().to_string();
+
+    // Rounds at simulated minutes, an hour ago.
+    let t0 = (scoville_admin_api::app::now_ms() - 3_600_000) / 60_000 * 60_000;
+    let mut minute = 0;
+    let mut round = |up_now: bool| {
+        up.store(up_now, Ordering::SeqCst);
+        minute += 1;
+        let at = t0 + minute * 60_000;
+        let running = &running;
+        async move { running.probe_round_at(Some(at)).await.unwrap() }
+    };
+    for _ in 0..3 {
+        assert_eq!(round(true).await, 2, "the sample endpoint and ours");
+    }
+    // History: three checks of ours, all up.
+    let history_url = format!(
+        "{admin}/v1/endpoints/{id}/history?from={t0}&to={}&step=1m",
+        t0 + 3_600_000
+    );
+    let summary = eventually("history of 3 checks", Duration::from_secs(30), || {
+        let (http, url, key) = (http.clone(), history_url.clone(), key.clone());
+        async move {
+            let h = call(&http, reqwest::Method::GET, url, &key, None).await;
+            (h["summary"]["count"] == 3).then_some(h["summary"].clone())
+        }
+    })
+    .await;
+    assert_eq!(summary["up"], 3, "{summary}");
+
+    // Down: one notification; the probe list flags the endpoint; back: one recovery.
+    round(false).await;
+    let got = hook.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got[0].json()["kind"], "down", "{:?}", got[0].json());
+    assert_eq!(got[0].json()["endpoint_name"], "shop");
+    // The open incident reaches the probe's list within 5 s; until then the probe
+    // sends only failures, so keep the target up and run rounds until it recovers.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !kinds(&hook).contains(&"recovered".to_string()) {
+        assert!(Instant::now() < deadline, "no recovery: {:?}", kinds(&hook));
+        round(true).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        kinds(&hook),
+        vec!["down", "recovered"],
+        "exactly one of each"
+    );
+    let incidents = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{admin}/v1/incidents?endpoint_id={id}"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(
+        incidents["incidents"][0]["status"], "resolved",
+        "{incidents}"
+    );
+
+    // A restart on the same data: the user, the endpoint and the history are still there.
+    running.stop().await.unwrap();
+    let running = start(&options(&dir)).await.unwrap();
+    let admin = running.admin_url.clone();
+    assert!(
+        scoville::first_run::ensure(&admin, "local")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{admin}/v1/endpoints/{id}"),
+        &key,
+        None,
+    )
+    .await;
+    assert_eq!(again["name"], "shop");
+    let history_url = format!(
+        "{admin}/v1/endpoints/{id}/history?from={t0}&to={}&step=1m",
+        t0 + 3_600_000
+    );
+    let h = call(&http, reqwest::Method::GET, history_url, &key, None).await;
+    assert!(h["summary"]["count"].as_u64().unwrap() >= 4, "{h}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_and_channels_declared_in_a_file_are_reconciled() {
+    let dir = TempDir::new("as-code");
+    let running = start(&options(&dir)).await.unwrap();
+    let first = scoville::first_run::ensure(&running.admin_url, "local")
+        .await
+        .unwrap()
+        .unwrap();
+    let store = scoville_admin_api::store::sqlite::SqliteAdmin::open(&running.database).unwrap();
+    let org = scoville_core::OrgId::parse(first.org_id.as_str()).unwrap();
+    let file = dir.0.join("scoville.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[channels]]
+name = "ops"
+config = { type = "webhook", url = "https://hooks.example.com/ops" }
+
+[[endpoints]]
+name = "shop"
+check = { type = "http", url = "https://shop.example.com/health" }
+channels = ["ops"]
+
+[[endpoints]]
+name = "db"
+check = { type = "tcp", host = "db.example.com", port = 5432 }
+interval_s = 300
+"#,
+    )
+    .unwrap();
+    let r = scoville::as_code::reconcile(&store, &org, &file, "local")
+        .await
+        .unwrap();
+    assert_eq!((r.written, r.deleted), (3, 0));
+    let names = |eps: Vec<scoville_admin_api::model::Endpoint>| {
+        let mut n: Vec<String> = eps.into_iter().map(|e| e.name).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(store.endpoints(&org).await.unwrap()),
+        vec!["Scoville itself", "db", "shop"]
+    );
+    let shop = store
+        .endpoints(&org)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "shop")
+        .unwrap();
+    assert_eq!(shop.regions[0].as_str(), "local");
+    assert_eq!(shop.channels.len(), 1);
+    // The same file again changes nothing.
+    let r = scoville::as_code::reconcile(&store, &org, &file, "local")
+        .await
+        .unwrap();
+    assert_eq!((r.written, r.unchanged, r.deleted), (0, 3, 0));
+    // Edit: db removed, shop's interval changed; the sample endpoint (not declared) stays.
+    std::fs::write(
+        &file,
+        r#"
+[[channels]]
+name = "ops"
+config = { type = "webhook", url = "https://hooks.example.com/ops" }
+
+[[endpoints]]
+name = "shop"
+check = { type = "http", url = "https://shop.example.com/health" }
+channels = ["ops"]
+interval_s = 120
+"#,
+    )
+    .unwrap();
+    let r = scoville::as_code::reconcile(&store, &org, &file, "local")
+        .await
+        .unwrap();
+    assert_eq!((r.written, r.deleted), (1, 1));
+    let eps = store.endpoints(&org).await.unwrap();
+    assert_eq!(names(eps.clone()), vec!["Scoville itself", "shop"]);
+    assert_eq!(
+        eps.iter().find(|e| e.name == "shop").unwrap().interval_s,
+        120
+    );
+    assert_eq!(
+        eps.iter().find(|e| e.name == "shop").unwrap().id,
+        shop.id,
+        "updated in place"
+    );
+    // A bad file is refused whole, naming the entry and the field.
+    std::fs::write(
+        &file,
+        r#"
+[[endpoints]]
+name = "broken"
+check = { type = "http", url = "ftp://nope" }
+"#,
+    )
+    .unwrap();
+    let e = scoville::as_code::reconcile(&store, &org, &file, "local")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("endpoints[0] (broken)") && e.contains("check.url"),
+        "{e}"
+    );
+    assert_eq!(
+        names(store.endpoints(&org).await.unwrap()),
+        vec!["Scoville itself", "shop"]
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_binary_serves_its_api_and_prints_how_to_sign_in() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = TempDir::new("binary");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scoville"))
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    let url = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            printed.push(line.clone());
+            if let Some(url) = line.strip_prefix("listening on ") {
+                return url.to_string();
+            }
+        }
+        panic!("no listening line: {printed:?}")
+    })
+    .await
+    .unwrap();
+    let text = printed.join("\n");
+    assert!(
+        text.contains("sign in as admin@scoville.local with password"),
+        "{text}"
+    );
+    let ok = reqwest::get(format!("{url}/healthz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ok, "ok\n");
+    child.kill().await.unwrap();
+}
