@@ -9,15 +9,14 @@
 //! without its channels. An endpoint the API does not know (deleted) gets the defaults:
 //! no channels. The cache is bounded (`max_entries`; cleared when full).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use scoville_core::incident::IncidentPolicy;
 use scoville_core::wire::DirectoryEntry;
 use scoville_core::{EndpointId, OrgId};
+use scoville_service_kit::cache::StaleCache;
 
 use crate::directory::{Directory, DirectoryError, EndpointInfo, Window};
 
@@ -30,8 +29,7 @@ pub struct AdminDirectory {
     client: reqwest::Client,
     base: String,
     token: String,
-    ttl: Duration,
-    cache: Mutex<HashMap<(OrgId, EndpointId), (Instant, EndpointInfo)>>,
+    cache: StaleCache<(OrgId, EndpointId), EndpointInfo>,
 }
 
 impl AdminDirectory {
@@ -52,17 +50,8 @@ impl AdminDirectory {
             client,
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            ttl,
-            cache: Mutex::default(),
+            cache: StaleCache::new(ttl, MAX_ENTRIES),
         })
-    }
-
-    fn cached(&self, key: &(OrgId, EndpointId), fresh_only: bool) -> Option<EndpointInfo> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(key)
-            .filter(|(at, _)| !fresh_only || at.elapsed() < self.ttl)
-            .map(|(_, info)| info.clone())
     }
 
     async fn fetch(
@@ -132,19 +121,15 @@ impl Directory for AdminDirectory {
     ) -> BoxFuture<'a, Result<EndpointInfo, DirectoryError>> {
         async move {
             let key = (org.clone(), endpoint.clone());
-            if let Some(info) = self.cached(&key, true) {
+            if let Some(info) = self.cache.fresh(&key) {
                 return Ok(info);
             }
             match self.fetch(org, endpoint).await {
                 Ok(info) => {
-                    let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                    if cache.len() >= MAX_ENTRIES {
-                        cache.clear();
-                    }
-                    cache.insert(key, (Instant::now(), info.clone()));
+                    self.cache.insert(key, info.clone());
                     Ok(info)
                 }
-                Err(e) => match self.cached(&key, false) {
+                Err(e) => match self.cache.any(&key) {
                     Some(stale) => {
                         tracing::warn!(error = %e, org = org.as_str(), endpoint = endpoint.as_str(), "admin API unreachable; using the last directory entry");
                         Ok(stale)

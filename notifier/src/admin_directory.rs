@@ -8,12 +8,12 @@
 //! dead-lettered. Configurations are parsed and validated as they arrive. The cache is
 //! bounded (cleared when full).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use scoville_core::OrgId;
+use scoville_service_kit::cache::StaleCache;
 
 use crate::channel::ChannelConfig;
 use crate::directory::{Directory, DirectoryError};
@@ -21,16 +21,13 @@ use crate::directory::{Directory, DirectoryError};
 /// Most channels kept.
 const MAX_ENTRIES: usize = 100_000;
 
-type Cached = (Instant, Option<Arc<ChannelConfig>>);
-
 /// The admin API as the channel directory.
 #[derive(Debug)]
 pub struct AdminChannelDirectory {
     client: reqwest::Client,
     base: String,
     token: String,
-    ttl: Duration,
-    cache: Mutex<HashMap<(OrgId, String), Cached>>,
+    cache: StaleCache<(OrgId, String), Option<Arc<ChannelConfig>>>,
 }
 
 impl AdminChannelDirectory {
@@ -51,21 +48,8 @@ impl AdminChannelDirectory {
             client,
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            ttl,
-            cache: Mutex::default(),
+            cache: StaleCache::new(ttl, MAX_ENTRIES),
         })
-    }
-
-    fn cached(
-        &self,
-        key: &(OrgId, String),
-        fresh_only: bool,
-    ) -> Option<Option<Arc<ChannelConfig>>> {
-        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .get(key)
-            .filter(|(at, _)| !fresh_only || at.elapsed() < self.ttl)
-            .map(|(_, c)| c.clone())
     }
 
     async fn fetch(
@@ -118,19 +102,15 @@ impl Directory for AdminChannelDirectory {
     ) -> BoxFuture<'a, Result<Option<Arc<ChannelConfig>>, DirectoryError>> {
         Box::pin(async move {
             let key = (org.clone(), channel_id.to_string());
-            if let Some(c) = self.cached(&key, true) {
+            if let Some(c) = self.cache.fresh(&key) {
                 return Ok(c);
             }
             match self.fetch(org, channel_id).await {
                 Ok(c) => {
-                    let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                    if cache.len() >= MAX_ENTRIES {
-                        cache.clear();
-                    }
-                    cache.insert(key, (Instant::now(), c.clone()));
+                    self.cache.insert(key, c.clone());
                     Ok(c)
                 }
-                Err(e) => match self.cached(&key, false) {
+                Err(e) => match self.cache.any(&key) {
                     Some(stale) => {
                         tracing::warn!(error = %e, channel_id, "admin API unreachable; using the last channel configuration");
                         Ok(stale)

@@ -6,6 +6,7 @@
 //! a body within a size limit; [`signal`] waits for SIGINT or SIGTERM.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod signal;
