@@ -1180,11 +1180,11 @@ async fn incidents_list_newest_first_with_their_timeline_and_flag_the_probe_list
             None,
         )
         .await;
-    let before = first["next_before"].as_i64().unwrap();
+    let after = first["next_after"].as_str().unwrap().to_string();
     let (_, second, _) = api
         .call(
             Method::GET,
-            &format!("/v1/incidents?limit=1&before={before}"),
+            &format!("/v1/incidents?limit=1&after={after}"),
             Cred::Key(&a.key),
             None,
         )
@@ -1202,7 +1202,7 @@ async fn incidents_list_newest_first_with_their_timeline_and_flag_the_probe_list
     for (query, field) in [
         ("status=maybe", "status"),
         ("limit=0", "limit"),
-        ("before=x", "before"),
+        ("after=x", "after"),
     ] {
         let (status, answer, _) = api
             .call(

@@ -277,11 +277,14 @@ impl IncidentLog for DynamoLog {
     }
 
     async fn incidents(&self, org: &OrgId, query: &IncidentQuery) -> Result<Vec<Incident>> {
-        let mut out = Vec::new();
+        if query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut out: Vec<Incident> = Vec::new();
         let mut start: Option<Item> = None;
         let mut condition = "pk = :org".to_string();
-        if query.before_ms.is_some() {
-            condition.push_str(" AND confirmed_at_ms < :before");
+        if query.after.is_some() {
+            condition.push_str(" AND confirmed_at_ms <= :before");
         }
         let mut filters = Vec::new();
         if query.endpoint_id.is_some() {
@@ -292,7 +295,7 @@ impl IncidentLog for DynamoLog {
             Some(false) => filters.push("attribute_not_exists(#o)"),
             None => {}
         }
-        while out.len() < query.limit {
+        loop {
             let mut q = self
                 .client
                 .query()
@@ -301,10 +304,10 @@ impl IncidentLog for DynamoLog {
                 .key_condition_expression(&condition)
                 .expression_attribute_values(":org", s(org.as_str()))
                 .scan_index_forward(false)
-                .limit(i32::try_from(query.limit.clamp(1, 1000)).unwrap_or(1000))
+                .limit(i32::try_from((query.limit + 1).clamp(1, 1000)).unwrap_or(1000))
                 .set_exclusive_start_key(start.take());
-            if let Some(b) = query.before_ms {
-                q = q.expression_attribute_values(":before", n(b));
+            if let Some((ms, _)) = &query.after {
+                q = q.expression_attribute_values(":before", n(*ms));
             }
             if let Some(e) = &query.endpoint_id {
                 q = q.expression_attribute_values(":endpoint", s(e.as_str()));
@@ -317,14 +320,29 @@ impl IncidentLog for DynamoLog {
             }
             let page = q.send().await.map_err(sdk_err)?;
             for item in page.items() {
-                out.push(incident(item)?);
+                let i = incident(item)?;
+                // At the cursor's own time, only the ids after it.
+                if let Some((ms, id)) = &query.after
+                    && i.confirmed_at_ms == *ms
+                    && i.id >= *id
+                {
+                    continue;
+                }
+                out.push(i);
             }
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
             }
+            // The index orders by time only: read on while the page's boundary time
+            // goes on, so that ties are ordered by id below as on SQLite.
+            if out.len() > query.limit
+                && out.last().map(|i| i.confirmed_at_ms)
+                    < Some(out[query.limit - 1].confirmed_at_ms)
+            {
+                break;
+            }
         }
-        // The index orders by time only; ties go by id as on SQLite.
         out.sort_by(|a, b| (b.confirmed_at_ms, &b.id).cmp(&(a.confirmed_at_ms, &a.id)));
         out.truncate(query.limit);
         Ok(out)

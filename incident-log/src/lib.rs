@@ -131,8 +131,9 @@ pub struct IncidentQuery {
     pub endpoint_id: Option<EndpointId>,
     /// Only open (`Some(true)`) or resolved (`Some(false)`) ones.
     pub open: Option<bool>,
-    /// Only those confirmed before this time (Unix ms): the next page's cursor.
-    pub before_ms: Option<i64>,
+    /// Only those after this one in the list's order (newer confirmation first, then
+    /// greater id): the last of the previous page, `(confirmed_at_ms, id)`.
+    pub after: Option<(i64, String)>,
     /// At most this many (newest first).
     pub limit: usize,
 }

@@ -166,7 +166,7 @@ impl IncidentLog for SqliteLog {
                 "SELECT {COLUMNS} FROM incident_log WHERE org_id = ?1 \
                  AND (?2 IS NULL OR endpoint_id = ?2) \
                  AND (?3 IS NULL OR (resolved_at_ms IS NULL) = ?3) \
-                 AND (?4 IS NULL OR confirmed_at_ms < ?4) \
+                 AND (?4 IS NULL OR confirmed_at_ms < ?4 OR (confirmed_at_ms = ?4 AND id < ?6)) \
                  ORDER BY confirmed_at_ms DESC, id DESC LIMIT ?5"
             );
             let mut q = c.prepare_cached(&sql).map_err(unavailable)?;
@@ -176,8 +176,9 @@ impl IncidentLog for SqliteLog {
                         org,
                         query.endpoint_id.as_ref().map(|e| e.as_str().to_string()),
                         query.open,
-                        query.before_ms,
-                        query.limit as i64
+                        query.after.as_ref().map(|a| a.0),
+                        query.limit as i64,
+                        query.after.as_ref().map(|a| a.1.clone())
                     ],
                     incident,
                 )

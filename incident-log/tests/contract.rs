@@ -135,7 +135,7 @@ async fn contract(log: &dyn IncidentLog) {
         vec!["ep-1~300", "ep-2~200"]
     );
     let page2 = IncidentQuery {
-        before_ms: Some(a2.confirmed_at_ms),
+        after: Some((a2.confirmed_at_ms, a2.id.clone())),
         ..all(2)
     };
     assert_eq!(
@@ -167,6 +167,39 @@ async fn contract(log: &dyn IncidentLog) {
         vec!["ep-1~100"]
     );
     assert!(log.incident(&a, "ep-1~1").await.unwrap().is_none());
+
+    // Incidents confirmed in the same millisecond page one by one, none skipped.
+    let c = org("org-c");
+    for ep in ["ep-7", "ep-8", "ep-9"] {
+        let i = Incident {
+            confirmed_at_ms: 9_000_000,
+            ..incident("org-c", ep, 150, None)
+        };
+        log.append(&[LogWrite {
+            incident: i,
+            entry: entry(9_000_000, EntryKind::Confirmed, None),
+        }])
+        .await
+        .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = log
+            .incidents(
+                &c,
+                &IncidentQuery {
+                    after: after.clone(),
+                    ..all(1)
+                },
+            )
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.confirmed_at_ms, last.id.clone()));
+        seen.extend(ids(page));
+    }
+    assert_eq!(seen, vec!["ep-9~150", "ep-8~150", "ep-7~150"]);
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Incidents: `GET /v1/incidents?endpoint_id=&status=&before=&limit=` (newest first) and
+//! Incidents: `GET /v1/incidents?endpoint_id=&status=&after=&limit=` (newest first) and
 //! `GET /v1/incidents/{id}` with its timeline, read from the incident log the failure
 //! service writes. Only the caller's organization's incidents exist for it: another
 //! org's id is 404.
@@ -112,9 +112,10 @@ impl From<TimelineEntry> for TimelineView {
 pub struct IncidentPage {
     /// Newest confirmation first.
     pub incidents: Vec<IncidentView>,
-    /// Pass as `before` for the next page; absent on the last.
+    /// Pass as `after` for the next page (`<confirmed_at_ms>,<id>` of this page's last);
+    /// absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_before: Option<i64>,
+    pub next_after: Option<String>,
 }
 
 /// An incident and its timeline.
@@ -147,7 +148,7 @@ fn unavailable(e: scoville_incident_log::LogError) -> ApiError {
     params(
         ("endpoint_id" = Option<String>, Query, description = "Only this endpoint's incidents."),
         ("status" = Option<String>, Query, pattern = "^(open|resolved|all)$", description = "`open`, `resolved` or `all` (the default)."),
-        ("before" = Option<i64>, Query, minimum = 1, description = "Only incidents confirmed before this time, Unix ms: the previous page's `next_before`."),
+        ("after" = Option<String>, Query, description = "The previous page's `next_after` (`<confirmed_at_ms>,<id>`): the incidents after it."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (50 by default)."),
     ),
     responses(
@@ -184,14 +185,14 @@ pub async fn list(
                     _ => return Err(Invalid::new("status", "must be open, resolved or all").into()),
                 };
             }
-            "before" => {
-                query.before_ms = Some(
-                    value
-                        .parse::<i64>()
-                        .ok()
-                        .filter(|b| *b > 0)
-                        .ok_or_else(|| Invalid::new("before", "must be Unix milliseconds"))?,
-                );
+            "after" => {
+                let bad = || Invalid::new("after", "must be a page's next_after");
+                let (ms, id) = value.split_once(',').ok_or_else(bad)?;
+                let ms = ms.parse::<i64>().map_err(|_| bad())?;
+                if id.is_empty() || id.len() > 200 {
+                    return Err(bad().into());
+                }
+                query.after = Some((ms, id.to_string()));
             }
             "limit" => {
                 query.limit = value
@@ -202,7 +203,7 @@ pub async fn list(
             }
             other => {
                 return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter {other:?}: endpoint_id, status, before and limit are known"
+                    "unknown query parameter {other:?}: endpoint_id, status, after and limit are known"
                 )));
             }
         }
@@ -211,8 +212,12 @@ pub async fn list(
         .incidents(&caller.org_id, &query)
         .await
         .map_err(unavailable)?;
-    let next_before = (found.len() == query.limit)
-        .then(|| found.last().map(|i| i.confirmed_at_ms))
+    let next_after = (found.len() == query.limit)
+        .then(|| {
+            found
+                .last()
+                .map(|i| format!("{},{}", i.confirmed_at_ms, i.id))
+        })
         .flatten();
     let now = now_ms();
     Ok(Json(IncidentPage {
@@ -220,7 +225,7 @@ pub async fn list(
             .into_iter()
             .map(|i| IncidentView::of(i, now))
             .collect(),
-        next_before,
+        next_after,
     }))
 }
 
