@@ -10,6 +10,7 @@
 //! - [`history`]: reading history (per-step rollups, summaries, raw results, badges)
 //!   from InfluxDB or SQLite.
 //! - [`openapi`]: the OpenAPI document served at `GET /v1/openapi.json`.
+//! - [`ui`]: the web UI's assets, served at `/` and `/ui/...`.
 //! - [`config`], [`error`].
 
 pub mod app;
@@ -22,6 +23,7 @@ pub mod openapi;
 pub mod probe_list;
 pub mod routes;
 pub mod store;
+pub mod ui;
 
 pub use app::{AppState, router};
 pub use config::Config;

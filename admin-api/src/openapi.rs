@@ -39,6 +39,9 @@ use crate::routes;
             Another organization's things are 404, never 403."
     ),
     paths(
+        crate::ui::index,
+        crate::ui::script,
+        crate::ui::style,
         routes::healthz,
         routes::readyz,
         serve,
@@ -57,6 +60,7 @@ use crate::routes;
         routes::keys::delete,
         routes::keys::create_probe_token,
         routes::endpoints::list,
+        routes::events::events,
         routes::endpoints::create,
         routes::endpoints::get,
         routes::endpoints::replace,
@@ -87,7 +91,7 @@ use crate::routes;
         routes::service::channel,
     ),
     components(
-        schemas(ErrorBody),
+        schemas(ErrorBody, routes::events::StatusEvent),
         responses(
             BadRequest,
             Unauthorized,
@@ -104,6 +108,7 @@ use crate::routes;
     modifiers(&SecuritySchemes),
     tags(
         (name = "service", description = "Health and this document."),
+        (name = "ui", description = "The web UI (HTML, script and style sheet)."),
         (name = "account", description = "Sign-up, sessions, passwords."),
         (name = "members", description = "Members, roles and invitations."),
         (name = "keys", description = "API keys and probe tokens."),

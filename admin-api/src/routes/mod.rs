@@ -6,6 +6,7 @@
 pub mod account;
 pub mod channels;
 pub mod endpoints;
+pub mod events;
 pub mod history;
 pub mod incidents;
 pub mod keys;
@@ -115,6 +116,9 @@ pub async fn readyz(
 pub fn table() -> Vec<Route> {
     use Access::{Org, Probe, Public, Service};
     vec![
+        r(Method::GET, "/", Public, get(crate::ui::index)),
+        r(Method::GET, "/ui/app.js", Public, get(crate::ui::script)),
+        r(Method::GET, "/ui/app.css", Public, get(crate::ui::style)),
         r(Method::GET, "/healthz", Public, get(healthz)),
         r(Method::GET, "/readyz", Public, get(readyz)),
         r(
@@ -163,6 +167,7 @@ pub fn table() -> Vec<Route> {
             post(keys::create_probe_token),
         ),
         r(Method::GET, "/v1/endpoints", Org, get(endpoints::list)),
+        r(Method::GET, "/v1/events", Org, get(events::events)),
         r(Method::POST, "/v1/endpoints", Org, post(endpoints::create)),
         r(Method::GET, "/v1/endpoints/{id}", Org, get(endpoints::get)),
         r(

@@ -1,0 +1,373 @@
+//! `GET /v1/events`: the live status of the caller's organization's endpoints, as
+//! server-sent events, for the dashboard.
+//!
+//! On connect a `snapshot` event carries every endpoint's status; then, checked about
+//! every second, a `status` event carries the endpoints whose status (or name) changed
+//! and the ids of those removed. A status is:
+//!
+//! - `paused`: the endpoint is paused;
+//! - `down`: it has an open incident (the failure service confirmed it);
+//! - `degraded`: some (or all) regions' latest results failed, not (yet) confirmed;
+//! - `up`: every region's latest result is up;
+//! - `unknown`: no result in the last three intervals.
+//!
+//! Bounded: at most [`MAX_STREAMS_PER_ORG`] streams per organization at once (429 past
+//! that), a heartbeat comment every [`HEARTBEAT`], and each stream ends after
+//! [`MAX_STREAM_AGE`] (the browser's `EventSource` reconnects, authenticating again). A
+//! stream stops when the client goes (its body is dropped with the connection).
+//!
+//! `?once=true`, or a request whose `Accept` does not ask for `text/event-stream`, gets
+//! the snapshot alone and the end of the answer: for scripts, tests, and clients that
+//! cannot hold a stream.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use scoville_core::{EndpointId, OrgId};
+use scoville_incident_log::IncidentQuery;
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::app::{AppState, now_ms};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::history::EndpointStatus;
+use crate::model::{Endpoint, Invalid};
+
+/// At most this many live streams per organization.
+pub const MAX_STREAMS_PER_ORG: usize = 8;
+/// How often a stream looks for changes.
+pub const TICK: Duration = Duration::from_secs(1);
+/// A comment line this often keeps proxies from closing a quiet stream.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A stream ends after this long; the client reconnects.
+pub const MAX_STREAM_AGE: Duration = Duration::from_secs(15 * 60);
+/// At most this many history reads at once while computing a snapshot.
+const READS_AT_ONCE: usize = 8;
+/// Open incidents read per snapshot, at most.
+const OPEN_INCIDENTS_LIMIT: usize = 1_000;
+
+/// An endpoint's live status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveStatus {
+    /// Every region's latest result is up.
+    Up,
+    /// Some latest results failed; no incident (yet).
+    Degraded,
+    /// An open incident.
+    Down,
+    /// Paused.
+    Paused,
+    /// No recent result.
+    Unknown,
+}
+
+/// One endpoint in an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LiveEndpoint {
+    /// The endpoint's id.
+    #[schema(value_type = String)]
+    pub id: EndpointId,
+    /// Its name (user text: show it as text).
+    pub name: String,
+    /// Its status.
+    pub status: LiveStatus,
+    /// The open incident's id, when down.
+    pub incident_id: Option<String>,
+    /// The open incident's error, when down and known.
+    pub error: Option<String>,
+}
+
+/// The data of a `snapshot` or `status` event.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusEvent {
+    /// When it was computed, Unix ms.
+    pub at_ms: i64,
+    /// Every endpoint (`snapshot`), or those that changed (`status`).
+    pub endpoints: Vec<LiveEndpoint>,
+    /// Ids of endpoints gone since the last event (`status` only).
+    pub removed: Vec<String>,
+}
+
+/// One server-sent event as the stream carries it (for the OpenAPI document).
+#[derive(Debug, utoipa::ToSchema)]
+pub struct SseEvent {
+    /// `snapshot` or `status`.
+    #[schema(pattern = "^(snapshot|status)$")]
+    pub event: String,
+    /// A `StatusEvent`, as JSON.
+    pub data: String,
+    /// Milliseconds to wait before reconnecting.
+    pub retry: Option<u64>,
+}
+
+type Snapshot = BTreeMap<String, LiveEndpoint>;
+
+/// The semaphores bounding each organization's streams.
+static STREAMS: LazyLock<Mutex<HashMap<String, Arc<Semaphore>>>> = LazyLock::new(Default::default);
+
+fn permit(org: &OrgId) -> Result<OwnedSemaphorePermit, ApiError> {
+    let sem = {
+        let mut map = STREAMS.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget organizations with no stream open, so the map stays small.
+        map.retain(|_, s| s.available_permits() < MAX_STREAMS_PER_ORG);
+        map.entry(org.as_str().to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_STREAMS_PER_ORG)))
+            .clone()
+    };
+    sem.try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests(5))
+}
+
+/// Every endpoint of `org` and its status now.
+pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiError> {
+    let endpoints = state.store.endpoints(org).await?;
+    let mut open: HashMap<String, (String, Option<String>)> = HashMap::new();
+    if let Some(log) = &state.incidents {
+        let query = IncidentQuery {
+            open: Some(true),
+            limit: OPEN_INCIDENTS_LIMIT,
+            ..IncidentQuery::default()
+        };
+        let found = log
+            .incidents(org, &query)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        for i in found {
+            open.insert(i.endpoint_id.as_str().to_string(), (i.id, i.error));
+        }
+    }
+    let now = now_ms();
+    let statuses: Vec<LiveEndpoint> = futures::stream::iter(endpoints)
+        .map(|e| {
+            let incident = open.get(e.id.as_str()).cloned();
+            async move { live(state, e, incident, now).await }
+        })
+        .buffered(READS_AT_ONCE)
+        .collect()
+        .await;
+    Ok(statuses
+        .into_iter()
+        .map(|l| (l.id.as_str().to_string(), l))
+        .collect())
+}
+
+async fn live(
+    state: &AppState,
+    e: Endpoint,
+    incident: Option<(String, Option<String>)>,
+    now: i64,
+) -> LiveEndpoint {
+    let mut out = LiveEndpoint {
+        id: e.id.clone(),
+        name: e.name.clone(),
+        status: LiveStatus::Unknown,
+        incident_id: None,
+        error: None,
+    };
+    if e.paused {
+        out.status = LiveStatus::Paused;
+    } else if let Some((id, error)) = incident {
+        out.status = LiveStatus::Down;
+        out.incident_id = Some(id);
+        out.error = error;
+    } else if let Some(history) = &state.history {
+        let since = now - 3 * i64::from(e.interval_s) * 1000;
+        // A history store that does not answer leaves the status unknown this round.
+        if let Ok(latest) = history.latest(&e.org_id, &e.id, since).await {
+            out.status = match EndpointStatus::from_latest(&latest) {
+                EndpointStatus::Up => LiveStatus::Up,
+                EndpointStatus::Degraded | EndpointStatus::Down => LiveStatus::Degraded,
+                EndpointStatus::Unknown => LiveStatus::Unknown,
+            };
+        }
+    }
+    out
+}
+
+/// What changed from `old` to `new`: `None` when nothing did.
+fn changes(old: &Snapshot, new: &Snapshot, at_ms: i64) -> Option<StatusEvent> {
+    let endpoints: Vec<LiveEndpoint> = new
+        .iter()
+        .filter(|(id, l)| old.get(*id) != Some(*l))
+        .map(|(_, l)| l.clone())
+        .collect();
+    let removed: Vec<String> = old
+        .keys()
+        .filter(|id| !new.contains_key(*id))
+        .cloned()
+        .collect();
+    (!endpoints.is_empty() || !removed.is_empty()).then_some(StatusEvent {
+        at_ms,
+        endpoints,
+        removed,
+    })
+}
+
+fn event(name: &str, data: &StatusEvent) -> Event {
+    Event::default()
+        .event(name)
+        .retry(Duration::from_secs(2))
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().comment("could not encode an event"))
+}
+
+/// A live stream's state between events.
+struct Live {
+    state: AppState,
+    org: OrgId,
+    last: Snapshot,
+    first: Option<Event>,
+    ends_at: tokio::time::Instant,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// `GET /v1/events?once=`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    operation_id = "events",
+    tag = "endpoints",
+    security(("session" = []), ("api_key" = [])),
+    params(
+        ("once" = Option<bool>, Query, description = "`true`: the snapshot alone, then the end of the answer (so too without `Accept: text/event-stream`)."),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events: `snapshot` (every endpoint's status, on connect), then `status` \
+            (what changed) about every second when something did, and heartbeat comments. Each event's data is a StatusEvent.",
+            content_type = "text/event-stream", body = SseEvent),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut once = false;
+    for (key, value) in &params {
+        match key.as_str() {
+            "once" => {
+                once = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(Invalid::new("once", "must be true or false").into()),
+                }
+            }
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown query parameter {other:?}: only once is known"
+                )));
+            }
+        }
+    }
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let org = caller.org_id.clone();
+    // Only live streams count against the bound; a single snapshot is an ordinary request.
+    let permit = if once || !wants_stream {
+        None
+    } else {
+        Some(permit(&org)?)
+    };
+    let first = snapshot(&state, &org).await?;
+    let first_event = StatusEvent {
+        at_ms: now_ms(),
+        endpoints: first.values().cloned().collect(),
+        removed: Vec::new(),
+    };
+    let first_event = event("snapshot", &first_event);
+    let Some(permit) = permit else {
+        let one = futures::stream::once(async move { Ok::<_, Infallible>(first_event) });
+        return Ok(Sse::new(one).into_response());
+    };
+    let live = Live {
+        state,
+        org,
+        last: first,
+        first: Some(first_event),
+        ends_at: tokio::time::Instant::now() + MAX_STREAM_AGE,
+        _permit: permit,
+    };
+    let stream = futures::stream::unfold(live, |mut l| async move {
+        if let Some(first) = l.first.take() {
+            return Some((Ok::<_, Infallible>(first), l));
+        }
+        loop {
+            if tokio::time::Instant::now() >= l.ends_at {
+                return None;
+            }
+            tokio::time::sleep(TICK).await;
+            // A store that does not answer this round is asked again the next.
+            let Ok(now) = snapshot(&l.state, &l.org).await else {
+                continue;
+            };
+            let changed = changes(&l.last, &now, now_ms());
+            l.last = now;
+            if let Some(ev) = changed {
+                return Some((Ok(event("status", &ev)), l));
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(HEARTBEAT))
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(id: &str, status: LiveStatus) -> (String, LiveEndpoint) {
+        (
+            id.to_string(),
+            LiveEndpoint {
+                id: EndpointId::parse(id).unwrap_or_else(|_| panic!("{id}")),
+                name: "n".into(),
+                status,
+                incident_id: None,
+                error: None,
+            },
+        )
+    }
+
+    #[test]
+    fn changes_name_what_changed_and_what_went() {
+        let a = "ep_aaaaaaaaaaaaaaaaaaaaaa";
+        let b = "ep_bbbbbbbbbbbbbbbbbbbbbb";
+        let old: Snapshot = [ep(a, LiveStatus::Up), ep(b, LiveStatus::Up)].into();
+        assert!(changes(&old, &old, 1).is_none());
+        let new: Snapshot = [ep(a, LiveStatus::Down)].into();
+        let ev = changes(&old, &new, 1).unwrap_or_else(|| panic!("a change"));
+        assert_eq!(ev.endpoints.len(), 1);
+        assert_eq!(ev.endpoints[0].status, LiveStatus::Down);
+        assert_eq!(ev.removed, vec![b.to_string()]);
+    }
+
+    #[test]
+    fn streams_per_org_are_bounded() {
+        let org = OrgId::parse("org_eventsboundtest000000").unwrap_or_else(|e| panic!("{e}"));
+        let held: Vec<_> = (0..MAX_STREAMS_PER_ORG)
+            .map(|_| permit(&org).unwrap_or_else(|_| panic!("a permit")))
+            .collect();
+        assert!(matches!(permit(&org), Err(ApiError::TooManyRequests(_))));
+        drop(held);
+        assert!(permit(&org).is_ok());
+    }
+}
