@@ -1,0 +1,1219 @@
+//! The whole story on real parts: every service is its own process, started from its
+//! binary on port 0 with the production adapters (DynamoDB and SQS on moto's server, a
+//! real redis-server and influxd), two probe "regions" run as `probe run --once --at`
+//! processes walking simulated minutes, targets are a controllable HTTP server in this
+//! test, and alerts go to a recording webhook.
+//!
+//! ```text
+//!   probe (eu-west-1) ─┐            ┌─► receiver ──► Redis ──► receiver worker ──► InfluxDB
+//!   probe (us-east-1) ─┴─ results ──┤                               │ mean-run-time rule
+//!         ▲                         └─► failure-service ◄───────────┘ /v1/degradations
+//!         │ /v1/probe/endpoints           │ DynamoDB state + incident log
+//!   admin-api (DynamoDB, InfluxDB history, incident log) ◄── directory / channels
+//!                                         │ SQS
+//!                                      notifier (DynamoDB dedup) ──► webhook (recorder)
+//! ```
+//!
+//! The story (issue 6), over 14 simulated minutes starting a few hours ago:
+//! 1. sign up, an API key, a webhook channel and three endpoints through the public API;
+//! 2. rounds from two regions (two probe processes per simulated minute);
+//! 3. results in InfluxDB and in the history API with the right counts;
+//! 4. one target down: exactly one "down" once both regions saw it, then exactly one
+//!    "recovered", and the incident resolved with its timeline;
+//! 5. another target slow: exactly one degradation notice (the mean-run-time rule);
+//! 6. a third target failing in one region only: no notification at all.
+//!
+//! When something fails, the panic message carries the tail of every service's log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use scoville_service_kit::auth::TokenHash;
+use scoville_tests::influx::InfluxServer;
+use scoville_tests::moto::{MotoServer, REGION};
+use scoville_tests::recorder::Recorder;
+use scoville_tests::redis::RedisServer;
+use serde_json::{Value, json};
+
+/// The platform probe token (admin API, receiver, failure service).
+const PROBE_TOKEN: &str = "e2e-probe-token-0123456789abcdef";
+/// Scoville's own service token (failure service and notifier read the admin API with
+/// it; the receiver worker posts degradations with it).
+const SERVICE_TOKEN: &str = "e2e-service-token-0123456789abcdef";
+/// The two simulated regions.
+const R1: &str = "eu-west-1";
+const R2: &str = "us-east-1";
+/// The slow target's delay, and the limit its endpoint sets.
+const SLOW_MS: u64 = 400;
+const MEAN_LIMIT_MS: u64 = 200;
+/// How long any one asynchronous effect may take before the test gives up.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------
+// Binaries
+
+/// The binaries this test runs: (package, binary).
+const BINARIES: &[(&str, &str)] = &[
+    ("scoville-admin-api", "admin-api"),
+    ("scoville-receiver-service", "receiver"),
+    ("scoville-failure-service", "failure-service"),
+    ("scoville-notifier", "notifier"),
+    ("scoville-probe", "probe"),
+];
+
+/// Brings the binaries up to date in the target directory and profile this test was
+/// built with, once, and returns the directory holding them (`<target>/<profile>/`).
+///
+/// They are built as `cargo test --no-run --workspace` builds them (every workspace
+/// test needs them), not with `cargo build -p <package> --bin <bin>`: features are
+/// unified over the packages a command selects, and dev-dependencies turn some on
+/// (tokio's `test-util`, for one), so a plain `cargo build` of the binaries would
+/// compile tokio, hyper, the AWS SDK and every service again, another variant, minutes
+/// on CI's two cores, after the test suite's own build had just built them all. This
+/// way, after `cargo nextest run --workspace`, it is a no-op (a fraction of a second);
+/// run alone (`-p scoville-tests`) it builds what the whole suite builds, once.
+fn binaries() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // <target>/<profile>/deps/e2e-<hash>
+        let exe = std::env::current_exe().expect("the test's own path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from <target>/<profile>/deps")
+            .to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .expect("<target>/<profile>")
+            .to_path_buf();
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("the workspace root");
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .current_dir(workspace)
+            .args([
+                "test",
+                "--no-run",
+                "--locked",
+                "--workspace",
+                "--target-dir",
+            ])
+            .arg(&target_dir);
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => {}
+            Some("release") => {
+                build.arg("--release");
+            }
+            Some(other) => {
+                build.args(["--profile", other]);
+            }
+        }
+        let started = Instant::now();
+        let status = build
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo: {e}"));
+        assert!(status.success(), "building the services failed");
+        eprintln!("binaries ready in {:?}", started.elapsed());
+        for (package, bin) in BINARIES {
+            let path = profile_dir.join(bin);
+            assert!(
+                path.exists(),
+                "{} ({package}) was not built",
+                path.display()
+            );
+        }
+        profile_dir
+    })
+}
+
+fn bin(name: &str) -> PathBuf {
+    binaries().join(name)
+}
+
+// ---------------------------------------------------------------------------------
+// Targets
+
+/// How a target path answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mode {
+    /// 200 `ok`.
+    Up,
+    /// 503.
+    Down,
+    /// 200 `ok` after this many ms.
+    Slow(u64),
+    /// 503 when the probe's User-Agent names this region, else 200.
+    FailIn(&'static str),
+}
+
+/// A controllable HTTP target server on 127.0.0.1:0; stops when dropped.
+#[derive(Debug)]
+struct Targets {
+    addr: SocketAddr,
+    modes: Arc<Mutex<HashMap<String, Mode>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Targets {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn target(
+    State(modes): State<Arc<Mutex<HashMap<String, Mode>>>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let mode = modes
+        .lock()
+        .unwrap()
+        .get(uri.path())
+        .cloned()
+        .unwrap_or(Mode::Up);
+    let agent = headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match mode {
+        Mode::Up => (StatusCode::OK, "ok").into_response(),
+        Mode::Down => (StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
+        Mode::Slow(ms) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (StatusCode::OK, "ok").into_response()
+        }
+        Mode::FailIn(region) if agent.contains(&format!("(region {region})")) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "not from here").into_response()
+        }
+        Mode::FailIn(_) => (StatusCode::OK, "ok").into_response(),
+    }
+}
+
+impl Targets {
+    async fn start() -> Self {
+        let modes = Arc::new(Mutex::new(HashMap::new()));
+        let app = Router::new().fallback(target).with_state(modes.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, modes, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn set(&self, path: &str, mode: Mode) {
+        self.modes.lock().unwrap().insert(path.to_string(), mode);
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Service processes
+
+/// A service process with its stdout and stderr in files; killed when dropped.
+#[derive(Debug)]
+struct Service {
+    name: &'static str,
+    child: Child,
+    stdout: PathBuf,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment every child gets: AWS credentials and region for moto, no stray
+/// `SCOVILLE_*` overrides from the caller's environment, and info logs.
+fn child_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SCOVILLE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", "info,aws_config=warn,aws_smithy_runtime=warn")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL");
+}
+
+// ---------------------------------------------------------------------------------
+// The system
+
+/// Every part, started; everything is stopped when dropped.
+struct System {
+    /// Child processes first: they are killed before the servers they use stop.
+    services: Vec<Service>,
+    admin_url: String,
+    failure_url: String,
+    notifier_url: String,
+    /// The probe's configuration file (region set per invocation).
+    probe_config: PathBuf,
+    influx: InfluxServer,
+    _redis: RedisServer,
+    _moto: MotoServer,
+    recorder: Recorder,
+    targets: Targets,
+    dir: PathBuf,
+    http: reqwest::Client,
+    /// Set once the logs went into a panic message.
+    dumped: AtomicBool,
+    /// The first simulated minute (Unix ms, a whole minute some hours ago).
+    t0: i64,
+    /// The API key of the organization.
+    key: String,
+}
+
+impl std::fmt::Debug for System {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("System").field("dir", &self.dir).finish()
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        self.services.clear();
+        if std::thread::panicking() {
+            if !self.dumped.load(Ordering::Relaxed) {
+                eprintln!("{}", self.logs());
+            }
+            eprintln!("service logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// Starts `name` with `args`, stdout and stderr into `dir/<name>.out|.err`.
+fn spawn(dir: &Path, name: &'static str, binary: &str, args: &[&str]) -> Service {
+    let stdout = dir.join(format!("{name}.out"));
+    let stderr = dir.join(format!("{name}.err"));
+    let mut cmd = Command::new(bin(binary));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    child_env(&mut cmd);
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name} ({binary}): {e}"));
+    Service {
+        name,
+        child,
+        stdout,
+    }
+}
+
+/// The tail of every log file in `dir`.
+fn tails(dir: &Path, lines: usize) -> String {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("out" | "err")));
+    files.sort();
+    let mut out = String::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        let from = all.len().saturating_sub(lines);
+        out.push_str(&format!(
+            "\n===== {} ({} lines, last {}) =====\n",
+            path.file_name().unwrap().to_string_lossy(),
+            all.len(),
+            all.len() - from
+        ));
+        for l in &all[from..] {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Waits until `service` printed a line starting with `prefix` (its first line), and
+/// returns the rest of it; fails with the logs if it exits or takes too long.
+async fn wait_line(dir: &Path, service: &mut Service, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(&service.stdout).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
+            return line[prefix.len()..].trim().to_string();
+        }
+        if let Ok(Some(status)) = service.child.try_wait() {
+            panic!(
+                "{} exited ({status}) before printing {prefix:?}{}",
+                service.name,
+                tails(dir, 80)
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not print {prefix:?} within 60 s{}",
+            service.name,
+            tails(dir, 80)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+impl System {
+    async fn start() -> Self {
+        let bins = tokio::task::spawn_blocking(binaries);
+        let dir =
+            std::env::temp_dir().join(format!("scoville-e2e-{}-{}", std::process::id(), unix_ms()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // The backing servers start side by side (moto takes a second or two).
+        let moto = tokio::task::spawn_blocking(MotoServer::start);
+        let redis = tokio::task::spawn_blocking(RedisServer::start);
+        let influx = tokio::task::spawn_blocking(InfluxServer::start);
+        bins.await.unwrap();
+        let (moto, redis, influx) = (
+            moto.await.unwrap(),
+            redis.await.unwrap(),
+            influx.await.unwrap(),
+        );
+        let aws = moto.endpoint();
+
+        // The notification queue.
+        let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("scoville-notifications")
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+
+        let recorder = Recorder::start().await;
+        let targets = Targets::start().await;
+        let probe_hash = TokenHash::of(PROBE_TOKEN).to_config_string();
+        let service_hash = TokenHash::of(SERVICE_TOKEN).to_config_string();
+        let write = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path.to_string_lossy().into_owned()
+        };
+        let mut services = Vec::new();
+
+        // The admin API: DynamoDB store, InfluxDB history, the failure service's log.
+        let admin_config = write(
+            "admin.toml",
+            format!(
+                "[admin]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://scoville.test\"\n\
+                 allow_private_channels = true\nprobe_token_hashes = {}\nservice_token_hashes = {}\n\
+                 [store]\nkind = \"dynamodb\"\ntable = \"scoville-admin\"\nendpoint_url = \"{aws}\"\n\
+                 region = \"{REGION}\"\ncreate_table = true\n\
+                 [history]\nkind = \"influx\"\ninflux_url = \"{}\"\ninflux_database = \"scoville\"\n\
+                 [incidents]\nkind = \"dynamodb\"\ntable = \"scoville-incident-log\"\n\
+                 endpoint_url = \"{aws}\"\ncreate_table = true\n",
+                toml_list(std::slice::from_ref(&probe_hash)),
+                toml_list(std::slice::from_ref(&service_hash)),
+                influx.url(),
+            ),
+        );
+        let mut admin = spawn(&dir, "admin-api", "admin-api", &["--config", &admin_config]);
+        let admin_url = wait_line(&dir, &mut admin, "listening on ").await;
+        services.push(admin);
+
+        // The failure service: DynamoDB state and incident log, SQS, the admin API as
+        // its directory.
+        let failure_config = write(
+            "failure.toml",
+            format!(
+                "[failure]\nlisten = \"127.0.0.1:0\"\ntoken_hashes = {}\n\
+                 [store]\nkind = \"dynamodb\"\ndynamodb_table = \"scoville-incidents\"\n\
+                 dynamodb_log_table = \"scoville-incident-log\"\naws_endpoint_url = \"{aws}\"\n\
+                 create_table = true\n\
+                 [queue]\nkind = \"sqs\"\nsqs_queue_url = \"{queue_url}\"\naws_endpoint_url = \"{aws}\"\n\
+                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n",
+                toml_list(&[probe_hash.clone(), service_hash.clone()]),
+            ),
+        );
+        let mut failure = spawn(
+            &dir,
+            "failure-service",
+            "failure-service",
+            &["--config", &failure_config],
+        );
+
+        // The receiver and its worker: Redis Streams, InfluxDB, trend reports to the
+        // failure service (its URL is needed first).
+        let failure_url = wait_line(&dir, &mut failure, "listening on ").await;
+        services.push(failure);
+        let receiver_config = write(
+            "receiver.toml",
+            format!(
+                "[receiver]\nlisten = \"127.0.0.1:0\"\nprobe_token_hashes = {}\n\
+                 [queue]\nkind = \"redis\"\nredis_url = \"{}\"\n\
+                 [worker]\nblock_ms = 100\nrollup_every_ms = 200\n\
+                 [influx]\nurl = \"{}\"\ndatabase = \"scoville\"\n\
+                 [trend]\nenabled = true\nfailure_url = \"{failure_url}\"\n\
+                 service_token = \"{SERVICE_TOKEN}\"\nmax_backoff_ms = 2000\n",
+                toml_list(std::slice::from_ref(&probe_hash)),
+                redis.url(),
+                influx.url(),
+            ),
+        );
+        let mut receiver = spawn(
+            &dir,
+            "receiver",
+            "receiver",
+            &["--config", &receiver_config],
+        );
+        let mut worker = spawn(
+            &dir,
+            "receiver-worker",
+            "receiver",
+            &["worker", "--config", &receiver_config],
+        );
+
+        // The notifier: SQS, DynamoDB dedup, channels from the admin API.
+        let notifier_config = write(
+            "notifier.toml",
+            format!(
+                "[notifier]\nlisten = \"127.0.0.1:0\"\nallow_private = true\nwait_ms = 1000\ngather_ms = 100\n\
+                 [queue]\nurl = \"{queue_url}\"\nendpoint_url = \"{aws}\"\n\
+                 [dedup]\nkind = \"dynamodb\"\ntable = \"scoville-notification-dedup\"\n\
+                 create_table = true\nendpoint_url = \"{aws}\"\n\
+                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n"
+            ),
+        );
+        let mut notifier = spawn(
+            &dir,
+            "notifier",
+            "notifier",
+            &["--config", &notifier_config],
+        );
+
+        let receiver_url = wait_line(&dir, &mut receiver, "listening on ").await;
+        wait_line(&dir, &mut worker, "worker ").await;
+        let notifier_url = wait_line(&dir, &mut notifier, "listening on ").await;
+        services.extend([receiver, worker, notifier]);
+
+        let probe_config = dir.join("probe.toml");
+        std::fs::write(
+            &probe_config,
+            format!(
+                "[probe]\nregion = \"{R1}\"\nspread = 0.0\nallow_private = true\n\
+                 [endpoints]\napi_url = \"{admin_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
+                 [receiver]\nurl = \"{receiver_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
+                 [failure_service]\nurl = \"{failure_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
+                 [delivery]\nflush_ms = 50\n"
+            ),
+        )
+        .unwrap();
+
+        // Three hours ago, on a whole minute: every simulated minute has long settled,
+        // so the worker rolls it up (and analyses it) as soon as it is dirty.
+        let t0 = (unix_ms() - 3 * 3_600_000) / 60_000 * 60_000;
+        Self {
+            services,
+            admin_url,
+            failure_url,
+            notifier_url,
+            probe_config,
+            influx,
+            _redis: redis,
+            _moto: moto,
+            recorder,
+            targets,
+            dir,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            dumped: AtomicBool::new(false),
+            t0,
+            key: String::new(),
+        }
+    }
+
+    /// The tail of every service's log.
+    fn logs(&self) -> String {
+        tails(&self.dir, 60)
+    }
+
+    /// Fails the test with `message` and every service's log.
+    fn fail(&self, message: impl std::fmt::Display) -> ! {
+        self.dumped.store(true, Ordering::Relaxed);
+        panic!("{message}\n{}", self.logs());
+    }
+
+    /// Asserts `cond`, failing with the logs.
+    fn check(&self, cond: bool, message: impl FnOnce() -> String) {
+        if !cond {
+            self.fail(message());
+        }
+    }
+
+    /// Polls `f` until it answers `Ok` (every 100 ms, up to [`PATIENCE`]); fails with
+    /// its last complaint and the logs.
+    async fn eventually<T, F, Fut>(&self, what: &str, mut f: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, String>>,
+    {
+        let started = Instant::now();
+        loop {
+            match f().await {
+                Ok(v) => return v,
+                Err(last) if started.elapsed() > PATIENCE => self.fail(format!(
+                    "timed out after {PATIENCE:?} waiting for {what}; last: {last}"
+                )),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    // -- The public API -------------------------------------------------------------
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.admin_url));
+        if let Some(cookie) = auth.strip_prefix("cookie:") {
+            req = req.header("cookie", cookie);
+        } else if !auth.is_empty() {
+            req = req.bearer_auth(auth);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => self.fail(format!("{method} {path}: {e}")),
+        };
+        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+        let text = resp.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// A call with the API key that must answer `expect`.
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        expect: u16,
+    ) -> Value {
+        let (status, answer) = self.call(method.clone(), path, &self.key, body).await;
+        self.check(status.as_u16() == expect, || {
+            format!("{method} {path}: expected {expect}, got {status}: {answer}")
+        });
+        answer
+    }
+
+    async fn create_endpoint(&self, name: &str, path: &str, channel: &str, extra: Value) -> String {
+        let mut body = json!({
+            "name": name,
+            "check": {"type": "http", "url": self.targets.url(path)},
+            "regions": [R1, R2],
+            "confirm_regions": 2,
+            "interval_s": 60,
+            "channels": [channel],
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let ep = self
+            .api(reqwest::Method::POST, "/v1/endpoints", Some(body), 201)
+            .await;
+        ep["id"].as_str().unwrap().to_string()
+    }
+
+    /// The probe's list for `region` (with the probe token), by endpoint id.
+    async fn probe_list(&self, region: &str) -> BTreeMap<String, Value> {
+        let (status, page) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/probe/endpoints?region={region}"),
+                PROBE_TOKEN,
+                None,
+            )
+            .await;
+        self.check(status == StatusCode::OK, || {
+            format!("probe list: {status} {page}")
+        });
+        page["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["id"].as_str().unwrap().to_string(), e.clone()))
+            .collect()
+    }
+
+    /// `GET /v1/endpoints/{id}/history` over the first `rounds` simulated minutes, one
+    /// step a minute: the summary's (count, up) and every step's count.
+    async fn history(
+        &self,
+        id: &str,
+        region: Option<&str>,
+        rounds: i64,
+    ) -> Result<(u64, u64, Vec<u64>), String> {
+        let mut path = format!(
+            "/v1/endpoints/{id}/history?from={}&to={}&step=1m",
+            self.t0,
+            self.t0 + rounds * 60_000
+        );
+        if let Some(r) = region {
+            path.push_str(&format!("&region={r}"));
+        }
+        let (status, h) = self
+            .call(reqwest::Method::GET, &path, &self.key, None)
+            .await;
+        if status != StatusCode::OK {
+            return Err(format!("{path}: {status} {h}"));
+        }
+        let steps = h["steps"]
+            .as_array()
+            .ok_or_else(|| format!("no steps: {h}"))?
+            .iter()
+            .map(|s| s["count"].as_u64().unwrap_or(0))
+            .collect();
+        Ok((
+            h["summary"]["count"].as_u64().unwrap_or(0),
+            h["summary"]["up"].as_u64().unwrap_or(0),
+            steps,
+        ))
+    }
+
+    /// Waits until the history of `id` over `rounds` minutes shows one check a minute
+    /// per region (`rounds` each, with the given up counts) and their sums overall.
+    async fn expect_history(&self, id: &str, rounds: i64, up: [(&str, u64); 2]) {
+        let total_up: u64 = up.iter().map(|(_, u)| u).sum();
+        let what = format!("the history of {id}: {rounds} checks per region, up {up:?}");
+        self.eventually(&what, || async {
+            for (region, region_up) in up {
+                let (count, got_up, steps) = self.history(id, Some(region), rounds).await?;
+                if count != rounds as u64 || got_up != region_up || steps.iter().any(|c| *c != 1) {
+                    return Err(format!(
+                        "{region}: count {count}, up {got_up}, steps {steps:?}"
+                    ));
+                }
+            }
+            let (count, got_up, steps) = self.history(id, None, rounds).await?;
+            if count != 2 * rounds as u64 || got_up != total_up || steps.iter().any(|c| *c != 2) {
+                return Err(format!(
+                    "all regions: count {count}, up {got_up}, steps {steps:?}"
+                ));
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Raw points of `id` in InfluxDB by region (`check_result`, the worker's writes).
+    async fn influx_counts(&self, id: &str) -> Result<BTreeMap<String, u64>, String> {
+        let q = format!(
+            "SELECT count(\"total_ms\") FROM \"check_result\" WHERE \"endpoint_id\" = '{id}' GROUP BY \"region\""
+        );
+        let answer: Value = self
+            .http
+            .get(format!("{}/query", self.influx.url()))
+            .query(&[("db", "scoville"), ("q", q.as_str())])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut counts = BTreeMap::new();
+        for s in answer["results"][0]["series"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            counts.insert(
+                s["tags"]["region"].as_str().unwrap_or_default().to_string(),
+                s["values"][0][1].as_u64().unwrap_or(0),
+            );
+        }
+        Ok(counts)
+    }
+
+    async fn expect_influx(&self, id: &str, rounds: u64) {
+        let want: BTreeMap<String, u64> =
+            [(R1.to_string(), rounds), (R2.to_string(), rounds)].into();
+        self.eventually(
+            &format!("{rounds} points per region of {id} in InfluxDB"),
+            || async {
+                let got = self.influx_counts(id).await?;
+                if got == want {
+                    Ok(())
+                } else {
+                    Err(format!("{got:?}"))
+                }
+            },
+        )
+        .await;
+    }
+
+    // -- Probes ----------------------------------------------------------------------
+
+    /// One probe process for `region`, one round at simulated minute `round`; returns
+    /// its summary after checking that everything was delivered.
+    async fn probe(&self, region: &str, round: i64) -> Value {
+        let at = self.t0 + round * 60_000;
+        let mut cmd = tokio::process::Command::new(bin("probe"));
+        cmd.args(["run", "--once", "--at", &at.to_string(), "--config"])
+            .arg(&self.probe_config)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        child_env(cmd.as_std_mut());
+        cmd.env("SCOVILLE_PROBE__REGION", region);
+        let out = match tokio::time::timeout(Duration::from_secs(60), cmd.output()).await {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => self.fail(format!("running the probe: {e}")),
+            Err(_) => self.fail(format!("the probe ({region}, round {round}) ran over 60 s")),
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let summary: Option<Value> = stdout
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok());
+        let Some(summary) = summary.filter(|_| out.status.success()) else {
+            self.fail(format!(
+                "probe {region} round {round} failed ({}):\n{stdout}\n{stderr}",
+                out.status
+            ))
+        };
+        let d = &summary["delivery"];
+        self.check(
+            summary["endpoints"] == 3
+                && d["results_delivered"] == 3
+                && d["carried_over"] == 0
+                && d["dropped"] == 0,
+            || format!("probe {region} round {round}: not everything checked and delivered: {summary}\n{stderr}"),
+        );
+        summary
+    }
+
+    /// A round from both regions at once; checks each region's count of down results.
+    async fn round(&self, round: i64, down: [usize; 2]) {
+        let (a, b) = tokio::join!(self.probe(R1, round), self.probe(R2, round));
+        for (summary, want) in [(a, down[0]), (b, down[1])] {
+            let got = summary["by_outcome"]["down"].as_u64().unwrap_or(0) as usize;
+            self.check(got == want, || {
+                format!("round {round}: expected {want} down, got {summary}")
+            });
+        }
+    }
+
+    // -- Notifications ---------------------------------------------------------------
+
+    /// Every notification at the webhook so far: (kind, endpoint id, payload).
+    fn notices(&self) -> Vec<(String, String, Value)> {
+        self.recorder
+            .requests()
+            .iter()
+            .map(|r| {
+                let v = r.json();
+                (
+                    v["kind"].as_str().unwrap_or_default().to_string(),
+                    v["endpoint_id"].as_str().unwrap_or_default().to_string(),
+                    v,
+                )
+            })
+            .collect()
+    }
+
+    /// Waits for the `n`th notification and returns all of them.
+    async fn wait_notices(&self, n: usize, what: &str) -> Vec<(String, String, Value)> {
+        self.eventually(what, || async {
+            let got = self.notices();
+            if got.len() >= n {
+                Ok(got)
+            } else {
+                Err(format!("{} so far: {:?}", got.len(), kinds(&got)))
+            }
+        })
+        .await
+    }
+
+    /// A counter's value in a Prometheus text page (summed over its labels).
+    async fn metric(&self, base: &str, name: &str) -> Result<u64, String> {
+        let text = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .text()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(text
+            .lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64)
+    }
+}
+
+fn kinds(notices: &[(String, String, Value)]) -> Vec<(String, String)> {
+    notices
+        .iter()
+        .map(|(k, e, _)| (k.clone(), e.clone()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------
+// The story
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_story_on_real_parts() {
+    let started = Instant::now();
+    let mut sys = System::start().await;
+    eprintln!(
+        "system up in {:?} (logs in {})",
+        started.elapsed(),
+        sys.dir.display()
+    );
+
+    // 1. An organization and its user, an API key, a webhook channel and three
+    //    endpoints, all through the public API.
+    let (status, signed_up) = {
+        let resp = sys
+            .http
+            .post(format!("{}/v1/signup", sys.admin_url))
+            .json(&json!({"email": "ops@e2e.example", "password": "correct horse battery", "org_name": "E2E"}))
+            .send()
+            .await
+            .unwrap();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+        (
+            resp.status().as_u16(),
+            (cookie, resp.json::<Value>().await.unwrap()),
+        )
+    };
+    sys.check(status == 201, || {
+        format!("sign-up: {status} {:?}", signed_up.1)
+    });
+    let (cookie, account) = signed_up;
+    let cookie = format!("cookie:{}", cookie.expect("a session cookie"));
+    let org_id = account["org"]["id"].as_str().unwrap().to_string();
+    let (status, key) = sys
+        .call(
+            reqwest::Method::POST,
+            "/v1/api-keys",
+            &cookie,
+            Some(json!({"name": "e2e", "scope": "read_write"})),
+        )
+        .await;
+    sys.check(status == StatusCode::CREATED, || {
+        format!("API key: {status} {key}")
+    });
+    sys.key = key["key"].as_str().unwrap().to_string();
+    let channel = sys
+        .api(
+            reqwest::Method::POST,
+            "/v1/channels",
+            Some(json!({"name": "recorder", "config": {"type": "webhook", "url": sys.recorder.url("/hook")}})),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let outage = sys
+        .create_endpoint("outage", "/outage", &channel, json!({}))
+        .await;
+    let slow = sys
+        .create_endpoint(
+            "slow",
+            "/slow",
+            &channel,
+            json!({"mean_limit_ms": MEAN_LIMIT_MS}),
+        )
+        .await;
+    let lopsided = sys
+        .create_endpoint("one-region", "/one-region", &channel, json!({}))
+        .await;
+    for region in [R1, R2] {
+        let list = sys.probe_list(region).await;
+        sys.check(list.len() == 3, || {
+            format!("the probe list of {region}: {list:?}")
+        });
+        sys.check(list[&slow]["mean_limit_ms"] == MEAN_LIMIT_MS, || {
+            format!(
+                "the slow endpoint's limit reaches the probes: {:?}",
+                list[&slow]
+            )
+        });
+    }
+    eprintln!("set up through the API at {:?}", started.elapsed());
+
+    // 2-3. Four minutes of rounds from both regions, everything up: every result is in
+    //      InfluxDB and in the history API, per region and in total.
+    let mut rounds = 0;
+    for _ in 0..4 {
+        sys.round(rounds, [0, 0]).await;
+        rounds += 1;
+    }
+    for id in [&outage, &slow, &lopsided] {
+        sys.expect_influx(id, rounds as u64).await;
+        sys.expect_history(id, rounds, [(R1, rounds as u64), (R2, rounds as u64)])
+            .await;
+    }
+    sys.check(sys.notices().is_empty(), || {
+        format!("no notice while all is up: {:?}", kinds(&sys.notices()))
+    });
+    eprintln!("{rounds} rounds in history at {:?}", started.elapsed());
+
+    // 4. The outage target goes down, and the third target starts failing from one
+    //    region only (until the end). One region seeing the outage is not enough...
+    sys.targets.set("/outage", Mode::Down);
+    sys.targets.set("/one-region", Mode::FailIn(R2));
+    let first = sys.probe(R1, rounds).await;
+    sys.check(first["by_outcome"]["down"] == 1, || format!("{first}"));
+    // (The failure service decides before it answers the probe: nothing was decided.)
+    let decided = sys
+        .metric(&sys.failure_url, "scoville_failure_notices_total")
+        .await
+        .unwrap();
+    sys.check(decided == 0, || {
+        format!("{decided} notices after one region's failure")
+    });
+    // ... the second region confirms it: exactly one "down".
+    let second = sys.probe(R2, rounds).await;
+    sys.check(second["by_outcome"]["down"] == 2, || format!("{second}"));
+    rounds += 1;
+    let got = sys.wait_notices(1, "the \"down\" notification").await;
+    let (kind, endpoint, down) = &got[0];
+    sys.check(kind == "down" && *endpoint == outage, || {
+        format!("first notice: {down}")
+    });
+    let mut regions: Vec<&str> = down["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    regions.sort_unstable();
+    sys.check(regions == [R1, R2], || {
+        format!("both regions confirmed it: {down}")
+    });
+    sys.check(down["org_id"] == org_id.as_str(), || format!("{down}"));
+    // Still down a minute later: no second "down".
+    sys.round(rounds, [1, 2]).await;
+    rounds += 1;
+    // The probes learn of the open incident from the list (the admin API reads the
+    // failure service's incident log), so they send the successes that close it.
+    sys.eventually("the outage flagged open in the probe's list", || async {
+        let list = sys.probe_list(R1).await;
+        match list[&outage]["open_incident"].as_bool() {
+            Some(true) => Ok(()),
+            other => Err(format!("open_incident = {other:?}")),
+        }
+    })
+    .await;
+    let (status, open) = sys
+        .call(
+            reqwest::Method::GET,
+            "/v1/incidents?status=open",
+            &sys.key,
+            None,
+        )
+        .await;
+    sys.check(
+        status == StatusCode::OK && open["incidents"].as_array().unwrap().len() == 1,
+        || format!("one open incident: {status} {open}"),
+    );
+
+    // Back up: two good rounds in both regions, exactly one "recovered".
+    sys.targets.set("/outage", Mode::Up);
+    for _ in 0..2 {
+        sys.round(rounds, [0, 1]).await;
+        rounds += 1;
+    }
+    let got = sys.wait_notices(2, "the \"recovered\" notification").await;
+    let (kind, endpoint, recovered) = &got[1];
+    sys.check(kind == "recovered" && *endpoint == outage, || {
+        format!("second notice: {recovered}")
+    });
+    sys.check(recovered["incident_id"] == down["incident_id"], || {
+        format!("the same incident: {down} / {recovered}")
+    });
+    // The incident, resolved, with its timeline.
+    let page = sys
+        .api(
+            reqwest::Method::GET,
+            &format!("/v1/incidents?endpoint_id={outage}"),
+            None,
+            200,
+        )
+        .await;
+    let incidents = page["incidents"].as_array().unwrap();
+    sys.check(
+        incidents.len() == 1 && incidents[0]["status"] == "resolved",
+        || format!("one resolved incident: {page}"),
+    );
+    let incident = &incidents[0];
+    let minute =
+        |field: &str| (incident[field].as_i64().unwrap_or(i64::MIN) - sys.t0).div_euclid(60_000);
+    sys.check(
+        minute("confirmed_at_ms") == 4 && minute("resolved_at_ms") == 7,
+        || format!("confirmed in minute 4, resolved in minute 7: {incident}"),
+    );
+    let id = incident["id"].as_str().unwrap();
+    let detail = sys
+        .api(
+            reqwest::Method::GET,
+            &format!("/v1/incidents/{id}"),
+            None,
+            200,
+        )
+        .await;
+    let timeline: Vec<(String, String)> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_string(),
+                e["notice"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("confirmed", ""),
+        ("notified", "down"),
+        ("resolved", ""),
+        ("notified", "recovered"),
+    ]
+    .iter()
+    .map(|(k, n)| (k.to_string(), n.to_string()))
+    .collect();
+    sys.check(timeline == want, || {
+        format!("the incident's timeline: {detail}")
+    });
+    eprintln!("outage and recovery notified at {:?}", started.elapsed());
+
+    // 5. The slow target: its mean run time over five minutes goes above its limit
+    //    (the receiver worker's rule, on settled minutes) → exactly one degradation.
+    let slow_from = rounds;
+    sys.targets.set("/slow", Mode::Slow(SLOW_MS));
+    for _ in 0..6 {
+        sys.round(rounds, [0, 1]).await;
+        rounds += 1;
+    }
+    let got = sys.wait_notices(3, "the degradation notice").await;
+    let (kind, endpoint, degraded) = &got[2];
+    sys.check(kind == "degraded" && *endpoint == slow, || {
+        format!("third notice: {degraded}")
+    });
+    let at = degraded["at_ms"].as_i64().unwrap();
+    sys.check(
+        at >= sys.t0 + slow_from * 60_000 && at < sys.t0 + rounds * 60_000,
+        || format!("detected within the slow minutes: {degraded}"),
+    );
+    sys.check(
+        degraded["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("mean run time"),
+        || format!("the mean-run-time rule: {degraded}"),
+    );
+    eprintln!("degradation notified at {:?}", started.elapsed());
+
+    // 3 again, over the whole story: every round is in InfluxDB and in the history,
+    // with the failures where they happened.
+    let n = rounds as u64;
+    let failing = n - 4; // the one-region target failed in R2 from minute 4 on
+    for (id, up) in [
+        (&outage, [(R1, n - 2), (R2, n - 2)]),
+        (&slow, [(R1, n), (R2, n)]),
+        (&lopsided, [(R1, n), (R2, n - failing)]),
+    ] {
+        sys.expect_influx(id, n).await;
+        sys.expect_history(id, rounds, up).await;
+    }
+
+    // 6. Everything decided has been delivered, and that is exactly the three notices:
+    //    the target failing in one region only made none.
+    sys.eventually("every notice decided to be delivered", || async {
+        let decided = sys
+            .metric(&sys.failure_url, "scoville_failure_notices_total")
+            .await?;
+        let sent = sys
+            .metric(
+                &sys.notifier_url,
+                "scoville_notifier_jobs_total{outcome=\"sent\"}",
+            )
+            .await?;
+        if decided == 3 && sent == 3 {
+            Ok(())
+        } else {
+            Err(format!("decided {decided}, sent {sent}"))
+        }
+    })
+    .await;
+    let got = sys.notices();
+    sys.check(got.len() == 3, || {
+        format!("exactly three notices: {:?}", kinds(&got))
+    });
+    sys.check(got.iter().all(|(_, e, _)| *e != lopsided), || {
+        format!("nothing about the one-region failure: {:?}", kinds(&got))
+    });
+    let page = sys
+        .api(
+            reqwest::Method::GET,
+            &format!("/v1/incidents?endpoint_id={lopsided}"),
+            None,
+            200,
+        )
+        .await;
+    sys.check(page["incidents"].as_array().unwrap().is_empty(), || {
+        format!("no incident for the one-region failure: {page}")
+    });
+    eprintln!(
+        "{rounds} simulated minutes, whole story in {:?}",
+        started.elapsed()
+    );
+}
