@@ -347,34 +347,56 @@ check = { type = "http", url = "ftp://nope" }
 }
 
 #[tokio::test]
-async fn the_binary_serves_its_api_and_prints_how_to_sign_in() {
+async fn the_binary_serves_prints_how_to_sign_in_and_reloads_its_file_on_sighup() {
     use tokio::io::AsyncBufReadExt;
     let dir = TempDir::new("binary");
+    let file = dir.0.join("scoville.toml");
+    let declare = |name: &str| {
+        format!(
+            "[[endpoints]]\nname = \"{name}\"\ncheck = {{ type = \"http\", url = \"https://{name}.example.com/\" }}\n"
+        )
+    };
+    std::fs::write(&file, declare("first")).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_scoville"))
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir.0)
+        .arg("--config")
+        .arg(&file)
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    let url = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            printed.push(line.clone());
-            if let Some(url) = line.strip_prefix("listening on ") {
-                return url.to_string();
+    let printed = std::cell::RefCell::new(Vec::new());
+    let mut until = async |marker: &str| {
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                printed.borrow_mut().push(line.clone());
+                if line.contains(marker) {
+                    return line;
+                }
             }
-        }
-        panic!("no listening line: {printed:?}")
-    })
-    .await
-    .unwrap();
-    let text = printed.join("\n");
+            panic!("no line with {marker:?}: {:?}", printed.borrow())
+        })
+        .await
+        .unwrap()
+    };
+    let url = until("listening on ").await["listening on ".len()..].to_string();
+    let report = until("written").await;
+    assert!(
+        report.contains("1 written, 0 unchanged, 0 deleted"),
+        "{report}"
+    );
+    let text = printed.borrow().join("\n");
     assert!(
         text.contains("sign in as admin@scoville.local with password"),
         "{text}"
     );
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("API key (read-write, shown once): "))
+        .unwrap()
+        .to_string();
     let ok = reqwest::get(format!("{url}/healthz"))
         .await
         .unwrap()
@@ -382,5 +404,39 @@ async fn the_binary_serves_its_api_and_prints_how_to_sign_in() {
         .await
         .unwrap();
     assert_eq!(ok, "ok\n");
+    let names = async || {
+        let http = reqwest::Client::new();
+        let eps = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{url}/v1/endpoints"),
+            &key,
+            None,
+        )
+        .await;
+        let mut n: Vec<String> = eps
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names().await, vec!["Scoville itself", "first"]);
+    // Edit the file and send SIGHUP: the file's endpoints follow.
+    std::fs::write(&file, declare("second")).unwrap();
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report = until("written").await;
+    assert!(
+        report.contains("1 written, 0 unchanged, 1 deleted"),
+        "{report}"
+    );
+    assert_eq!(names().await, vec!["Scoville itself", "second"]);
     child.kill().await.unwrap();
 }
