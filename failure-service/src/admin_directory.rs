@@ -17,6 +17,7 @@ use scoville_core::incident::IncidentPolicy;
 use scoville_core::wire::DirectoryEntry;
 use scoville_core::{EndpointId, OrgId};
 use scoville_service_kit::cache::StaleCache;
+use scoville_service_kit::service_client::ServiceClient;
 
 use crate::directory::{Directory, DirectoryError, EndpointInfo, Window};
 
@@ -26,9 +27,7 @@ const MAX_ENTRIES: usize = 100_000;
 /// The admin API as the directory.
 #[derive(Debug)]
 pub struct AdminDirectory {
-    client: reqwest::Client,
-    base: String,
-    token: String,
+    client: ServiceClient,
     cache: StaleCache<(OrgId, EndpointId), EndpointInfo>,
 }
 
@@ -41,15 +40,8 @@ impl AdminDirectory {
         timeout: Duration,
         ttl: Duration,
     ) -> Result<Self, DirectoryError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| DirectoryError(e.to_string()))?;
         Ok(Self {
-            client,
-            base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            client: ServiceClient::new(base, token, timeout).map_err(DirectoryError)?,
             cache: StaleCache::new(ttl, MAX_ENTRIES),
         })
     }
@@ -59,21 +51,17 @@ impl AdminDirectory {
         org: &OrgId,
         endpoint: &EndpointId,
     ) -> Result<EndpointInfo, DirectoryError> {
-        let url = format!(
-            "{}/v1/service/endpoints/{}/{}",
-            self.base,
+        let path = format!(
+            "/v1/service/endpoints/{}/{}",
             org.as_str(),
             endpoint.as_str()
         );
-        let resp = self
+        let Some(e) = self
             .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
+            .get_json::<DirectoryEntry>(&path, 1024 * 1024)
             .await
-            .map_err(|e| DirectoryError(e.to_string()))?;
-        let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
+            .map_err(DirectoryError)?
+        else {
             return Ok(EndpointInfo {
                 name: endpoint.as_str().to_string(),
                 target: String::new(),
@@ -82,19 +70,7 @@ impl AdminDirectory {
                 maintenance: Vec::new(),
                 link: String::new(),
             });
-        }
-        if !status.is_success() {
-            return Err(DirectoryError(format!("admin API answered {status}")));
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| DirectoryError(e.to_string()))?;
-        if bytes.len() > 1024 * 1024 {
-            return Err(DirectoryError("directory entry over 1 MiB".into()));
-        }
-        let e: DirectoryEntry =
-            serde_json::from_slice(&bytes).map_err(|e| DirectoryError(e.to_string()))?;
+        };
         Ok(EndpointInfo {
             name: e.name,
             target: e.target,

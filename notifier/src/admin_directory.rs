@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use scoville_core::OrgId;
 use scoville_service_kit::cache::StaleCache;
+use scoville_service_kit::service_client::ServiceClient;
 
 use crate::channel::ChannelConfig;
 use crate::directory::{Directory, DirectoryError};
@@ -24,9 +25,7 @@ const MAX_ENTRIES: usize = 100_000;
 /// The admin API as the channel directory.
 #[derive(Debug)]
 pub struct AdminChannelDirectory {
-    client: reqwest::Client,
-    base: String,
-    token: String,
+    client: ServiceClient,
     cache: StaleCache<(OrgId, String), Option<Arc<ChannelConfig>>>,
 }
 
@@ -39,15 +38,8 @@ impl AdminChannelDirectory {
         timeout: Duration,
         ttl: Duration,
     ) -> Result<Self, DirectoryError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| DirectoryError(e.to_string()))?;
         Ok(Self {
-            client,
-            base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            client: ServiceClient::new(base, token, timeout).map_err(DirectoryError)?,
             cache: StaleCache::new(ttl, MAX_ENTRIES),
         })
     }
@@ -58,34 +50,15 @@ impl AdminChannelDirectory {
         channel_id: &str,
     ) -> Result<Option<Arc<ChannelConfig>>, DirectoryError> {
         crate::directory::check_channel_id(channel_id).map_err(DirectoryError)?;
-        let url = format!(
-            "{}/v1/service/channels/{}/{channel_id}",
-            self.base,
-            org.as_str()
-        );
-        let resp = self
+        let path = format!("/v1/service/channels/{}/{channel_id}", org.as_str());
+        let Some(value) = self
             .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
+            .get_json::<serde_json::Value>(&path, 256 * 1024)
             .await
-            .map_err(|e| DirectoryError(e.to_string()))?;
-        let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
+            .map_err(DirectoryError)?
+        else {
             return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(DirectoryError(format!("admin API answered {status}")));
-        }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| DirectoryError(e.to_string()))?;
-        if bytes.len() > 256 * 1024 {
-            return Err(DirectoryError("channel configuration over 256 KiB".into()));
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| DirectoryError(e.to_string()))?;
+        };
         // A configuration the notifier refuses is the admin API's bug: report it as a
         // lookup failure (retried), the dispatcher validates again anyway.
         let config =

@@ -59,11 +59,7 @@ pub struct Report {
 }
 
 fn id_for(kind: &str, name: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in kind.bytes().chain([0]).chain(name.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = scoville_admin_api::probe_list::fnv1a64(&format!("{kind}\0{name}"));
     format!("{PREFIX}{h:016x}")
 }
 

@@ -9,5 +9,6 @@ pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod http;
+pub mod service_client;
 pub mod signal;
 pub mod telemetry;
