@@ -46,6 +46,10 @@ pub struct AppState {
     /// The incident log (none: the incident routes answer 503 and no endpoint is
     /// flagged as down in the probe's list).
     pub incidents: Option<Arc<dyn scoville_incident_log::IncidentLog>>,
+    /// Live status snapshots, one per organization, shared by its event streams.
+    pub live: Arc<crate::routes::events::LiveHub>,
+    /// Public status pages' answers, reused for 30 s.
+    pub public_pages: Arc<crate::routes::status_pages::PublicPageCache>,
 }
 
 impl AppState {
@@ -63,6 +67,8 @@ impl AppState {
             service_tokens: Arc::default(),
             login_limiter: Arc::default(),
             probe_list: Arc::default(),
+            live: Arc::default(),
+            public_pages: Arc::default(),
             settings: Arc::new(Settings {
                 session_ttl_ms,
                 secure_cookies,

@@ -2,8 +2,10 @@
 //!
 //! - a session cookie (`scoville_session`, HttpOnly, SameSite=Lax, Secure when the API
 //!   is served over https), set at sign-up and login, revoked when the password changes;
-//!   the organization is the one named by `X-Scoville-Org` (one the user belongs to) or
-//!   the user's first. Writes need a JSON body, which a cross-site form cannot send
+//!   the organization is the one named by `X-Scoville-Org` (one the user belongs to;
+//!   404 otherwise), else the one named by the `scoville_org` cookie (the web UI's org
+//!   switcher sets it, so that `EventSource`, which cannot send headers, follows it
+//!   too; ignored when the user is not, or no longer, a member), else the user's first. Writes need a JSON body, which a cross-site form cannot send
 //!   without a preflight: with SameSite that is the CSRF defence.
 //! - an org API key (`Authorization: Bearer sk_...`), read or read-write;
 //! - a probe token (`Authorization: Bearer pt_...`) for `GET /v1/probe/endpoints`: an
@@ -32,6 +34,10 @@ use crate::model::{KeyScope, Role};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "scoville_session";
+
+/// The cookie naming the organization a session acts in (not a secret: membership is
+/// checked on every request).
+pub const ORG_COOKIE: &str = "scoville_org";
 
 /// SHA-256 of a secret, hex.
 pub fn hash_secret(secret: &str) -> String {
@@ -104,12 +110,17 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The session token from the cookie header.
 pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -151,7 +162,15 @@ impl FromRequestParts<AppState> for Caller {
                 .into_iter()
                 .find(|(o, _)| o.id.as_str() == w)
                 .ok_or(ApiError::NotFound)?,
-            None => memberships.into_iter().next().ok_or(ApiError::NotFound)?,
+            None => {
+                let chosen = cookie(&parts.headers, ORG_COOKIE)
+                    .and_then(|c| memberships.iter().position(|(o, _)| o.id.as_str() == c))
+                    .unwrap_or(0);
+                memberships
+                    .into_iter()
+                    .nth(chosen)
+                    .ok_or(ApiError::NotFound)?
+            }
         };
         Ok(Caller {
             org_id: org.id,

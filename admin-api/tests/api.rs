@@ -499,6 +499,106 @@ async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
     assert_eq!(org_a, sessions[1].1);
 }
 
+/// A user in two organizations acts in the one the `scoville_org` cookie names (the web
+/// UI's org switcher; `EventSource` cannot send headers), the header wins over the
+/// cookie, and a cookie naming an org the user is not in falls back to their first.
+#[tokio::test]
+async fn the_org_cookie_switches_a_sessions_organization_within_its_memberships() {
+    let api = Api::new().await;
+    let (owner, _) = api.signup("owner@switch.example", "Shared").await;
+    let (status, inv, _) = api
+        .call(
+            Method::POST,
+            "/v1/invitations",
+            Cred::Cookie(&owner),
+            Some(json!({"email": "two@switch.example", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inv}");
+    let (session, own) = api.signup("two@switch.example", "Own").await;
+    let own_org = own["org"]["id"].as_str().unwrap().to_string();
+    let (status, joined, _) = api
+        .call(
+            Method::POST,
+            "/v1/invitations/accept",
+            Cred::Cookie(&session),
+            Some(json!({"token": inv["token"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    let shared_org = joined["org_id"].as_str().unwrap().to_string();
+    let (_, stranger) = api.signup("stranger@switch.example", "Elsewhere").await;
+    let stranger_org = stranger["org"]["id"].as_str().unwrap().to_string();
+
+    // Without a choice: the first membership; /v1/me lists both.
+    let (status, me, _) = api
+        .call(Method::GET, "/v1/me", Cred::Cookie(&session), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let orgs: Vec<&str> = me["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(orgs.len(), 2, "{me}");
+    assert!(orgs.contains(&own_org.as_str()) && orgs.contains(&shared_org.as_str()));
+    let first = me["org_id"].as_str().unwrap().to_string();
+    let other = if first == own_org {
+        &shared_org
+    } else {
+        &own_org
+    };
+
+    // The cookie switches, for reads and writes alike.
+    let switched = format!("{session}; scoville_org={other}");
+    let (_, me, _) = api
+        .call(Method::GET, "/v1/me", Cred::Cookie(&switched), None)
+        .await;
+    assert_eq!(me["org_id"], other.as_str(), "{me}");
+    let made = api
+        .endpoint(Cred::Cookie(&switched), endpoint_body("in the other org"))
+        .await;
+    assert_eq!(made["org_id"], other.as_str());
+    let (_, listed, _) = api
+        .call(Method::GET, "/v1/endpoints", Cred::Cookie(&session), None)
+        .await;
+    assert!(
+        listed.as_array().unwrap().is_empty(),
+        "not in the first org: {listed}"
+    );
+
+    // The header wins over the cookie.
+    let resp = api
+        .0
+        .clone()
+        .oneshot(
+            Request::builder()
+                .uri("/v1/me")
+                .header("cookie", &switched)
+                .header("x-scoville-org", &first)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let me: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(me["org_id"], first.as_str());
+
+    // Another org's id (or garbage) in the cookie grants nothing: the first org.
+    for bad in [stranger_org.as_str(), "org_nonsense"] {
+        let cookie = format!("{session}; scoville_org={bad}");
+        let (status, me, _) = api
+            .call(Method::GET, "/v1/me", Cred::Cookie(&cookie), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{me}");
+        assert_eq!(me["org_id"], first.as_str(), "{me}");
+    }
+}
+
 #[tokio::test]
 async fn validation_errors_name_the_field() {
     let api = Api::new().await;

@@ -537,6 +537,32 @@ async fn raw_results_and_latest(store: &dyn HistoryStore, results: &[CheckResult
             .unwrap()
             .is_empty()
     );
+
+    // Many at once: the same answers, in the order asked; each endpoint keeps its own
+    // window, and another org's endpoint answers nothing.
+    let other_org_endpoint = EndpointId::parse(OTHER_ORG_ENDPOINT).unwrap();
+    let asks = [
+        (endpoint(), to + 1),
+        (other_org_endpoint.clone(), T0),
+        (endpoint(), T0),
+        (EndpointId::parse("ep-none").unwrap(), T0),
+    ];
+    let many = store.latest_many(&org(), &asks).await.unwrap();
+    assert_eq!(many.len(), asks.len());
+    assert!(many[0].is_empty(), "{:?}", many[0]);
+    assert!(many[1].is_empty(), "another org's endpoint: {:?}", many[1]);
+    assert_eq!(many[2], latest);
+    assert!(many[3].is_empty());
+    let theirs = store
+        .latest_many(
+            &OrgId::parse(OTHER_ORG).unwrap(),
+            &[(other_org_endpoint, T0)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert!(!theirs[0].is_empty(), "the other org sees its own");
+    assert!(store.latest_many(&org(), &[]).await.unwrap().is_empty());
 }
 
 async fn body(r: impl IntoResponse) -> (u16, String, String) {

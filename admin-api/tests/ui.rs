@@ -1,17 +1,46 @@
 //! The web UI in a real headless Chromium (Debian's `chromium` and `chromedriver`, driven
 //! through WebDriver with fantoccini): the API is served on a real port over SQLite
-//! stores in a temporary directory, and the test signs up through the UI's form,
-//! creates an endpoint named `<img src=x onerror=alert(1)>` through the API, sees it
-//! appear on the dashboard as text (no image, no alert) without a reload, sees it turn
-//! green when results arrive and red when the failure service's incident is logged
-//! (still without a reload), filters the list, looks at it at a phone's width, and logs
-//! out. Screenshots go to `$CARGO_TARGET_DIR/ui-screenshots/` (`target/` by default):
+//! stores in a temporary directory, and the test, as a user would:
+//!
+//! - signs up through the form (a short password refused inline first);
+//! - creates an endpoint named `<img src=x onerror=alert(1)>` through the endpoint form,
+//!   whose first submission gets the API's 422 shown next to the URL field
+//!   (`aria-invalid`, `aria-describedby`), and sees it on the dashboard as text (no
+//!   image, no alert);
+//! - sees it turn green when results arrive and red when the failure service's incident
+//!   is logged, without a reload, and filters the list;
+//! - opens the endpoint's page: its live status, the response-time chart (SVG paths with
+//!   points, p50 and p95 per region, the legend), another range, Apdex, each region's
+//!   latest check, the timing breakdown, the incident with its error as text; pauses and
+//!   resumes it;
+//! - on the channels page, gets an inline 422 for a bad webhook URL, then creates a
+//!   webhook to a local recording server and sends it a test notification (the recorder
+//!   receives it);
+//! - creates an API key and sees its secret once (it works; it is gone on the next
+//!   visit); invites a member and gets the link to join;
+//! - joins another organization through an invitation link, and switches between the
+//!   two in the header: the live dashboard follows;
+//! - checks every page fits a phone's width (390 px, nothing sticking out sideways),
+//!   uses the keyboard to log out.
+//!
+//! Screenshots go to `$CARGO_TARGET_DIR/ui-screenshots/` (`target/` by default):
 //!
 //! - `01-signup.png`: the sign-up form;
 //! - `02-dashboard-up.png`: the dashboard, the endpoint up with its sparkline and uptime;
 //! - `03-dashboard-down.png`: the same endpoint down, turned red live;
 //! - `04-dashboard-phone.png`: the dashboard at a phone's width;
-//! - `05-login.png`: the login form after logging out.
+//! - `05-login.png`: the login form after logging out;
+//! - `06-endpoint.png`: the endpoint page, whole (chart, Apdex, regions, latest error,
+//!   recent checks, incidents);
+//! - `07-endpoint-form-error.png`: the endpoint form with the API's 422 by the URL field;
+//! - `08-channels.png`: the channels page after a test notification was sent;
+//! - `09-members.png`: the members page with a new invitation's link;
+//! - `10-api-keys.png`: a new API key's secret, shown once;
+//! - `11-endpoint-phone.png`: the endpoint page at a phone's width, whole;
+//! - `12-maintenance-phone.png`: the maintenance page at a phone's width.
+//!
+//! When an element does not appear, `failure.png` shows the page and the panic quotes its
+//! text.
 //!
 //! `.ci/run` installs chromium and chromedriver; without them this test fails when `CI`
 //! is set, and only warns otherwise. `CHROMIUM` and `CHROMEDRIVER` name other binaries.
@@ -125,12 +154,68 @@ async fn wait_attr(browser: &Client, css: &str, attr: &str, want: &str, within: 
 }
 
 async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    browser
+    match browser
         .wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            // What the page showed instead, for whoever reads the failure.
+            screenshot(browser, "failure.png").await;
+            let text = browser
+                .execute("return document.body.innerText", Vec::new())
+                .await
+                .ok();
+            panic!("{css} did not appear: {e}; the page said: {text:?}")
+        }
+    }
+}
+
+/// The page scrolls only up and down (nothing sticks out sideways).
+async fn fits_the_width(browser: &Client, what: &str) {
+    let widths = browser
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+    assert!(
+        scroll <= inner,
+        "{what} is {scroll} px wide in a {inner} px window"
+    );
+}
+
+async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css).await.click().await.unwrap();
+}
+
+/// Replaces the text of the input `css`.
+async fn fill(browser: &Client, css: &str, text: &str) {
+    let input = wait_for(browser, css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// Waits until the text of `css` contains `want`, and returns it.
+async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = browser.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && text.contains(want)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never said {want:?} within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,7 +245,10 @@ async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
         .await
         .unwrap()
         .with_history(history)
-        .with_incidents(incidents.clone());
+        .with_incidents(incidents.clone())
+        // The test notification goes to a recorder on loopback.
+        .allowing_private_channels()
+        .unwrap();
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), router(state))
         .await
         .unwrap();
@@ -272,23 +360,80 @@ async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
         .unwrap();
     let org_id = me["org_id"].as_str().unwrap().to_string();
 
-    // An endpoint named like an attack, created through the API, appears without a reload.
-    let created = http
-        .post(format!("{base}/v1/endpoints"))
-        .header("cookie", &cookie)
-        .json(&json!({
-            "name": XSS_NAME,
-            "check": {"type": "http", "url": "https://shop.example.com/health"},
-            "regions": ["eu-west-1", "us-east-1"],
-            "confirm_regions": 1,
-            "tags": ["prod"],
-        }))
-        .send()
+    // An endpoint named like an attack, created through the form; a bad URL is refused
+    // first, the API's 422 shown next to the URL field.
+    click(&browser, "#new-endpoint").await;
+    wait_for(&browser, "#endpoint-form").await;
+    fill(&browser, "#f-name", XSS_NAME).await;
+    fill(&browser, "#f-check-url", "not a url").await;
+    fill(&browser, "#f-regions", "eu-west-1, us-east-1").await;
+    fill(&browser, "#f-tags", "prod").await;
+    click(&browser, "#endpoint-form button[type=submit]").await;
+    wait_attr(
+        &browser,
+        "#f-check-url",
+        "aria-invalid",
+        "true",
+        Duration::from_secs(10),
+    )
+    .await;
+    let url_error = browser
+        .find(Locator::Css("#f-check-url-error"))
+        .await
+        .unwrap()
+        .text()
         .await
         .unwrap();
-    assert_eq!(created.status(), 201);
-    let endpoint: Value = created.json().await.unwrap();
-    let endpoint_id = endpoint["id"].as_str().unwrap().to_string();
+    assert!(
+        url_error.starts_with("URL "),
+        "shown by the URL field: {url_error}"
+    );
+    let described = browser
+        .find(Locator::Css("#f-check-url"))
+        .await
+        .unwrap()
+        .attr("aria-describedby")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(described.contains("f-check-url-error"), "{described}");
+    assert!(
+        browser
+            .find_all(Locator::Css("[aria-invalid=true]"))
+            .await
+            .unwrap()
+            .len()
+            == 1,
+        "only the field the API named is marked"
+    );
+    screenshot(&browser, "07-endpoint-form-error.png").await;
+    fill(&browser, "#f-check-url", "https://shop.example.com/health").await;
+    click(&browser, "#endpoint-form button[type=submit]").await;
+    // Saved: the endpoint's page opens.
+    wait_for(&browser, "#ep-name").await;
+    let page_url = browser.current_url().await.unwrap();
+    let endpoint_id = page_url
+        .fragment()
+        .unwrap()
+        .strip_prefix("/endpoints/")
+        .unwrap()
+        .to_string();
+    let endpoint: Value = http
+        .get(format!("{base}/v1/endpoints/{endpoint_id}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(endpoint["name"], XSS_NAME);
+    assert_eq!(endpoint["check"]["url"], "https://shop.example.com/health");
+    assert_eq!(endpoint["regions"], json!(["eu-west-1", "us-east-1"]));
+    assert_eq!(endpoint["confirm_regions"], 1);
+    assert_eq!(endpoint["tags"], json!(["prod"]));
+    click(&browser, "#nav a[href=\"#/\"]").await;
+    wait_for(&browser, &format!("#endpoints [data-id=\"{endpoint_id}\"]")).await;
 
     // Two hours of results, the latest of each region up: the endpoint turns green.
     let now = scoville_admin_api::app::now_ms();
@@ -427,10 +572,311 @@ async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
     search.clear().await.unwrap();
     search.send_keys(" ").await.unwrap();
 
+    // The endpoint's page, from its row: live status, the chart (p50 and p95 lines per
+    // region, drawn as SVG paths with points), the regions, recent checks and incidents.
+    search.clear().await.unwrap();
+    click(&browser, &format!("{row} .name a")).await;
+    wait_attr(
+        &browser,
+        "#ep-status",
+        "data-status",
+        "down",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        browser
+            .find(Locator::Css("#ep-name"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        XSS_NAME
+    );
+    wait_for(&browser, "#latency-chart svg path.series").await;
+    let paths = browser
+        .find_all(Locator::Css("#latency-chart svg path.series"))
+        .await
+        .unwrap();
+    assert_eq!(paths.len(), 4, "p50 and p95 for each of two regions");
+    for path in &paths {
+        let d = path.attr("d").await.unwrap().unwrap();
+        let points = d.matches(['M', 'L']).count();
+        assert!(points >= 4, "a line through the steps with checks: {d}");
+    }
+    let legend = wait_text(&browser, "#latency-chart .legend", "eu-west-1 p95").await;
+    assert!(legend.contains("us-east-1 p50"), "{legend}");
+    wait_for(&browser, "#apdex-chart svg path.series").await;
+    wait_for(&browser, "#regions-table [data-region=\"us-east-1\"] .pill").await;
+    wait_for(&browser, "#timings-table tbody tr .phases rect").await;
+    let incident_text = wait_text(&browser, "#incidents li", "Ongoing").await;
+    assert!(
+        incident_text.contains("status: 503 <script>alert(2)</script>"),
+        "{incident_text}"
+    );
+    assert!(
+        browser
+            .find_all(Locator::Css("main img, main script"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Another range redraws the chart.
+    click(&browser, "[data-range=\"1h\"]").await;
+    wait_attr(
+        &browser,
+        "[data-range=\"1h\"]",
+        "aria-pressed",
+        "true",
+        Duration::from_secs(5),
+    )
+    .await;
+    wait_for(&browser, "#latency-chart svg path.series").await;
+    // The whole page in one picture: a taller window for the screenshot.
+    browser.set_window_size(1280, 2700).await.unwrap();
+    screenshot(&browser, "06-endpoint.png").await;
+    browser.set_window_size(1280, 900).await.unwrap();
+    // Pause, and the status says so.
+    click(&browser, "#pause").await;
+    wait_attr(
+        &browser,
+        "#ep-status",
+        "data-status",
+        "paused",
+        Duration::from_secs(10),
+    )
+    .await;
+    wait_text(&browser, "#pause", "Resume").await;
+    click(&browser, "#pause").await;
+    wait_text(&browser, "#pause", "Pause").await;
+
+    // Edit: an interval out of range is refused by the API next to its field; a good
+    // one is saved, and what the form does not show (the URL, tags) is kept.
+    click(&browser, "#edit").await;
+    wait_for(&browser, "#endpoint-form").await;
+    fill(&browser, "#f-interval_s", "10").await;
+    click(&browser, "#endpoint-form button[type=submit]").await;
+    wait_attr(
+        &browser,
+        "#f-interval_s",
+        "aria-invalid",
+        "true",
+        Duration::from_secs(10),
+    )
+    .await;
+    wait_text(&browser, "#f-interval_s-error", "between 30 and 3600").await;
+    fill(&browser, "#f-interval_s", "120").await;
+    click(&browser, "#endpoint-form button[type=submit]").await;
+    wait_text(&browser, "main .meta", "Every 120 s").await;
+    let edited: Value = http
+        .get(format!("{base}/v1/endpoints/{endpoint_id}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(edited["interval_s"], 120);
+    assert_eq!(edited["name"], XSS_NAME);
+    assert_eq!(edited["check"]["url"], "https://shop.example.com/health");
+    assert_eq!(edited["tags"], json!(["prod"]));
+
+    // Alert channels: a bad URL is refused inline, then a webhook to a local recorder
+    // is created and sent a test notification.
+    let recorder = scoville_tests::recorder::Recorder::start().await;
+    click(&browser, "#nav a[href=\"#/channels\"]").await;
+    wait_for(&browser, "#channel-form").await;
+    fill(&browser, "#f-name", "Recorder <i>hook</i>").await;
+    fill(&browser, "#f-config-url", "not a url").await;
+    click(&browser, "#channel-form button[type=submit]").await;
+    wait_attr(
+        &browser,
+        "#f-config-url",
+        "aria-invalid",
+        "true",
+        Duration::from_secs(10),
+    )
+    .await;
+    fill(&browser, "#f-config-url", &recorder.url("/hook")).await;
+    click(&browser, "#channel-form button[type=submit]").await;
+    wait_for(&browser, "#channels [data-test]").await;
+    assert_eq!(
+        browser
+            .find(Locator::Css("#channels tbody th"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Recorder <i>hook</i>"
+    );
+    click(&browser, "#channels [data-test]").await;
+    wait_text(&browser, "#channels .note", "Sent").await;
+    let got = recorder.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].path, "/hook");
+    assert_eq!(got[0].json()["test"], true, "a test notification");
+    screenshot(&browser, "08-channels.png").await;
+
+    // API keys: the secret is shown once, and works.
+    click(&browser, "#nav a[href=\"#/api-keys\"]").await;
+    wait_for(&browser, "#key-form").await;
+    fill(&browser, "#f-name", "CI").await;
+    click(&browser, "#key-form button[type=submit]").await;
+    let secret = wait_for(&browser, "#key-secret").await;
+    let key = secret.prop("value").await.unwrap().unwrap();
+    assert!(key.starts_with("sk_"), "{key}");
+    wait_for(&browser, "#keys tbody tr").await;
+    let by_key = http
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_key.status(), 200, "the key shown works");
+    screenshot(&browser, "10-api-keys.png").await;
+    click(&browser, "#nav a[href=\"#/members\"]").await;
+    wait_for(&browser, "#invite-form").await;
+    click(&browser, "#nav a[href=\"#/api-keys\"]").await;
+    wait_for(&browser, "#keys tbody tr").await;
+    assert!(
+        browser
+            .find_all(Locator::Css("#key-secret"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the secret is not shown again"
+    );
+
+    // Members: invite someone and get the link to join.
+    click(&browser, "#nav a[href=\"#/members\"]").await;
+    wait_for(&browser, "#members tbody tr").await;
+    fill(&browser, "#f-email", "grace@example.com").await;
+    browser
+        .find(Locator::Css("#f-role"))
+        .await
+        .unwrap()
+        .select_by_value("admin")
+        .await
+        .unwrap();
+    click(&browser, "#invite-form button[type=submit]").await;
+    let link = wait_for(&browser, "#invite-link")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(link.starts_with(&format!("{base}/#/join/inv_")), "{link}");
+    screenshot(&browser, "09-members.png").await;
+
+    // Maintenance: a window over the endpoint, planned for the next hour, then deleted.
+    click(&browser, "#nav a[href=\"#/maintenance\"]").await;
+    wait_for(&browser, "#maintenance-form").await;
+    click(&browser, "#f-endpoint_ids input[type=checkbox]").await;
+    fill(&browser, "#f-reason", "Database <upgrade>").await;
+    click(&browser, "#maintenance-form button[type=submit]").await;
+    let window = wait_text(&browser, "#windows tbody tr", "Database <upgrade>").await;
+    assert!(
+        window.contains("Planned") && window.contains(XSS_NAME),
+        "{window}"
+    );
+    let windows: Value = http
+        .get(format!("{base}/v1/maintenance"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(windows[0]["endpoint_ids"], json!([endpoint_id]));
+    let span = windows[0]["to_ms"].as_i64().unwrap() - windows[0]["from_ms"].as_i64().unwrap();
+    assert_eq!(span, 3_600_000, "an hour by default");
+    // Deleting asks once more (no native dialog).
+    click(&browser, "#windows button.danger").await;
+    wait_text(&browser, "#windows button.danger", "Confirm").await;
+    click(&browser, "#windows button.danger").await;
+    wait_for(&browser, "p#windows").await;
+
+    // Someone else invites this user: they join through the link and switch between
+    // the two organizations in the header; the live dashboard follows.
+    let bob = http
+        .post(format!("{base}/v1/signup"))
+        .json(&json!({"email": "bob@example.com", "password": "correct horse battery", "org_name": "Bob's Org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bob.status(), 201);
+    let bob_cookie = bob.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let bob_org = bob.json::<Value>().await.unwrap()["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invitation: Value = http
+        .post(format!("{base}/v1/invitations"))
+        .header("cookie", &bob_cookie)
+        .json(&json!({"email": "ada@example.com", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = invitation["token"].as_str().unwrap();
+    browser
+        .goto(&format!("{base}/#/join/{token}"))
+        .await
+        .unwrap();
+    click(&browser, "#join").await;
+    let switch = wait_for(&browser, "#org-switch").await;
+    wait_for(&browser, "#endpoints").await;
+    assert_eq!(switch.prop("value").await.unwrap().unwrap(), bob_org);
+    // Bob's org has no endpoints; Ada's has hers.
+    wait_text(&browser, "main .empty", "No endpoints yet").await;
+    switch.select_by_value(&org_id).await.unwrap();
+    wait_for(&browser, &row).await;
+    assert_eq!(
+        browser
+            .find(Locator::Css("#org-switch"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap(),
+        org_id
+    );
+
     // A phone's width.
     browser.set_window_size(390, 844).await.unwrap();
     wait_for(&browser, &row).await;
+    fits_the_width(&browser, "the dashboard").await;
     screenshot(&browser, "04-dashboard-phone.png").await;
+    click(&browser, &format!("{row} .name a")).await;
+    wait_for(&browser, "#latency-chart svg path.series").await;
+    wait_for(&browser, "#timings-table").await;
+    fits_the_width(&browser, "the endpoint page").await;
+    browser.set_window_size(390, 2200).await.unwrap();
+    screenshot(&browser, "11-endpoint-phone.png").await;
+    browser.set_window_size(390, 844).await.unwrap();
+    for (link, ready) in [
+        ("#/channels", "#channel-form"),
+        ("#/members", "#invite-form"),
+        ("#/api-keys", "#key-form"),
+        ("#/maintenance", "#maintenance-form"),
+    ] {
+        click(&browser, &format!("#nav a[href=\"{link}\"]")).await;
+        wait_for(&browser, ready).await;
+        fits_the_width(&browser, link).await;
+    }
+    screenshot(&browser, "12-maintenance-phone.png").await;
 
     // Keyboard: the logout button is reachable and works with Enter.
     browser.set_window_size(1280, 900).await.unwrap();

@@ -1,4 +1,7 @@
-// Scoville's web UI: plain JavaScript, no framework, no build step.
+// Scoville's web UI: plain JavaScript, no framework, no build step. This file holds the
+// helpers, the session, the header (navigation, org switcher), the live dashboard and
+// the router; endpoint.js (the endpoint page and form) and settings.js (channels,
+// maintenance, members, API keys) register their pages through window.Scoville.
 //
 // Rule: user text (names, URLs, errors) is only ever put in the page as text, through
 // createElement and textContent (the el() helper below). Nothing here parses HTML.
@@ -96,15 +99,56 @@
     return me;
   }
 
+  const NAV = [
+    ["#/", "Dashboard"],
+    ["#/channels", "Channels"],
+    ["#/maintenance", "Maintenance"],
+    ["#/members", "Members"],
+    ["#/api-keys", "API keys"],
+  ];
+
   function renderAccount() {
     const nav = document.getElementById("account");
+    const links = document.getElementById("nav");
     nav.replaceChildren();
+    links.replaceChildren();
+    links.hidden = !me;
     if (!me) return;
-    const org = (me.orgs || []).find((o) => o.id === me.org_id);
-    append(nav, [
-      el("span", { class: "org", title: "Organization" }, org ? org.name : me.org_id),
-      el("button", { type: "button", class: "quiet", id: "logout", onclick: logout }, "Log out"),
-    ]);
+    for (const [href, label] of NAV) {
+      links.append(el("a", { href, "data-nav": href }, label));
+    }
+    markNav();
+    const orgs = me.orgs || [];
+    const org = orgs.find((o) => o.id === me.org_id);
+    if (orgs.length > 1) {
+      // The switcher: the choice is a cookie, so the live stream follows it too.
+      const select = el("select", { id: "org-switch", class: "org-switch", onchange: () => switchOrg(select.value) },
+        orgs.map((o) => el("option", { value: o.id, selected: o.id === me.org_id }, `${o.name} (${o.role})`)));
+      append(nav, [el("label", { for: "org-switch", class: "visually-hidden" }, "Organization"), select]);
+    } else {
+      append(nav, [el("span", { class: "org", title: "Organization" }, org ? org.name : me.org_id)]);
+    }
+    append(nav, [el("button", { type: "button", class: "quiet", id: "logout", onclick: logout }, "Log out")]);
+  }
+
+  /** Marks the header link of the current page. */
+  function markNav() {
+    const hash = location.hash || "#/";
+    for (const a of document.querySelectorAll("#nav a")) {
+      const href = a.getAttribute("href");
+      const on = href === "#/" ? hash === "#/" || hash.startsWith("#/endpoints") : hash.startsWith(href);
+      if (on) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+  }
+
+  /** Acts in another organization from now on (this tab and the next ones). */
+  async function switchOrg(id) {
+    document.cookie = `scoville_org=${encodeURIComponent(id)}; Path=/; SameSite=Lax; Max-Age=31536000`;
+    stopDashboard();
+    await loadMe();
+    if (location.hash === "#/" || !location.hash) route();
+    else location.hash = "#/";
   }
 
   async function logout() {
@@ -121,13 +165,48 @@
 
   // ---- Forms --------------------------------------------------------------------------
 
-  /** A labelled input with a place for its inline error. */
-  function field(name, label, type, extra) {
-    const id = `f-${name}`;
-    const input = el("input", Object.assign({ id, name, type, "aria-describedby": `${id}-error` }, extra || {}));
-    return el("div", { class: "field" },
-      el("label", { for: id }, label),
-      input,
+  /** The id of the control for API field `name` (`check.url` -> `f-check-url`). */
+  const fieldId = (name) => `f-${String(name).replace(/[^A-Za-z0-9_-]/g, "-")}`;
+
+  /** A labelled control with an optional hint and a place for its inline error, both
+   * tied to it with aria-describedby. `type` is an input type, "select" (with
+   * `opts.options`: [value, label] pairs) or "textarea". */
+  function field(name, label, type, extra, opts) {
+    const o = opts || {};
+    const id = fieldId(name);
+    const described = [o.hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
+    const attrs = Object.assign({ id, name, "aria-describedby": described }, extra || {});
+    let control;
+    if (type === "select") {
+      control = el("select", attrs, (o.options || []).map(([v, l]) =>
+        el("option", { value: v, selected: String(v) === String(o.value ?? "") }, l)));
+    } else if (type === "textarea") {
+      control = el("textarea", attrs);
+      if (o.value !== undefined && o.value !== null) control.value = String(o.value);
+    } else {
+      control = el("input", Object.assign({ type }, attrs));
+      if (type === "checkbox") control.checked = Boolean(o.value);
+      else if (o.value !== undefined && o.value !== null) control.value = String(o.value);
+    }
+    return el("div", { class: `field${type === "checkbox" ? " check" : ""}`, "data-for": name },
+      type === "checkbox" ? null : el("label", { for: id }, label),
+      control,
+      type === "checkbox" ? el("label", { for: id }, label) : null,
+      o.hint ? el("p", { class: "hint", id: `${id}-hint` }, o.hint) : null,
+      el("p", { class: "field-error", id: `${id}-error`, "aria-live": "polite" }));
+  }
+
+  /** A group of checkboxes named `name`, one per [value, label], in a fieldset that
+   * takes the inline error of the field `name`. */
+  function checkGroup(name, legend, items, checked, hint) {
+    const id = fieldId(name);
+    const set = new Set(checked || []);
+    return el("fieldset", { class: "field group", "data-field": name, id, "aria-describedby": `${id}-error` },
+      el("legend", {}, legend),
+      hint ? el("p", { class: "hint" }, hint) : null,
+      items.length ? items.map(([value, label], i) => el("label", { class: "option" },
+        el("input", { type: "checkbox", name, value, id: `${id}-${i}`, checked: set.has(value) }), ` ${label}`))
+        : el("p", { class: "hint" }, "None yet."),
       el("p", { class: "field-error", id: `${id}-error`, "aria-live": "polite" }));
   }
 
@@ -136,21 +215,110 @@
     for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
   }
 
-  /** Shows an API error next to the field it names, or above the button. */
+  /** The control an API field path names: itself, else without its index
+   * (`regions[2]` -> `regions`), else its nearest named parent (`config.to[0]`). */
+  function controlFor(form, path) {
+    if (!path) return null;
+    const find = (n) => form.querySelector(`[name="${CSS.escape(n)}"]:not([type=checkbox]), [data-field="${CSS.escape(n)}"]`);
+    let name = String(path);
+    while (name) {
+      const found = find(name);
+      if (found) return { control: found, exact: name === path };
+      if (/\[\d+\]$/.test(name)) {
+        name = name.replace(/\[\d+\]$/, "");
+      } else {
+        const dot = name.lastIndexOf(".");
+        if (dot < 0) return null;
+        name = name.slice(0, dot);
+      }
+    }
+    return null;
+  }
+
+  /** Shows an API error next to the field it names (aria-invalid, the message tied to
+   * the control), or above the button. */
   function showError(form, e) {
     const fieldName = e.body && e.body.field;
-    const input = fieldName && form.querySelector(`[name="${CSS.escape(fieldName)}"]`);
-    let text = e.body && e.body.reason ? `${fieldName} ${e.body.reason}` : e.message;
-    if (e.status === 401) text = "Wrong email or password.";
-    if (e.status === 409) text = "That email already has an account: log in instead.";
+    const found = controlFor(form, fieldName);
+    const reason = e.body && e.body.reason;
+    let text = e.message;
+    if (reason) {
+      let what = fieldName;
+      if (found && found.exact) {
+        const c = found.control;
+        const label = c.tagName === "FIELDSET" ? c.querySelector("legend") : form.querySelector(`label[for="${CSS.escape(c.id)}"]`);
+        if (label) what = label.textContent;
+      }
+      text = `${what} ${reason}`;
+    }
+    if (e.status === 401) text = form.id === "login-form" ? "Wrong email or password." : "Signed out: log in again.";
+    if (e.status === 403) text = `Not allowed: ${e.message}.`;
+    if (e.status === 409 && form.id === "signup-form") text = "That email already has an account: log in instead.";
     if (e.status === 429) text = `Too many attempts: try again in ${e.retryAfter || "a few"} seconds.`;
-    if (input) {
-      input.setAttribute("aria-invalid", "true");
-      document.getElementById(`${input.id}-error`).textContent = text;
-      input.focus();
+    if (found && reason) {
+      const c = found.control;
+      if (c.tagName !== "FIELDSET") c.setAttribute("aria-invalid", "true");
+      document.getElementById(`${c.id}-error`).textContent = text;
+      (c.tagName === "FIELDSET" ? c.querySelector("input") || c : c).focus();
     } else {
       form.querySelector(".form-error").textContent = text || "Something went wrong.";
     }
+  }
+
+  /** Clears a field's inline error as soon as it is edited. */
+  function clearOnInput(form) {
+    form.addEventListener("input", (ev) => {
+      const c = ev.target.closest("[aria-invalid=true], fieldset.field");
+      if (!c) return;
+      c.removeAttribute("aria-invalid");
+      const p = document.getElementById(`${c.id}-error`);
+      if (p) p.textContent = "";
+    });
+  }
+
+  /** Runs `action` on submit with the button disabled; errors land inline. */
+  function onSubmit(form, action) {
+    clearOnInput(form);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      clearErrors(form);
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        await action();
+      } catch (e) {
+        if (e instanceof ApiError) showError(form, e);
+        else form.querySelector(".form-error").textContent = String(e.message || e);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  /** A button that asks once more before `action` (no native dialogs): the first
+   * press turns it into "Confirm: …" for five seconds. */
+  function confirmButton(label, confirmLabel, action, attrs) {
+    let armed = null;
+    const b = el("button", Object.assign({ type: "button", class: "danger" }, attrs || {}), label);
+    b.addEventListener("click", async () => {
+      if (!armed) {
+        b.textContent = confirmLabel;
+        b.classList.add("armed");
+        armed = setTimeout(() => { armed = null; b.textContent = label; b.classList.remove("armed"); }, 5000);
+        return;
+      }
+      clearTimeout(armed);
+      armed = null;
+      b.disabled = true;
+      try {
+        await action();
+      } finally {
+        b.disabled = false;
+        b.textContent = label;
+        b.classList.remove("armed");
+      }
+    });
+    return b;
   }
 
   function authForm(kind) {
@@ -167,32 +335,17 @@
       el("p", { class: "switch" },
         signup ? "Already have an account? " : "New here? ",
         el("a", { href: signup ? "#/login" : "#/signup" }, signup ? "Log in" : "Create an account")));
-    // An inline error goes as soon as the field is edited.
-    form.addEventListener("input", (ev) => {
-      if (ev.target.getAttribute("aria-invalid") !== "true") return;
-      ev.target.removeAttribute("aria-invalid");
-      document.getElementById(`${ev.target.id}-error`).textContent = "";
-    });
-    form.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      clearErrors(form);
+    onSubmit(form, async () => {
       const data = Object.fromEntries(new FormData(form).entries());
       if (signup && String(data.password).length < 10) {
-        showError(form, new ApiError(422, { field: "password", reason: "must be 10-256 characters" }));
-        return;
+        throw new ApiError(422, { error: "invalid", field: "password", reason: "must be 10-256 characters" });
       }
-      const button = form.querySelector("button[type=submit]");
-      button.disabled = true;
-      try {
-        await api("POST", signup ? "/v1/signup" : "/v1/login", data);
-        await loadMe();
-        location.hash = "#/";
-        route();
-      } catch (e) {
-        showError(form, e);
-      } finally {
-        button.disabled = false;
-      }
+      await api("POST", signup ? "/v1/signup" : "/v1/login", data);
+      await loadMe();
+      const next = sessionStorage.getItem("scoville.next");
+      sessionStorage.removeItem("scoville.next");
+      location.hash = next || "#/";
+      route();
     });
     return form;
   }
@@ -251,9 +404,13 @@
       this.source = null;
       this.historyTimer = null;
       this.rows = new Map();
+      this.listeners = new Set(); // called with each applied event (the endpoint page)
+      this.stale = new Set(); // ids whose history to reload
       this.build();
     }
 
+    /** The dashboard's nodes, built once: they keep updating while another page shows,
+     * and `mount()` puts them back. */
     build() {
       this.liveNote = el("span", { class: "live off", id: "live", "aria-live": "polite" }, "Connecting…");
       this.counts = el("ul", { class: "counts", id: "counts", "aria-label": "Endpoints by status" });
@@ -263,12 +420,25 @@
       });
       this.list = el("ul", { class: "list", id: "endpoints", "aria-label": "Endpoints" });
       this.empty = el("p", { class: "empty", hidden: true });
-      show("Dashboard",
-        el("div", { class: "dash-head" }, el("h1", {}, "Endpoints"), this.liveNote),
+      this.nodes = [
+        el("div", { class: "dash-head" }, el("h1", {}, "Endpoints"), this.liveNote,
+          me && me.role === "viewer" ? null : el("a", { class: "button", href: "#/endpoints/new", id: "new-endpoint" }, "＋ New endpoint")),
         this.counts,
         el("div", { class: "tools" }, this.search),
         this.empty,
-        this.list);
+        this.list,
+      ];
+    }
+
+    mount() {
+      show("Dashboard", this.nodes);
+      this.render();
+    }
+
+    /** The live status of endpoint `id` ("unknown" before the first event). */
+    statusOf(id) {
+      const item = this.endpoints.get(id);
+      return item ? item.live : null;
     }
 
     async start() {
@@ -283,6 +453,7 @@
       this.source = null;
       clearInterval(this.historyTimer);
       clearTimeout(this.reloadTimer);
+      clearTimeout(this.staleTimer);
     }
 
     async loadEndpoints() {
@@ -326,6 +497,8 @@
         ids.add(live.id);
         const known = this.endpoints.get(live.id);
         if (known) {
+          // A status change means new results: redraw that row's history soon.
+          if (known.live.status !== live.status && live.status !== "paused") this.stale.add(live.id);
           known.live = live;
           known.endpoint.name = live.name;
         } else {
@@ -336,6 +509,15 @@
       for (const id of data.removed || []) this.endpoints.delete(id);
       if (full) for (const id of [...this.endpoints.keys()]) if (!ids.has(id)) this.endpoints.delete(id);
       this.render();
+      if (this.stale.size && !unknownIds) {
+        clearTimeout(this.staleTimer);
+        this.staleTimer = setTimeout(() => {
+          const stale = [...this.stale];
+          this.stale.clear();
+          this.loadHistories(stale).catch(() => {});
+        }, 1000);
+      }
+      for (const listener of this.listeners) listener(data);
       if (unknownIds) {
         // New endpoints: fetch their details (target, tags) and history, once.
         clearTimeout(this.reloadTimer);
@@ -343,8 +525,8 @@
       }
     }
 
-    async loadHistories() {
-      const ids = [...this.endpoints.keys()];
+    async loadHistories(only) {
+      const ids = only ? [...only] : [...this.endpoints.keys()];
       const worker = async () => {
         while (ids.length) {
           const id = ids.shift();
@@ -404,9 +586,10 @@
       const rows = shown.map((i) => this.row(i));
       this.list.replaceChildren(...rows);
       this.empty.hidden = shown.length > 0;
-      this.empty.textContent = this.endpoints.size === 0
-        ? "No endpoints yet. Create one through the API (POST /v1/endpoints) and it appears here."
-        : "No endpoint matches the filter.";
+      this.empty.replaceChildren(...(this.endpoints.size === 0
+        ? ["No endpoints yet. ", el("a", { href: "#/endpoints/new" }, "Create one"),
+          " (or through the API, POST /v1/endpoints) and it appears here."]
+        : ["No endpoint matches the filter."]));
     }
 
     renderRow(id) {
@@ -427,7 +610,7 @@
       const row = el("li", { class: `row s-${status}`, "data-id": endpoint.id, "data-status": status },
         el("div", { class: "status" }, pill(status)),
         el("div", { class: "main" },
-          el("div", { class: "name" }, endpoint.name),
+          el("div", { class: "name" }, el("a", { href: `#/endpoints/${encodeURIComponent(endpoint.id)}` }, endpoint.name)),
           el("div", { class: "target" }, target(endpoint.check)),
           status === "down" && live.error ? el("div", { class: "error" }, live.error) : null),
         sparkline(values, `Response time, last 24 hours: ${p50}`),
@@ -444,8 +627,35 @@
 
   // ---- Routing ------------------------------------------------------------------------
 
+  const pages = []; // [RegExp, handler(...groups)]
+  let leaving = []; // what the current page undoes when another one shows
+
+  /** Registers a page: `handler` gets the pattern's groups, decoded. */
+  function page(pattern, handler) {
+    pages.push([pattern, handler]);
+  }
+
+  /** Registers what to undo (timers, listeners) when the current page is left. */
+  function onLeave(fn) {
+    leaving.push(fn);
+  }
+
+  /** The dashboard's live state, started once per session and org. */
+  function live() {
+    if (!dashboard) {
+      dashboard = new Dashboard();
+      dashboard.start().catch((e) => {
+        if (e.status === 401) { me = null; location.hash = "#/login"; return; }
+        show("Dashboard", el("p", { class: "notice error", role: "alert" }, `Could not load the endpoints: ${e.message}`));
+      });
+    }
+    return dashboard;
+  }
+
   async function route() {
-    const hash = location.hash || "#/";
+    for (const fn of leaving) fn();
+    leaving = [];
+    const hash = (location.hash || "#/").startsWith("#/") ? location.hash : "#/";
     if (hash === "#/login" || hash === "#/signup") {
       stopDashboard();
       if (me) { location.hash = "#/"; return; }
@@ -454,18 +664,47 @@
       if (first) first.focus();
       return;
     }
-    if (!me && !(await loadMe())) { location.hash = "#/login"; return; }
-    if (!dashboard) {
-      dashboard = new Dashboard();
-      dashboard.start().catch((e) => {
-        if (e.status === 401) { me = null; location.hash = "#/login"; return; }
-        show("Dashboard", el("p", { class: "notice error", role: "alert" }, `Could not load the endpoints: ${e.message}`));
-      });
+    if (!me && !(await loadMe())) {
+      if (hash !== "#/") sessionStorage.setItem("scoville.next", hash);
+      location.hash = "#/login";
+      return;
     }
+    markNav();
+    const d = live();
+    for (const [pattern, handler] of pages) {
+      const m = hash.match(pattern);
+      if (!m) continue;
+      try {
+        await handler(...m.slice(1).map(decodeURIComponent));
+      } catch (e) {
+        if (e.status === 401) { me = null; location.hash = "#/login"; return; }
+        show("Error", el("p", { class: "notice error", role: "alert" },
+          e.status === 404 ? "There is no such thing here (or it belongs to another organization)." : `Could not load this page: ${e.message}`));
+      }
+      main().focus({ preventScroll: true });
+      return;
+    }
+    d.mount();
   }
+
+  // Shared with endpoint.js and settings.js (loaded after this file).
+  window.Scoville = {
+    el, append, svg, show, api, ApiError, field, checkGroup, showError, onSubmit, confirmButton,
+    pill, target, page, onLeave, STATUS,
+    me: () => me,
+    live: () => live(),
+    reloadEndpoints: () => (dashboard ? dashboard.loadEndpoints().then(() => dashboard.loadHistories()) : Promise.resolve()),
+    loadMe,
+    rerender: () => route(),
+  };
 
   window.addEventListener("hashchange", route);
   document.addEventListener("DOMContentLoaded", async () => {
+    // The skip link moves focus; it must not change the hash (that is the router's).
+    document.querySelector(".skip").addEventListener("click", (ev) => {
+      ev.preventDefault();
+      main().focus();
+    });
     try {
       await loadMe();
     } catch (e) {

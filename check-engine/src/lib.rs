@@ -28,6 +28,18 @@ mod tls_check;
 mod trace;
 
 pub use engine::{Engine, EngineConfig, EngineError, IcmpMode};
+
+/// Entry points for the fuzzers in `fuzz/` (not an API: hidden, may change).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Where a redirect from `current` with this `Location` goes, as the HTTP check
+    /// decides it (an error names why it is refused).
+    pub fn redirect_target(current: &url::Url, location: &[u8]) -> Result<url::Url, String> {
+        let location = ::http::HeaderValue::from_bytes(location)
+            .map_err(|e| format!("not a header value: {e}"))?;
+        crate::http::redirect_target(current, &location).map_err(|f| f.message)
+    }
+}
 pub use scoville_core::address_policy::AddressPolicy;
 pub use scoville_core::check_spec::CheckSpec;
 pub use scoville_core::result::CheckReport;

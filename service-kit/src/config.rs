@@ -52,6 +52,25 @@ where
     })
 }
 
+/// Defaults, then the TOML `text` (no file, no environment): what [`load`] does with a
+/// file's contents, for tests and the configuration fuzzer (`fuzz/`).
+pub fn from_toml<T>(text: &str) -> Result<T, ConfigError>
+where
+    T: Serialize + for<'de> Deserialize<'de> + Default,
+{
+    Figment::from(Serialized::defaults(T::default()))
+        .merge(Toml::string(text))
+        .extract()
+        .map_err(|e| {
+            let key = if e.path.is_empty() {
+                "(file)".to_string()
+            } else {
+                e.path.join(".")
+            };
+            err(&key, e.kind.to_string())
+        })
+}
+
 /// `[log]`, the same in every service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

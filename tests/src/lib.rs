@@ -8,7 +8,10 @@
 //!   and scripted peers.
 //! - [`redis`], [`influx`]: a real redis-server and influxd on free ports, restartable
 //!   for outage tests.
+//! - [`browser`]: Debian's headless Chromium driven through chromedriver, for the web
+//!   UI's tests and benchmarks.
 
+pub mod browser;
 pub mod influx;
 pub mod moto;
 pub mod recorder;

@@ -102,6 +102,25 @@ fn binaries() -> &'static Path {
             .parent()
             .expect("the workspace root");
         let mut build = Command::new(env!("CARGO"));
+        // Without the variables Cargo and nextest set for this test: ring's build script
+        // tracks CARGO_MANIFEST_DIR, and its value here (this crate's directory) differs
+        // from the suite's own build (unset), which would rebuild ring and everything
+        // above it here, and again on the suite's next build.
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            if [
+                "CARGO_MANIFEST_",
+                "CARGO_PKG_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&&*k)
+            {
+                build.env_remove(&*k);
+            }
+        }
         build
             .current_dir(workspace)
             .args([

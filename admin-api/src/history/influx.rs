@@ -8,6 +8,7 @@
 //! the raw results' `LIMIT`, a `u32` already bounded by [`super::ResultsQuery`]. Every
 //! call has a timeout.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -16,8 +17,8 @@ use scoville_core::{ApdexClass, EndpointId, OrgId, Timings};
 use serde::Deserialize;
 
 use super::{
-    History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup, RollupRow,
-    aggregate,
+    DayCount, History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup,
+    RollupRow, aggregate, day_query, sum_days,
 };
 
 /// The raw measurement the receiver writes.
@@ -271,6 +272,42 @@ impl HistoryStore for InfluxHistory {
         .boxed()
     }
 
+    fn daily_counts<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        endpoint_id: &'a EndpointId,
+        from_ms: i64,
+        days: usize,
+    ) -> BoxFuture<'a, Result<Vec<DayCount>, HistoryError>> {
+        async move {
+            // Summed by InfluxDB per UTC day (its time buckets start at the epoch): one
+            // row a day, whatever the number of regions.
+            let q = day_query(from_ms, days)?;
+            let (cond, mut params) = Self::scope(org_id, endpoint_id, None);
+            params.insert("from".into(), (q.from_ms * 1_000_000).into());
+            params.insert("to".into(), (q.to_ms * 1_000_000).into());
+            let sql = format!(
+                "SELECT sum(\"count\") AS \"count\", sum(\"up\") AS \"up\" FROM {} WHERE {cond} \
+                 AND time >= $from AND time < $to GROUP BY time(1d)",
+                self.qualified(ROLLUP_HOUR)
+            );
+            let result = self.query(&sql, params.into()).await?;
+            let mut rows = Vec::new();
+            for s in &result.series {
+                let [t, c, up] = s.columns(["time", "count", "up"])?;
+                for v in &s.values {
+                    let Some(start_ms) = v.get(t).and_then(int) else {
+                        continue;
+                    };
+                    let get = |i: usize| v.get(i).unwrap_or(&serde_json::Value::Null);
+                    rows.push((start_ms, count(get(c)), count(get(up))));
+                }
+            }
+            Ok(sum_days(&q, rows))
+        }
+        .boxed()
+    }
+
     fn results<'a>(
         &'a self,
         org_id: &'a OrgId,
@@ -306,6 +343,53 @@ impl HistoryStore for InfluxHistory {
                 .await?;
             rows.sort_by(|a, b| a.region.cmp(&b.region));
             Ok(rows)
+        }
+        .boxed()
+    }
+
+    fn latest_many<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        asks: &'a [(EndpointId, i64)],
+    ) -> BoxFuture<'a, Result<Vec<Vec<ResultRow>>, HistoryError>> {
+        async move {
+            let Some(from) = asks.iter().map(|(_, since)| *since).min() else {
+                return Ok(Vec::new());
+            };
+            // One statement: the newest point of every (endpoint, region) series of the
+            // org since the earliest `since` asked; each endpoint then keeps its own window.
+            let mut params = serde_json::Map::new();
+            params.insert("org".into(), org_id.as_str().into());
+            params.insert("from".into(), (from * 1_000_000).into());
+            let q = format!(
+                "SELECT {RAW_FIELDS} FROM {} WHERE \"org_id\" = $org AND time >= $from \
+                 GROUP BY \"endpoint_id\", \"region\" ORDER BY time DESC LIMIT 1",
+                self.qualified(RAW)
+            );
+            let result = self.query(&q, params.into()).await?;
+            let mut by_endpoint: HashMap<&str, Vec<ResultRow>> = HashMap::new();
+            for series in &result.series {
+                let Some(endpoint) = series.tags.get("endpoint_id") else {
+                    continue;
+                };
+                series_rows(series, by_endpoint.entry(endpoint.as_str()).or_default())?;
+            }
+            Ok(asks
+                .iter()
+                .map(|(endpoint, since)| {
+                    let mut rows: Vec<ResultRow> = by_endpoint
+                        .get(endpoint.as_str())
+                        .map(|rows| {
+                            rows.iter()
+                                .filter(|r| r.started_at_ms >= *since)
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    rows.sort_by(|a, b| a.region.cmp(&b.region));
+                    rows
+                })
+                .collect())
         }
         .boxed()
     }
@@ -417,6 +501,14 @@ fn rollup_rows(result: &StatementResult) -> Result<Vec<RollupRow>, HistoryError>
 fn result_rows(result: &StatementResult) -> Result<Vec<ResultRow>, HistoryError> {
     let mut out = Vec::new();
     for s in &result.series {
+        series_rows(s, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// One series' raw results, appended to `out`.
+fn series_rows(s: &Series, out: &mut Vec<ResultRow>) -> Result<(), HistoryError> {
+    {
         let region = s.region();
         let [
             t,
@@ -484,7 +576,7 @@ fn result_rows(result: &StatementResult) -> Result<Vec<ResultRow>, HistoryError>
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub mod sqlite;
 
 use std::collections::HashMap;
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, FutureExt};
 use scoville_core::{ApdexClass, EndpointId, OrgId, Region, Timings};
 use serde::Serialize;
 
@@ -615,6 +615,31 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
         q: &'a ResultsQuery,
     ) -> BoxFuture<'a, Result<Vec<ResultRow>, HistoryError>>;
 
+    /// Checks and up checks of each UTC day of the `days` days from `from_ms` (moved
+    /// back to its day's start), all regions, oldest first, from the hour rollups: what a
+    /// status page's daily bars show. At most 400 days. Adapters sum in the store; this
+    /// default goes through [`history`](Self::history), which also merges percentiles.
+    fn daily_counts<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        endpoint_id: &'a EndpointId,
+        from_ms: i64,
+        days: usize,
+    ) -> BoxFuture<'a, Result<Vec<DayCount>, HistoryError>> {
+        async move {
+            let q = day_query(from_ms, days)?;
+            let h = self.history(org_id, endpoint_id, &q).await?;
+            Ok(h.steps
+                .iter()
+                .map(|s| DayCount {
+                    count: s.count,
+                    up: s.up,
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
     /// The latest result of each region started at or after `since_ms`, by region.
     fn latest<'a>(
         &'a self,
@@ -622,6 +647,77 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
         endpoint_id: &'a EndpointId,
         since_ms: i64,
     ) -> BoxFuture<'a, Result<Vec<ResultRow>, HistoryError>>;
+
+    /// [`latest`](Self::latest) for many endpoints of one org at once (the live dashboard
+    /// asks for every endpoint every second): one answer per `(endpoint, since_ms)` asked,
+    /// in the order asked. Adapters answer in one round trip; this default asks one by
+    /// one, [`LATEST_AT_ONCE`] at a time.
+    fn latest_many<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        asks: &'a [(EndpointId, i64)],
+    ) -> BoxFuture<'a, Result<Vec<Vec<ResultRow>>, HistoryError>> {
+        use futures::StreamExt;
+        async move {
+            let reads: Vec<BoxFuture<'a, Result<Vec<ResultRow>, HistoryError>>> = asks
+                .iter()
+                .map(|(endpoint, since)| self.latest(org_id, endpoint, *since))
+                .collect();
+            futures::stream::iter(reads)
+                .buffered(LATEST_AT_ONCE)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect()
+        }
+        .boxed()
+    }
+}
+
+/// How many [`HistoryStore::latest`] reads the default
+/// [`HistoryStore::latest_many`] keeps in flight.
+pub const LATEST_AT_ONCE: usize = 8;
+
+/// Checks and up checks of one UTC day, all regions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayCount {
+    /// Checks.
+    pub count: u64,
+    /// Up (and warning) checks.
+    pub up: u64,
+}
+
+impl DayCount {
+    /// up / count; `None` without checks.
+    pub fn uptime(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.up as f64 / self.count as f64)
+    }
+}
+
+/// The history query of [`HistoryStore::daily_counts`]: whole UTC days, step `1d`.
+pub(crate) fn day_query(from_ms: i64, days: usize) -> Result<HistoryQuery, HistoryError> {
+    let from = from_ms.div_euclid(DAY_MS) * DAY_MS;
+    let days = i64::try_from(days.clamp(1, (MAX_RANGE_MS / DAY_MS) as usize)).unwrap_or(1);
+    HistoryQuery::new(from, from + days * DAY_MS, Some(StepSize::DAY), None)
+        .map_err(|e| HistoryError::Query(e.to_string()))
+}
+
+/// Sums `(period start, count, up)` rows into the days of `q` (a [`day_query`]).
+pub(crate) fn sum_days(
+    q: &HistoryQuery,
+    rows: impl IntoIterator<Item = (i64, u64, u64)>,
+) -> Vec<DayCount> {
+    let mut days = vec![DayCount::default(); q.step_count()];
+    for (start_ms, count, up) in rows {
+        if start_ms < q.from_ms || start_ms >= q.to_ms {
+            continue;
+        }
+        if let Some(d) = days.get_mut(((start_ms - q.from_ms) / DAY_MS) as usize) {
+            d.count += count;
+            d.up += up;
+        }
+    }
+    days
 }
 
 /// An endpoint's state as its latest results per region show it.

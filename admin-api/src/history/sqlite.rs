@@ -22,8 +22,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, params};
 use scoville_core::{ApdexClass, EndpointId, OrgId, Region, Timings};
 
 use super::{
-    History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup, RollupRow,
-    aggregate,
+    DayCount, History, HistoryError, HistoryQuery, HistoryStore, ResultRow, ResultsQuery, Rollup,
+    RollupRow, aggregate, day_query, sum_days,
 };
 
 /// The next region (after `?3`) with rollups of period `?1` for endpoint `?2`.
@@ -212,6 +212,34 @@ fn read_rollups(
     Ok(out)
 }
 
+/// The latest result of each region of an endpoint started at or after `since_ms`,
+/// by region.
+fn latest_rows(
+    c: &Connection,
+    org: &str,
+    endpoint: &str,
+    since_ms: i64,
+) -> Result<Vec<ResultRow>, HistoryError> {
+    let regions = regions(c, NEXT_RESULT_REGION, |after| {
+        vec![endpoint.to_string().into(), after.to_string().into()]
+    })?;
+    let mut out = Vec::new();
+    for region in regions {
+        let region = Region::parse(region).map_err(HistoryError::Query)?;
+        out.extend(read_results(
+            c,
+            org,
+            endpoint,
+            Some(&region),
+            since_ms,
+            i64::MAX,
+            1,
+        )?);
+    }
+    out.sort_by(|a, b| a.region.cmp(&b.region));
+    Ok(out)
+}
+
 fn read_results(
     c: &Connection,
     org_id: &str,
@@ -296,6 +324,29 @@ impl HistoryStore for SqliteHistory {
         .boxed()
     }
 
+    fn daily_counts<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        endpoint_id: &'a EndpointId,
+        from_ms: i64,
+        days: usize,
+    ) -> BoxFuture<'a, Result<Vec<DayCount>, HistoryError>> {
+        let (org, endpoint) = (org_id.to_string(), endpoint_id.to_string());
+        async move {
+            // The hour rollups' primary-key ranges, summed here: no percentiles merged.
+            let q = day_query(from_ms, days)?;
+            let range = q.clone();
+            let rows = self
+                .with_conn(move |c| read_rollups(c, &org, &endpoint, &q))
+                .await?;
+            Ok(sum_days(
+                &range,
+                rows.iter().map(|r| (r.start_ms, r.count, r.up)),
+            ))
+        }
+        .boxed()
+    }
+
     fn results<'a>(
         &'a self,
         org_id: &'a OrgId,
@@ -324,25 +375,26 @@ impl HistoryStore for SqliteHistory {
         since_ms: i64,
     ) -> BoxFuture<'a, Result<Vec<ResultRow>, HistoryError>> {
         let (org, endpoint) = (org_id.to_string(), endpoint_id.to_string());
+        self.with_conn(move |c| latest_rows(c, &org, &endpoint, since_ms))
+            .boxed()
+    }
+
+    fn latest_many<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        asks: &'a [(EndpointId, i64)],
+    ) -> BoxFuture<'a, Result<Vec<Vec<ResultRow>>, HistoryError>> {
+        let org = org_id.to_string();
+        let asks: Vec<(String, i64)> = asks
+            .iter()
+            .map(|(e, since)| (e.to_string(), *since))
+            .collect();
+        // One trip to the blocking pool for all of them: the per-endpoint reads are
+        // primary-key seeks, the trip is what costs.
         self.with_conn(move |c| {
-            let regions = regions(c, NEXT_RESULT_REGION, |after| {
-                vec![endpoint.clone().into(), after.to_string().into()]
-            })?;
-            let mut out = Vec::new();
-            for region in regions {
-                let region = Region::parse(region).map_err(HistoryError::Query)?;
-                out.extend(read_results(
-                    c,
-                    &org,
-                    &endpoint,
-                    Some(&region),
-                    since_ms,
-                    i64::MAX,
-                    1,
-                )?);
-            }
-            out.sort_by(|a, b| a.region.cmp(&b.region));
-            Ok(out)
+            asks.iter()
+                .map(|(endpoint, since_ms)| latest_rows(c, &org, endpoint, *since_ms))
+                .collect()
         })
         .boxed()
     }

@@ -29,7 +29,6 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use scoville_core::{EndpointId, OrgId};
 use scoville_incident_log::IncidentQuery;
 use serde::Serialize;
@@ -39,7 +38,7 @@ use crate::app::{AppState, now_ms};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::history::EndpointStatus;
-use crate::model::{Endpoint, Invalid};
+use crate::model::Invalid;
 
 /// At most this many live streams per organization.
 pub const MAX_STREAMS_PER_ORG: usize = 8;
@@ -49,8 +48,8 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A stream ends after this long; the client reconnects.
 pub const MAX_STREAM_AGE: Duration = Duration::from_secs(15 * 60);
-/// At most this many history reads at once while computing a snapshot.
-const READS_AT_ONCE: usize = 8;
+/// A stream's tick reuses its org's snapshot when another stream computed it this recently.
+const SHARED_MAX_AGE: Duration = Duration::from_millis(900);
 /// Open incidents read per snapshot, at most.
 const OPEN_INCIDENTS_LIMIT: usize = 1_000;
 
@@ -109,7 +108,8 @@ pub struct SseEvent {
     pub retry: Option<u64>,
 }
 
-type Snapshot = BTreeMap<String, LiveEndpoint>;
+/// Every endpoint's live status, by id.
+pub type Snapshot = BTreeMap<String, LiveEndpoint>;
 
 /// The semaphores bounding each organization's streams.
 static STREAMS: LazyLock<Mutex<HashMap<String, Arc<Semaphore>>>> = LazyLock::new(Default::default);
@@ -125,6 +125,61 @@ fn permit(org: &OrgId) -> Result<OwnedSemaphorePermit, ApiError> {
     };
     sem.try_acquire_owned()
         .map_err(|_| ApiError::TooManyRequests(5))
+}
+
+/// Live snapshots shared by an organization's streams: however many dashboards an org
+/// has open, its statuses are computed at most about once per [`TICK`] (one endpoint
+/// list, one open-incidents query and one bulk latest-results read), and each stream
+/// only diffs its last snapshot against the shared one.
+#[derive(Debug, Default)]
+pub struct LiveHub {
+    orgs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Computed>>>>>,
+}
+
+/// A snapshot and when it was computed.
+#[derive(Debug)]
+struct Computed {
+    at: tokio::time::Instant,
+    snapshot: Arc<Snapshot>,
+}
+
+/// Snapshots older than this are dropped from the hub when another org's is added.
+const HUB_KEEP: Duration = Duration::from_secs(60);
+
+impl LiveHub {
+    /// `org`'s snapshot, computed now unless one no older than `max_age` is at hand.
+    /// Concurrent callers for one org wait for a single computation.
+    pub async fn snapshot(
+        &self,
+        state: &AppState,
+        org: &OrgId,
+        max_age: Duration,
+    ) -> Result<Arc<Snapshot>, ApiError> {
+        let slot = {
+            let mut orgs = self.orgs.lock().unwrap_or_else(|p| p.into_inner());
+            if !orgs.contains_key(org.as_str()) {
+                // Forget organizations nobody watched lately (a slot being computed is kept).
+                orgs.retain(|_, slot| {
+                    slot.try_lock()
+                        .map(|c| c.as_ref().is_some_and(|c| c.at.elapsed() < HUB_KEEP))
+                        .unwrap_or(true)
+                });
+            }
+            orgs.entry(org.as_str().to_string()).or_default().clone()
+        };
+        let mut computed = slot.lock().await;
+        if let Some(c) = computed.as_ref()
+            && c.at.elapsed() <= max_age
+        {
+            return Ok(c.snapshot.clone());
+        }
+        let snapshot = Arc::new(snapshot(state, org).await?);
+        *computed = Some(Computed {
+            at: tokio::time::Instant::now(),
+            snapshot: snapshot.clone(),
+        });
+        Ok(snapshot)
+    }
 }
 
 /// Every endpoint of `org` and its status now.
@@ -146,51 +201,46 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
         }
     }
     let now = now_ms();
-    let statuses: Vec<LiveEndpoint> = futures::stream::iter(endpoints)
-        .map(|e| {
-            let incident = open.get(e.id.as_str()).cloned();
-            async move { live(state, e, incident, now).await }
-        })
-        .buffered(READS_AT_ONCE)
-        .collect()
-        .await;
-    Ok(statuses
-        .into_iter()
-        .map(|l| (l.id.as_str().to_string(), l))
-        .collect())
-}
-
-async fn live(
-    state: &AppState,
-    e: Endpoint,
-    incident: Option<(String, Option<String>)>,
-    now: i64,
-) -> LiveEndpoint {
-    let mut out = LiveEndpoint {
-        id: e.id.clone(),
-        name: e.name.clone(),
-        status: LiveStatus::Unknown,
-        incident_id: None,
-        error: None,
-    };
-    if e.paused {
-        out.status = LiveStatus::Paused;
-    } else if let Some((id, error)) = incident {
-        out.status = LiveStatus::Down;
-        out.incident_id = Some(id);
-        out.error = error;
-    } else if let Some(history) = &state.history {
-        let since = now - 3 * i64::from(e.interval_s) * 1000;
-        // A history store that does not answer leaves the status unknown this round.
-        if let Ok(latest) = history.latest(&e.org_id, &e.id, since).await {
-            out.status = match EndpointStatus::from_latest(&latest) {
-                EndpointStatus::Up => LiveStatus::Up,
-                EndpointStatus::Degraded | EndpointStatus::Down => LiveStatus::Degraded,
-                EndpointStatus::Unknown => LiveStatus::Unknown,
-            };
+    let mut out = Snapshot::new();
+    // Those neither paused nor down get their status from their latest results: one
+    // bulk read for all of them.
+    let mut asks = Vec::new();
+    for e in endpoints {
+        let mut live = LiveEndpoint {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            status: LiveStatus::Unknown,
+            incident_id: None,
+            error: None,
+        };
+        if e.paused {
+            live.status = LiveStatus::Paused;
+        } else if let Some((id, error)) = open.remove(e.id.as_str()) {
+            live.status = LiveStatus::Down;
+            live.incident_id = Some(id);
+            live.error = error;
+        } else {
+            asks.push((e.id.clone(), now - 3 * i64::from(e.interval_s) * 1000));
+        }
+        out.insert(e.id.as_str().to_string(), live);
+    }
+    if let Some(history) = &state.history
+        && !asks.is_empty()
+    {
+        // A history store that does not answer leaves the statuses unknown this round.
+        if let Ok(latest) = history.latest_many(org, &asks).await {
+            for ((id, _), rows) in asks.iter().zip(latest) {
+                if let Some(live) = out.get_mut(id.as_str()) {
+                    live.status = match EndpointStatus::from_latest(&rows) {
+                        EndpointStatus::Up => LiveStatus::Up,
+                        EndpointStatus::Degraded | EndpointStatus::Down => LiveStatus::Degraded,
+                        EndpointStatus::Unknown => LiveStatus::Unknown,
+                    };
+                }
+            }
         }
     }
-    out
+    Ok(out)
 }
 
 /// What changed from `old` to `new`: `None` when nothing did.
@@ -224,7 +274,7 @@ fn event(name: &str, data: &StatusEvent) -> Event {
 struct Live {
     state: AppState,
     org: OrgId,
-    last: Snapshot,
+    last: Arc<Snapshot>,
     first: Option<Event>,
     ends_at: tokio::time::Instant,
     _permit: OwnedSemaphorePermit,
@@ -286,7 +336,8 @@ pub async fn events(
     } else {
         Some(permit(&org)?)
     };
-    let first = snapshot(&state, &org).await?;
+    // The first snapshot is fresh (what the caller just changed shows); later ticks share.
+    let first = state.live.snapshot(&state, &org, Duration::ZERO).await?;
     let first_event = StatusEvent {
         at_ms: now_ms(),
         endpoints: first.values().cloned().collect(),
@@ -315,7 +366,12 @@ pub async fn events(
             }
             tokio::time::sleep(TICK).await;
             // A store that does not answer this round is asked again the next.
-            let Ok(now) = snapshot(&l.state, &l.org).await else {
+            let Ok(now) = l
+                .state
+                .live
+                .snapshot(&l.state, &l.org, SHARED_MAX_AGE)
+                .await
+            else {
                 continue;
             };
             let changed = changes(&l.last, &now, now_ms());

@@ -119,6 +119,36 @@ pub fn table() -> Vec<Route> {
         r(Method::GET, "/", Public, get(crate::ui::index)),
         r(Method::GET, "/ui/app.js", Public, get(crate::ui::script)),
         r(Method::GET, "/ui/app.css", Public, get(crate::ui::style)),
+        r(
+            Method::GET,
+            "/ui/endpoint.js",
+            Public,
+            get(crate::ui::endpoint_script),
+        ),
+        r(
+            Method::GET,
+            "/ui/settings.js",
+            Public,
+            get(crate::ui::settings_script),
+        ),
+        r(
+            Method::GET,
+            "/status/{slug}",
+            Public,
+            get(crate::ui::status_page),
+        ),
+        r(
+            Method::GET,
+            "/ui/status.js",
+            Public,
+            get(crate::ui::status_script),
+        ),
+        r(
+            Method::GET,
+            "/ui/status.css",
+            Public,
+            get(crate::ui::status_style),
+        ),
         r(Method::GET, "/healthz", Public, get(healthz)),
         r(Method::GET, "/readyz", Public, get(readyz)),
         r(

@@ -90,7 +90,10 @@ impl Check for HttpCheck {
     }
 }
 
-fn redirect_target(current: &url::Url, location: &http::HeaderValue) -> Result<url::Url, Failure> {
+pub(crate) fn redirect_target(
+    current: &url::Url,
+    location: &http::HeaderValue,
+) -> Result<url::Url, Failure> {
     let location = location
         .to_str()
         .map_err(|_| Failure::new(DownReason::Protocol, "redirect Location is not text"))?;
