@@ -26,6 +26,10 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
         s[7] as u8,
     );
     match s {
+        // `::` and `::1` are the unspecified and loopback addresses, not IPv4-compatible
+        // forms (RFC 4291 2.5.5.1); the guard judges them as such. (The first run found
+        // this: `::1` is allowed with private addresses, `0.0.0.1` never is.)
+        [0, 0, 0, 0, 0, 0, 0, 0 | 1] => None,
         [0, 0, 0, 0, 0, 0xffff, _, _] | [0, 0, 0, 0, 0, 0, _, _] => Some(low),
         [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
         [0x2002, a, b, ..] => Some(Ipv4Addr::new(

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use fantoccini::cookies::Cookie;
+use fantoccini::Locator;
 use scoville_admin_api::app::now_ms;
 use scoville_admin_api::history::sqlite::SqliteHistory;
 use scoville_admin_api::store::sqlite::SqliteAdmin;
@@ -196,11 +196,29 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         bail!("chromium and chromedriver are needed: apt-get install chromium chromium-driver");
     };
     let b = &browser.client;
-    // The session cookie, set on the API's origin.
-    b.goto(&format!("{base}/healthz")).await?;
-    let mut c = Cookie::new("scoville_session", session.clone());
-    c.set_path("/");
-    b.add_cookie(c).await?;
+    // Log in through the form (the session cookie is HttpOnly).
+    b.goto(&format!("{base}/#/login")).await?;
+    let form = b
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#login-form"))
+        .await?;
+    form.find(Locator::Css("#f-email"))
+        .await?
+        .send_keys("bench@example.com")
+        .await?;
+    form.find(Locator::Css("#f-password"))
+        .await?
+        .send_keys("correct horse battery")
+        .await?;
+    form.find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    b.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#endpoints"))
+        .await?;
 
     let mut paints = Vec::new();
     for i in 0..args.loads {
