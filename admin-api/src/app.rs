@@ -50,6 +50,8 @@ pub struct AppState {
     pub live: Arc<crate::routes::events::LiveHub>,
     /// Public status pages' answers, reused for 30 s.
     pub public_pages: Arc<crate::routes::status_pages::PublicPageCache>,
+    /// Requests by route template and status class, and their latency (`GET /metrics`).
+    pub http_metrics: scoville_service_kit::metrics::HttpMetrics,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             probe_list: Arc::default(),
             live: Arc::default(),
             public_pages: Arc::default(),
+            http_metrics: Default::default(),
             settings: Arc::new(Settings {
                 session_ttl_ms,
                 secure_cookies,
@@ -157,9 +160,8 @@ pub fn router(state: AppState) -> Router {
     for (path, mr) in by_path {
         router = router.route(path, mr);
     }
-    router
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024))
-        .with_state(state)
+    let router = router.layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024));
+    state.http_metrics.instrument(router).with_state(state)
 }
 
 /// The admin API bound to `admin.listen`, not yet serving.

@@ -563,6 +563,40 @@ async fn raw_results_and_latest(store: &dyn HistoryStore, results: &[CheckResult
     assert_eq!(theirs.len(), 1);
     assert!(!theirs[0].is_empty(), "the other org sees its own");
     assert!(store.latest_many(&org(), &[]).await.unwrap().is_empty());
+
+    // History of many endpoints at once (the dashboard's sparklines): each answer is
+    // exactly `history`'s, in the order asked; another org's endpoint and an unknown one
+    // answer empty steps (the other org's data is there: it is the org filter).
+    for q in [
+        query(T0, T0 + HOURS * HOUR, "1h", None),
+        query(T0 + HOUR, T0 + 3 * HOUR, "5m", None),
+        query(T0, T0 + HOURS * HOUR, "1h", Some(REGIONS[1].0)),
+    ] {
+        let ids = [
+            endpoint(),
+            EndpointId::parse(OTHER_ORG_ENDPOINT).unwrap(),
+            EndpointId::parse("ep-none").unwrap(),
+            endpoint(),
+        ];
+        let many = store.history_many(&org(), &ids, &q).await.unwrap();
+        let one = store.history(&org(), &endpoint(), &q).await.unwrap();
+        assert!(one.summary.count > 0, "{q:?}");
+        assert_eq!(many.len(), ids.len());
+        assert_eq!(many[0], one, "{q:?}");
+        assert_eq!(many[3], one, "{q:?}");
+        for other in &many[1..3] {
+            assert_eq!(other.summary.count, 0, "{q:?}: {other:?}");
+            assert_eq!(other.steps.len(), one.steps.len());
+        }
+        assert_eq!(many[1].endpoint_id.as_str(), OTHER_ORG_ENDPOINT);
+    }
+    assert!(
+        store
+            .history_many(&org(), &[], &query(T0, T0 + HOUR, "1h", None))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn body(r: impl IntoResponse) -> (u16, String, String) {

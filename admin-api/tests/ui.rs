@@ -27,6 +27,8 @@
 //!
 //! - `01-signup.png`: the sign-up form;
 //! - `02-dashboard-up.png`: the dashboard, the endpoint up with its sparkline and uptime;
+//! - `02b-dashboard-certificate.png`: the same endpoint yellow, its certificate within
+//!   the warn days ("certificate expires in 9 days" under the name);
 //! - `03-dashboard-down.png`: the same endpoint down, turned red live;
 //! - `04-dashboard-phone.png`: the dashboard at a phone's width;
 //! - `05-login.png`: the login form after logging out;
@@ -59,7 +61,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use scoville_admin_api::history::sqlite::SqliteHistory;
 use scoville_admin_api::store::sqlite::SqliteAdmin;
 use scoville_admin_api::{AppState, router};
-use scoville_core::{EndpointId, OrgId, Outcome, Region};
+use scoville_core::{EndpointId, OrgId, Outcome, Region, WarningReason};
 use scoville_incident_log::sqlite::SqliteLog;
 use scoville_incident_log::{EntryKind, Incident, IncidentLog, LogWrite, TimelineEntry};
 use scoville_receiver_service::store::ResultStore;
@@ -498,6 +500,40 @@ async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
         .unwrap();
     assert_eq!(up_count.text().await.unwrap(), "1", "counts at the top");
     screenshot(&browser, "02-dashboard-up.png").await;
+
+    // A certificate within its warn days: the checks still pass, the row turns yellow
+    // live and says why.
+    let mut warn = result(
+        &mut rng,
+        &org_id,
+        &endpoint_id,
+        "us-east-1",
+        120.0,
+        now + 1_000,
+    );
+    warn.report.outcome = Outcome::Warning(WarningReason::CertExpiryWarn);
+    warn.report.message = "certificate expires in 9 days".into();
+    writer.write(&[warn]).await.unwrap();
+    wait_attr(
+        &browser,
+        &row,
+        "data-status",
+        "degraded",
+        Duration::from_secs(10),
+    )
+    .await;
+    wait_text(
+        &browser,
+        &format!("{row} .note"),
+        "certificate expires in 9 days",
+    )
+    .await;
+    let pill = browser
+        .find(Locator::Css(&format!("{row} .pill")))
+        .await
+        .unwrap();
+    assert!(pill.text().await.unwrap().contains("Degraded"));
+    screenshot(&browser, "02b-dashboard-certificate.png").await;
 
     // The failure service confirms an incident: the row turns red, no reload.
     let incident = Incident {

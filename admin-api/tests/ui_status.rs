@@ -1,14 +1,25 @@
 //! A public status page in a real headless Chromium (Debian's `chromium` and
 //! `chromedriver`, driven through WebDriver with fantoccini): the API is served on a real
 //! port over SQLite stores in a temporary directory; an organization (through the API)
-//! makes a page of three endpoints, one named `<img src=x onerror=alert(1)>` and one
-//! paused; 90 days of results are written and rolled up by the receiver's own SQLite
-//! store, with a half-down day; the failure service's incident log holds an open and a
-//! resolved incident. Without any login the browser opens `/status/{slug}` and sees the
-//! overall banner, every endpoint with 90 day bars, the red day where the data has it,
-//! the open incident, the name as text (no image, no alert), reads the days with the
-//! keyboard, and sees the last 30 days at a phone's width and the page in dark mode; an
-//! unknown slug says so.
+//! has three endpoints, one named `<img src=x onerror=alert(1)>` and one paused; 90 days
+//! of results are written and rolled up by the receiver's own SQLite store, with a
+//! half-down day; the failure service's incident log holds an open and a resolved
+//! incident.
+//!
+//! The page is made in the admin UI: the browser logs in with the form, opens "Status
+//! pages" from the header, sees the address suggested by the title (and the page's full
+//! address in the hint), an address with a space refused inline (422 at the field), a
+//! page without endpoints refused inline (at the endpoints' checkboxes), ticks the three
+//! endpoints (their names as text, no image, no alert), adds the page, sees it listed
+//! (title, `/status/acme`, 3 endpoints), edits its title (PUT), sees an address already
+//! taken refused at the field (409), adds a second page and deletes it with the confirm
+//! button; the API then lists the one page with the endpoints in the order shown.
+//!
+//! The browser follows the page's link, then forgets its cookies and, without any
+//! login, sees at `/status/{slug}` the overall banner, every endpoint with 90 day bars,
+//! the red day where the data has it, the open incident, the name as text (no image, no
+//! alert), reads the days with the keyboard, and sees the last 30 days at a phone's width
+//! and the page in dark mode; an unknown slug says so.
 //! Screenshots go to `$CARGO_TARGET_DIR/ui-screenshots/` (`target/` by default):
 //!
 //! - `status-01-page.png`: the page at 1280 px: "Partial outage" banner, the current
@@ -16,7 +27,12 @@
 //!   (Operational, Incident ongoing, Paused) and 90 bars each (grey days without data, a red
 //!   and an amber day on the first), the keyboard's day under the first, past incidents;
 //! - `status-02-phone.png`: the same page at 390 px: 30 bars per endpoint, "30 days ago";
-//! - `status-03-dark.png`: the page at 1280 px in the system's dark mode.
+//! - `status-03-dark.png`: the page at 1280 px in the system's dark mode;
+//! - `status-04-settings.png`: the admin UI's "Status pages" at 1280 px: the list (the
+//!   page "Acme <i>services</i>" as text, its link `/status/acme`, 3 endpoints and their
+//!   names, Edit and Delete) above the "Add a status page" form, whose address `acme`
+//!   is refused at the field as taken (the hint shows the full address), with the
+//!   endpoints' checkboxes below (one ticked).
 //!
 //! `.ci/run` installs chromium and chromedriver; without them this test fails when `CI`
 //! is set, and only warns otherwise. `CHROMIUM` and `CHROMEDRIVER` name other binaries.
@@ -131,6 +147,61 @@ async fn text(browser: &Client, css: &str) -> String {
         .text()
         .await
         .unwrap()
+}
+
+async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css).await.click().await.unwrap();
+}
+
+/// Replaces the text of the input `css`.
+async fn fill(browser: &Client, css: &str, text: &str) {
+    let input = wait_for(browser, css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// The current value of the input `css`.
+async fn value(browser: &Client, css: &str) -> String {
+    wait_for(browser, css)
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// Waits until the text of `css` contains `want`, and returns it.
+async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = browser.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && text.contains(want)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never said {want:?} within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `css` matches `n` elements.
+async fn wait_count(browser: &Client, css: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = browser.find_all(Locator::Css(css)).await.unwrap().len();
+        if found == n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} matched {found}, not {n}, after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A check of `endpoint` in `region` at `at`, up or down.
@@ -276,7 +347,7 @@ async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text
     }));
     let http = reqwest::Client::new();
 
-    // An organization, its endpoints and its page, through the API.
+    // An organization and its endpoints, through the API (its page: in the UI below).
     let signed_up = http
         .post(format!("{base}/v1/signup"))
         .json(&json!({"email": "ops@acme.example", "password": "correct horse battery", "org_name": "Acme"}))
@@ -318,14 +389,6 @@ async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text
         .await
         .unwrap();
     assert!(paused.status().is_success());
-    let page = http
-        .post(format!("{base}/v1/status-pages"))
-        .header("cookie", &cookie)
-        .json(&json!({"slug": "acme", "title": "Acme <i>services</i>", "endpoint_ids": ids}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 201);
 
     // 90 days of results through the receiver's store: the first endpoint half down on
     // day 40, the second all up; the paused one has nothing recent.
@@ -376,7 +439,181 @@ async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text
         .await
         .unwrap();
 
-    browser.goto(&format!("{base}/status/acme")).await.unwrap();
+    // The page, made in the admin UI: log in with the form, then "Status pages".
+    browser.goto(&format!("{base}/#/login")).await.unwrap();
+    fill(&browser, "#login-form #f-email", "ops@acme.example").await;
+    fill(&browser, "#login-form #f-password", "correct horse battery").await;
+    click(&browser, "#login-form button[type=submit]").await;
+    click(&browser, "#nav a[href=\"#/status-pages\"]").await;
+    wait_for(&browser, "#status-page-form").await;
+    assert_eq!(browser.title().await.unwrap(), "Status pages · Scoville");
+    assert_eq!(
+        text(&browser, "#status-pages").await,
+        "No status pages yet."
+    );
+    // The title suggests the address.
+    fill(&browser, "#f-title", "Acme").await;
+    assert_eq!(value(&browser, "#f-slug").await, "acme");
+    wait_text(&browser, "#f-slug-hint", &format!("{base}/status/acme")).await;
+    // An address with a space is refused at its field.
+    fill(&browser, "#f-slug", "Acme status").await;
+    click(&browser, "#status-page-form button[type=submit]").await;
+    let refused = wait_text(&browser, "#f-slug-error", "lower-case").await;
+    assert_eq!(
+        refused,
+        "Public address must be 3-64 lower-case letters, digits or '-'"
+    );
+    let slug = browser.find(Locator::Css("#f-slug")).await.unwrap();
+    assert_eq!(
+        slug.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_eq!(text(&browser, "#status-page-form .form-error").await, "");
+    // Fixed (upper case is lower-cased by the API), but no endpoint ticked: refused at
+    // the checkboxes.
+    fill(&browser, "#f-slug", "ACME").await;
+    assert_eq!(
+        slug.attr("aria-invalid").await.unwrap(),
+        None,
+        "cleared on input"
+    );
+    assert_eq!(text(&browser, "#f-slug-error").await, "");
+    click(&browser, "#status-page-form button[type=submit]").await;
+    wait_text(
+        &browser,
+        "#f-endpoint_ids-error",
+        "must list 1-200 endpoints",
+    )
+    .await;
+    assert_eq!(text(&browser, "#f-slug-error").await, "");
+    // The endpoints by name, as text; all three ticked.
+    let options = browser
+        .find_all(Locator::Css("#f-endpoint_ids label.option"))
+        .await
+        .unwrap();
+    let mut labels = Vec::new();
+    for o in &options {
+        labels.push(o.text().await.unwrap().trim().to_string());
+    }
+    assert_eq!(labels, [XSS_NAME, "Checkout API", "Legacy search"]);
+    assert!(
+        browser
+            .find_all(Locator::Css("#main img"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no image element was made from the name"
+    );
+    assert!(browser.get_alert_text().await.is_err(), "no alert is open");
+    for i in 0..3 {
+        click(&browser, &format!("#f-endpoint_ids-{i}")).await;
+    }
+    click(&browser, "#status-page-form button[type=submit]").await;
+    let row = "#status-pages tbody tr[data-slug=\"acme\"]";
+    wait_for(&browser, row).await;
+    assert_eq!(text(&browser, &format!("{row} th")).await, "Acme");
+    assert_eq!(
+        text(&browser, &format!("{row} a.public-link")).await,
+        "/status/acme"
+    );
+    let count = browser
+        .find(Locator::Css(&format!("{row} .page-eps")))
+        .await
+        .unwrap();
+    assert_eq!(
+        count.attr("data-count").await.unwrap().as_deref(),
+        Some("3")
+    );
+    assert!(count.text().await.unwrap().contains(XSS_NAME));
+    // Edit: the form holds the page; a new title (markup, kept as text).
+    click(&browser, &format!("{row} button[data-edit]")).await;
+    wait_for(&browser, "#status-page-form[data-editing]").await;
+    assert_eq!(value(&browser, "#f-slug").await, "acme");
+    assert_eq!(
+        browser
+            .find_all(Locator::Css("#f-endpoint_ids input:checked"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    fill(&browser, "#f-title", "Acme <i>services</i>").await;
+    assert_eq!(
+        value(&browser, "#f-slug").await,
+        "acme",
+        "kept while editing"
+    );
+    click(&browser, "#status-page-form button[type=submit]").await;
+    wait_text(&browser, &format!("{row} th"), "Acme <i>services</i>").await;
+    assert!(
+        browser
+            .find_all(Locator::Css("#main i"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "the title is text"
+    );
+    // A second page: the address taken is refused at the field.
+    wait_for(&browser, "#status-page-form:not([data-editing])").await;
+    fill(&browser, "#f-title", "Acme internal").await;
+    assert_eq!(value(&browser, "#f-slug").await, "acme-internal");
+    fill(&browser, "#f-slug", "acme").await;
+    click(&browser, "#f-endpoint_ids-1").await;
+    click(&browser, "#status-page-form button[type=submit]").await;
+    let taken = wait_text(&browser, "#f-slug-error", "taken").await;
+    assert_eq!(taken, "Public address is taken: choose another.");
+    browser.set_window_size(1280, 1200).await.unwrap();
+    wait_for(&browser, "#status-pages").await;
+    screenshot(&browser, "status-04-settings.png").await;
+    browser.set_window_size(1280, 900).await.unwrap();
+    // Under another address it is added, then deleted (once confirmed).
+    fill(&browser, "#f-slug", "acme-internal").await;
+    click(&browser, "#status-page-form button[type=submit]").await;
+    let second = "#status-pages tbody tr[data-slug=\"acme-internal\"]";
+    wait_for(&browser, second).await;
+    wait_count(&browser, "#status-pages tbody tr", 2).await;
+    let delete = format!("{second} button.danger");
+    click(&browser, &delete).await;
+    assert_eq!(text(&browser, &delete).await, "Confirm: delete");
+    wait_count(&browser, "#status-pages tbody tr", 2).await;
+    click(&browser, &delete).await;
+    wait_count(&browser, "#status-pages tbody tr", 1).await;
+    // At a phone's width nothing sticks out sideways (the list scrolls in its box).
+    browser.set_window_size(390, 844).await.unwrap();
+    wait_for(&browser, "#status-page-form").await;
+    let widths = browser
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert!(widths[0].as_i64() <= widths[1].as_i64(), "{widths}");
+    browser.set_window_size(1280, 900).await.unwrap();
+    // The API has the page, its endpoints in the order shown.
+    let pages: Value = http
+        .get(format!("{base}/v1/status-pages"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(pages.as_array().unwrap().len(), 1, "{pages}");
+    assert_eq!(pages[0]["slug"], "acme");
+    assert_eq!(pages[0]["title"], "Acme <i>services</i>");
+    assert_eq!(pages[0]["endpoint_ids"], json!(ids));
+
+    // Its link opens the public page; it needs no login.
+    click(&browser, &format!("{row} a.public-link")).await;
+    wait_for(&browser, ".endpoint-list").await;
+    assert_eq!(
+        browser.current_url().await.unwrap().as_str(),
+        format!("{base}/status/acme")
+    );
+    browser.delete_all_cookies().await.unwrap();
+    browser.refresh().await.unwrap();
     wait_for(&browser, ".endpoint-list").await;
     assert!(
         browser.get_all_cookies().await.unwrap().is_empty(),

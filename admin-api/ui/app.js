@@ -103,6 +103,7 @@
     ["#/", "Dashboard"],
     ["#/channels", "Channels"],
     ["#/maintenance", "Maintenance"],
+    ["#/status-pages", "Status pages"],
     ["#/members", "Members"],
     ["#/api-keys", "API keys"],
   ];
@@ -365,7 +366,7 @@
   }
 
   /** A hand-drawn SVG sparkline of `values` (null: no data that step). */
-  function sparkline(values, label) {
+  function sparkline(values, label, empty) {
     const w = 120, h = 28, pad = 2;
     const node = svg("svg", { class: "spark", viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none", role: "img" });
     const title = svg("title");
@@ -374,7 +375,7 @@
     const known = values.filter((v) => typeof v === "number");
     if (known.length < 2) {
       const t = svg("text", { x: 2, y: h / 2 + 3, class: "nodata" });
-      t.textContent = "no data yet";
+      t.textContent = empty || "no data yet";
       node.append(t);
       return node;
     }
@@ -399,13 +400,15 @@
 
   class Dashboard {
     constructor() {
-      this.endpoints = new Map(); // id -> { endpoint, live, history }
+      this.endpoints = new Map(); // id -> { endpoint, live, spark }
       this.filter = { text: "", status: "all" };
       this.source = null;
       this.historyTimer = null;
-      this.rows = new Map();
       this.listeners = new Set(); // called with each applied event (the endpoint page)
-      this.stale = new Set(); // ids whose history to reload
+      this.listed = false; // the endpoint list has arrived
+      this.snapshot = false; // the stream's first snapshot has arrived
+      this.sparkAbort = null; // aborts the sparklines request in flight
+      this.sparkAt = 0; // when the sparklines were last asked for
       this.build();
     }
 
@@ -441,29 +444,45 @@
       return item ? item.live : null;
     }
 
+    /** First paint comes from whichever answers first, the stream's snapshot (names and
+     * statuses) or the endpoint list (targets and tags): both are asked at once. The
+     * sparklines, one request for every row, are asked only once both are in, so they
+     * never hold up the first paint. */
     async start() {
-      await this.loadEndpoints();
       this.connect();
-      this.loadHistories();
-      this.historyTimer = setInterval(() => this.loadHistories(), 5 * 60 * 1000);
+      await this.loadEndpoints();
+      this.listed = true;
+      this.maybeSparklines();
+      this.historyTimer = setInterval(() => this.loadSparklines(), 5 * 60 * 1000);
     }
 
     stop() {
       if (this.source) this.source.close();
       this.source = null;
+      if (this.sparkAbort) this.sparkAbort.abort();
       clearInterval(this.historyTimer);
       clearTimeout(this.reloadTimer);
       clearTimeout(this.staleTimer);
     }
 
+    maybeSparklines() {
+      if (this.listed && this.snapshot && !this.sparkAt) this.loadSparklines();
+    }
+
     async loadEndpoints() {
-      const list = await api("GET", "/v1/endpoints");
+      this.listing = true;
+      let list;
+      try {
+        list = await api("GET", "/v1/endpoints");
+      } finally {
+        this.listing = false;
+      }
       const seen = new Set();
       for (const e of list) {
         seen.add(e.id);
         const known = this.endpoints.get(e.id);
         if (known) known.endpoint = e;
-        else this.endpoints.set(e.id, { endpoint: e, live: { status: e.paused ? "paused" : "unknown" }, history: null });
+        else this.endpoints.set(e.id, { endpoint: e, live: { status: e.paused ? "paused" : "unknown" } });
       }
       for (const id of [...this.endpoints.keys()]) if (!seen.has(id)) this.endpoints.delete(id);
       this.render();
@@ -492,55 +511,65 @@
 
     apply(data, full) {
       let unknownIds = false;
+      let stale = false;
       const ids = new Set();
       for (const live of data.endpoints || []) {
         ids.add(live.id);
         const known = this.endpoints.get(live.id);
         if (known) {
-          // A status change means new results: redraw that row's history soon.
-          if (known.live.status !== live.status && live.status !== "paused") this.stale.add(live.id);
+          // A status change means new results: redraw the sparklines soon.
+          if (known.live.status !== live.status && live.status !== "paused") stale = true;
           known.live = live;
           known.endpoint.name = live.name;
         } else {
-          unknownIds = true;
-          this.endpoints.set(live.id, { endpoint: { id: live.id, name: live.name }, live, history: null });
+          unknownIds = !this.listing && this.listed;
+          this.endpoints.set(live.id, { endpoint: { id: live.id, name: live.name }, live });
         }
       }
       for (const id of data.removed || []) this.endpoints.delete(id);
       if (full) for (const id of [...this.endpoints.keys()]) if (!ids.has(id)) this.endpoints.delete(id);
       this.render();
-      if (this.stale.size && !unknownIds) {
+      if (full && !this.snapshot) {
+        this.snapshot = true;
+        this.maybeSparklines();
+      }
+      if (stale && this.sparkAt) {
+        // At most one sparklines request per 10 s, however many changes.
         clearTimeout(this.staleTimer);
-        this.staleTimer = setTimeout(() => {
-          const stale = [...this.stale];
-          this.stale.clear();
-          this.loadHistories(stale).catch(() => {});
-        }, 1000);
+        const wait = Math.max(2000, this.sparkAt + 10000 - Date.now());
+        this.staleTimer = setTimeout(() => this.loadSparklines(), wait);
       }
       for (const listener of this.listeners) listener(data);
       if (unknownIds) {
-        // New endpoints: fetch their details (target, tags) and history, once.
+        // New endpoints: fetch their details (target, tags) and sparklines, once.
         clearTimeout(this.reloadTimer);
-        this.reloadTimer = setTimeout(() => this.loadEndpoints().then(() => this.loadHistories()).catch(() => {}), 500);
+        this.reloadTimer = setTimeout(() => this.loadEndpoints().then(() => this.loadSparklines()).catch(() => {}), 500);
       }
     }
 
-    async loadHistories(only) {
-      const ids = only ? [...only] : [...this.endpoints.keys()];
-      const worker = async () => {
-        while (ids.length) {
-          const id = ids.shift();
-          const item = this.endpoints.get(id);
-          if (!item) continue;
-          try {
-            item.history = await api("GET", `/v1/endpoints/${encodeURIComponent(id)}/history?step=1h`);
-          } catch (_) {
-            item.history = null;
-          }
-          this.renderRow(id);
+    /** Every row's sparkline and uptime in one request (`GET /v1/sparklines`). */
+    async loadSparklines() {
+      if (this.sparkAbort) this.sparkAbort.abort();
+      const abort = new AbortController();
+      this.sparkAbort = abort;
+      this.sparkAt = Date.now();
+      try {
+        const resp = await fetch("/v1/sparklines?step=1h", {
+          credentials: "same-origin", headers: { Accept: "application/json" }, signal: abort.signal,
+        });
+        if (!resp.ok) return;
+        const data = await resp.json();
+        for (const line of data.endpoints || []) {
+          const item = this.endpoints.get(line.id);
+          if (item) item.spark = line;
         }
-      };
-      await Promise.all([worker(), worker(), worker(), worker()]);
+        this.render();
+      } catch (_) {
+        // Aborted (a newer request, or the page went) or unreachable: the rows keep
+        // what they show, and the next request tries again.
+      } finally {
+        if (this.sparkAbort === abort) this.sparkAbort = null;
+      }
     }
 
     visible(item) {
@@ -582,7 +611,6 @@
         (STATUS[a.live.status] || STATUS.unknown).order - (STATUS[b.live.status] || STATUS.unknown).order ||
         String(a.endpoint.name).localeCompare(String(b.endpoint.name)));
       const shown = items.filter((i) => this.visible(i));
-      this.rows = new Map();
       const rows = shown.map((i) => this.row(i));
       this.list.replaceChildren(...rows);
       this.empty.hidden = shown.length > 0;
@@ -592,30 +620,21 @@
         : ["No endpoint matches the filter."]));
     }
 
-    renderRow(id) {
-      const old = this.rows.get(id);
-      const item = this.endpoints.get(id);
-      if (!old || !item || !old.isConnected) return;
-      old.replaceWith(this.row(item));
-    }
-
     row(item) {
-      const { endpoint, live, history } = item;
+      const { endpoint, live, spark } = item;
       const status = live.status in STATUS ? live.status : "unknown";
-      const steps = (history && history.steps) || [];
-      const values = steps.map((s) => (typeof s.p50_ms === "number" ? s.p50_ms : s.mean_ms));
-      const summary = history && history.summary;
-      const p50 = summary && typeof summary.p50_ms === "number" ? `median ${Math.round(summary.p50_ms)} ms` : "no data";
-      const uptime = summary && typeof summary.uptime === "number" ? `${(summary.uptime * 100).toFixed(2)}%` : "–";
+      const values = (spark && spark.values) || [];
+      const p50 = spark && typeof spark.p50_ms === "number" ? `median ${Math.round(spark.p50_ms)} ms` : "no data";
+      const uptime = spark && typeof spark.uptime === "number" ? `${(spark.uptime * 100).toFixed(2)}%` : "–";
       const row = el("li", { class: `row s-${status}`, "data-id": endpoint.id, "data-status": status },
         el("div", { class: "status" }, pill(status)),
         el("div", { class: "main" },
           el("div", { class: "name" }, el("a", { href: `#/endpoints/${encodeURIComponent(endpoint.id)}` }, endpoint.name)),
           el("div", { class: "target" }, target(endpoint.check)),
-          status === "down" && live.error ? el("div", { class: "error" }, live.error) : null),
-        sparkline(values, `Response time, last 24 hours: ${p50}`),
+          status === "down" && live.error ? el("div", { class: "error" }, live.error) : null,
+          status === "degraded" && live.note ? el("div", { class: "note" }, `⚠ ${live.note}`) : null),
+        sparkline(values, `Response time, last 24 hours: ${p50}`, spark ? "no data yet" : "…"),
         el("div", { class: "uptime", title: "Uptime, last 24 hours" }, uptime, el("small", {}, "24 h")));
-      this.rows.set(endpoint.id, row);
       return row;
     }
   }
@@ -693,12 +712,17 @@
     pill, target, page, onLeave, STATUS,
     me: () => me,
     live: () => live(),
-    reloadEndpoints: () => (dashboard ? dashboard.loadEndpoints().then(() => dashboard.loadHistories()) : Promise.resolve()),
+    reloadEndpoints: () => (dashboard ? dashboard.loadEndpoints().then(() => dashboard.loadSparklines()) : Promise.resolve()),
     loadMe,
     rerender: () => route(),
   };
 
   window.addEventListener("hashchange", route);
+  // Leaving the page closes the stream and aborts what is in flight, so the server does
+  // not keep answering a page no one sees; a page back from the back/forward cache
+  // starts its dashboard again.
+  window.addEventListener("pagehide", () => { if (dashboard) dashboard.stop(); });
+  window.addEventListener("pageshow", (ev) => { if (ev.persisted) { stopDashboard(); route(); } });
   document.addEventListener("DOMContentLoaded", async () => {
     // The skip link moves focus; it must not change the hash (that is the router's).
     document.querySelector(".skip").addEventListener("click", (ev) => {

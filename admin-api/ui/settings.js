@@ -1,5 +1,6 @@
 // Scoville's web UI: alert channels (#/channels), maintenance windows (#/maintenance),
-// members and invitations (#/members, #/join/{token}) and API keys (#/api-keys).
+// public status pages (#/status-pages), members and invitations (#/members,
+// #/join/{token}) and API keys (#/api-keys).
 //
 // Rule: user text is only ever put in the page as text (el(), textContent).
 "use strict";
@@ -180,6 +181,101 @@
       canWrite() ? form : null);
   }
 
+  // ---- Status pages -------------------------------------------------------------------
+
+  /** A slug suggested by a title: lower case, `-` between words, at most 64 long. */
+  function slugOf(title) {
+    return title.toLowerCase().normalize("NFKD").replace(/[\u0300-\u036f]/g, "")
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 64).replace(/-+$/, "");
+  }
+
+  async function statusPagesPage() {
+    const [pages, endpoints] = await Promise.all([api("GET", "/v1/status-pages"), api("GET", "/v1/endpoints")]);
+    const names = new Map(endpoints.map((e) => [e.id, e.name]));
+    const byName = [...endpoints].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" }));
+    const editor = el("div", { id: "status-page-editor" });
+    const rows = pages.map((p) => {
+      // Deleted endpoints drop off the public page; an id listed twice shows once.
+      const shown = [...new Set(p.endpoint_ids)].filter((id) => names.has(id));
+      const path = `/status/${enc(p.slug)}`;
+      const edit = el("button", { type: "button", class: "secondary", "data-edit": p.id }, "Edit");
+      edit.addEventListener("click", () => {
+        editor.replaceChildren(pageForm(p));
+        editor.querySelector("[name=title]").focus();
+      });
+      return el("tr", { "data-id": p.id, "data-slug": p.slug },
+        el("th", { scope: "row" }, p.title),
+        el("td", {}, el("a", { href: path, class: "mono public-link", title: "Open the public page" }, path)),
+        el("td", { class: "page-eps", "data-count": shown.length },
+          el("span", { class: "count" }, String(shown.length)),
+          shown.length ? el("span", { class: "msg" }, shown.map((id) => names.get(id)).join(", ")) : null),
+        el("td", { class: "row-actions" }, canWrite() ? [edit,
+          confirmButton("Delete", "Confirm: delete", async () => {
+            await api("DELETE", `/v1/status-pages/${enc(p.id)}`);
+            S.rerender();
+          })] : null));
+    });
+
+    /** The form adding a page, or editing `page`. */
+    function pageForm(page) {
+      // Editing: the page's endpoints first, in its order (the order shown publicly).
+      const order = page ? [...new Set(page.endpoint_ids)].filter((id) => names.has(id)) : [];
+      const items = [...order.map((id) => [id, names.get(id)]),
+        ...byName.filter((e) => !order.includes(e.id)).map((e) => [e.id, e.name])];
+      const form = el("form", { class: "card wide", id: "status-page-form", novalidate: true, "data-editing": page ? page.id : null },
+        el("h2", {}, page ? `Edit “${page.title}”` : "Add a status page"),
+        field("title", "Title", "text", { required: true, maxlength: 200, placeholder: "Acme status" },
+          { value: page ? page.title : "", hint: "Shown publicly, at the top of the page." }),
+        field("slug", "Public address", "text", { required: true, maxlength: 64, placeholder: "acme-status", autocomplete: "off", spellcheck: "false", class: "mono" },
+          { value: page ? page.slug : "", hint: " " }),
+        checkGroup("endpoint_ids", "Endpoints", items, order, "Shown in the order listed here. Anyone with the address sees their names, states, daily uptime and the times of their incidents."),
+        el("p", { class: "form-error", role: "alert" }),
+        el("div", { class: "actions" },
+          el("button", { type: "submit" }, page ? "Save changes" : "Add status page"),
+          page ? el("button", { type: "button", class: "quiet", id: "cancel-edit", onclick: () => editor.replaceChildren(pageForm(null)) }, "Cancel") : null));
+      const title = form.querySelector("[name=title]");
+      const slug = form.querySelector("[name=slug]");
+      // The hint shows the page's address as it is typed.
+      const hint = form.querySelector("#f-slug-hint");
+      const address = () => {
+        const typed = slug.value.trim().toLowerCase();
+        hint.textContent = `3-64 lower-case letters, digits or “-”. The page's address: ${location.origin}/status/${typed || "…"}`;
+      };
+      address();
+      // A new page's slug follows its title until it is typed in.
+      let slugTyped = Boolean(page);
+      slug.addEventListener("input", () => { slugTyped = slug.value !== ""; address(); });
+      title.addEventListener("input", () => {
+        if (!slugTyped) { slug.value = slugOf(title.value); address(); }
+      });
+      onSubmit(form, async () => {
+        const data = new FormData(form);
+        const body = {
+          title: String(data.get("title") || "").trim(),
+          slug: String(data.get("slug") || "").trim(),
+          endpoint_ids: data.getAll("endpoint_ids").map(String),
+        };
+        try {
+          if (page) await api("PUT", `/v1/status-pages/${enc(page.id)}`, body);
+          else await api("POST", "/v1/status-pages", body);
+        } catch (e) {
+          // Another page (maybe another org's) has the address: say so at the field.
+          if (e.status === 409) throw new S.ApiError(422, { error: e.message, field: "slug", reason: "is taken: choose another." });
+          throw e;
+        }
+        S.rerender();
+      });
+      return form;
+    }
+
+    if (canWrite()) editor.replaceChildren(pageForm(null));
+    show("Status pages",
+      el("h1", {}, "Status pages"),
+      el("p", { class: "lead" }, "Public pages showing chosen endpoints' state, 90 days of daily uptime and incidents, without a login. Nothing else of the organization is shown: no addresses, errors or regions."),
+      table("status-pages", ["Title", "Public page", "Endpoints", ""], rows, "No status pages yet."),
+      editor);
+  }
+
   // ---- Members ------------------------------------------------------------------------
 
   const ROLES = [["viewer", "Viewer (read only)"], ["admin", "Admin"], ["owner", "Owner"]];
@@ -325,6 +421,7 @@
 
   S.page(/^#\/channels$/, channelsPage);
   S.page(/^#\/maintenance$/, maintenancePage);
+  S.page(/^#\/status-pages$/, statusPagesPage);
   S.page(/^#\/members$/, membersPage);
   S.page(/^#\/api-keys$/, keysPage);
   S.page(/^#\/join\/([^/]+)$/, joinPage);

@@ -272,6 +272,60 @@ impl HistoryStore for InfluxHistory {
         .boxed()
     }
 
+    fn history_many<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        endpoints: &'a [EndpointId],
+        q: &'a HistoryQuery,
+    ) -> BoxFuture<'a, Result<Vec<History>, HistoryError>> {
+        async move {
+            if endpoints.is_empty() {
+                return Ok(Vec::new());
+            }
+            let measurement = match q.rollup() {
+                Rollup::Minute => ROLLUP_MINUTE,
+                Rollup::Hour => ROLLUP_HOUR,
+            };
+            // One statement for the whole org, a series per (endpoint, region); each
+            // endpoint asked then gets its own rows.
+            let mut params = serde_json::Map::new();
+            params.insert("org".into(), org_id.as_str().into());
+            params.insert("from".into(), (q.from_ms * 1_000_000).into());
+            params.insert("to".into(), (q.to_ms * 1_000_000).into());
+            let region = match &q.region {
+                Some(r) => {
+                    params.insert("region".into(), r.as_str().into());
+                    " AND \"region\" = $region"
+                }
+                None => "",
+            };
+            let sql = format!(
+                "SELECT {ROLLUP_FIELDS} FROM {} WHERE \"org_id\" = $org{region} AND time >= $from \
+                 AND time < $to GROUP BY \"endpoint_id\", \"region\"",
+                self.qualified(measurement)
+            );
+            let result = self.query(&sql, params.into()).await?;
+            let mut by_endpoint: HashMap<&str, Vec<RollupRow>> = HashMap::new();
+            for series in &result.series {
+                let Some(endpoint) = series.tags.get("endpoint_id") else {
+                    continue;
+                };
+                series_rollups(series, by_endpoint.entry(endpoint.as_str()).or_default())?;
+            }
+            Ok(endpoints
+                .iter()
+                .map(|endpoint| {
+                    let rows = by_endpoint
+                        .get(endpoint.as_str())
+                        .cloned()
+                        .unwrap_or_default();
+                    aggregate::history(endpoint, q, rows)
+                })
+                .collect())
+        }
+        .boxed()
+    }
+
     fn daily_counts<'a>(
         &'a self,
         org_id: &'a OrgId,
@@ -460,6 +514,14 @@ fn text(v: &serde_json::Value) -> Option<String> {
 fn rollup_rows(result: &StatementResult) -> Result<Vec<RollupRow>, HistoryError> {
     let mut out = Vec::new();
     for s in &result.series {
+        series_rollups(s, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Rollup rows of one series (one region, or one endpoint's region), appended to `out`.
+fn series_rollups(s: &Series, out: &mut Vec<RollupRow>) -> Result<(), HistoryError> {
+    {
         let region = s.region();
         let [t, c, up, sat, tol, fru, p50, p95, p99, mean] = s.columns([
             "time",
@@ -494,7 +556,7 @@ fn rollup_rows(result: &StatementResult) -> Result<Vec<RollupRow>, HistoryError>
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Raw results of a results query's answer (one series per region).

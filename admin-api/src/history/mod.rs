@@ -640,6 +640,32 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
         .boxed()
     }
 
+    /// [`history`](Self::history) of many endpoints of one org over one query (the
+    /// dashboard's sparklines): one answer per endpoint asked, in the order asked, each
+    /// exactly what `history` answers for it. Adapters read in one round trip; this
+    /// default asks one by one, [`LATEST_AT_ONCE`] at a time.
+    fn history_many<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        endpoints: &'a [EndpointId],
+        q: &'a HistoryQuery,
+    ) -> BoxFuture<'a, Result<Vec<History>, HistoryError>> {
+        use futures::StreamExt;
+        async move {
+            let reads: Vec<BoxFuture<'a, Result<History, HistoryError>>> = endpoints
+                .iter()
+                .map(|endpoint| self.history(org_id, endpoint, q))
+                .collect();
+            futures::stream::iter(reads)
+                .buffered(LATEST_AT_ONCE)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect()
+        }
+        .boxed()
+    }
+
     /// The latest result of each region started at or after `since_ms`, by region.
     fn latest<'a>(
         &'a self,

@@ -324,6 +324,33 @@ impl HistoryStore for SqliteHistory {
         .boxed()
     }
 
+    fn history_many<'a>(
+        &'a self,
+        org_id: &'a OrgId,
+        endpoints: &'a [EndpointId],
+        q: &'a HistoryQuery,
+    ) -> BoxFuture<'a, Result<Vec<History>, HistoryError>> {
+        let org = org_id.to_string();
+        let ids: Vec<String> = endpoints.iter().map(|e| e.to_string()).collect();
+        let query = q.clone();
+        async move {
+            // One trip to the blocking pool: the reads are primary-key range scans.
+            let rows = self
+                .with_conn(move |c| {
+                    ids.iter()
+                        .map(|endpoint| read_rollups(c, &org, endpoint, &query))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await?;
+            Ok(endpoints
+                .iter()
+                .zip(rows)
+                .map(|(endpoint, rows)| aggregate::history(endpoint, q, rows))
+                .collect())
+        }
+        .boxed()
+    }
+
     fn daily_counts<'a>(
         &'a self,
         org_id: &'a OrgId,

@@ -7,8 +7,10 @@
 //!
 //! - `paused`: the endpoint is paused;
 //! - `down`: it has an open incident (the failure service confirmed it);
-//! - `degraded`: some (or all) regions' latest results failed, not (yet) confirmed;
-//! - `up`: every region's latest result is up;
+//! - `degraded`: some (or all) regions' latest results failed, not (yet) confirmed; or
+//!   every result is up but one warns (a certificate expiring within the check's warn or
+//!   critical days), with that warning as the endpoint's `note`;
+//! - `up`: every region's latest result is up, without a warning;
 //! - `unknown`: no result in the last three intervals.
 //!
 //! Bounded: at most [`MAX_STREAMS_PER_ORG`] streams per organization at once (429 past
@@ -83,6 +85,9 @@ pub struct LiveEndpoint {
     pub incident_id: Option<String>,
     /// The open incident's error, when down and known.
     pub error: Option<String>,
+    /// Why an endpoint whose checks pass is still `degraded`, e.g. "certificate expires
+    /// in 9 days".
+    pub note: Option<String>,
 }
 
 /// The data of a `snapshot` or `status` event.
@@ -212,6 +217,7 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
             status: LiveStatus::Unknown,
             incident_id: None,
             error: None,
+            note: None,
         };
         if e.paused {
             live.status = LiveStatus::Paused;
@@ -236,11 +242,35 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
                         EndpointStatus::Degraded | EndpointStatus::Down => LiveStatus::Degraded,
                         EndpointStatus::Unknown => LiveStatus::Unknown,
                     };
+                    if live.status == LiveStatus::Up
+                        && let Some(note) = warning_note(&rows)
+                    {
+                        live.status = LiveStatus::Degraded;
+                        live.note = Some(note);
+                    }
                 }
             }
         }
     }
     Ok(out)
+}
+
+/// The warning of the latest results, if one warns: the result's own message (the
+/// engine writes "certificate expires in N days"), a critical one first.
+fn warning_note(latest: &[crate::history::ResultRow]) -> Option<String> {
+    let warning = latest
+        .iter()
+        .filter(|r| r.outcome == "warning")
+        .min_by_key(|r| r.reason.as_deref() != Some("cert_expiry_critical"))?;
+    Some(if warning.message.trim().is_empty() {
+        match warning.reason.as_deref() {
+            Some(r) if r.starts_with("cert_expiry") => "certificate expiring".to_string(),
+            Some(r) => r.replace('_', " "),
+            None => "warning".to_string(),
+        }
+    } else {
+        warning.message.clone()
+    })
 }
 
 /// What changed from `old` to `new`: `None` when nothing did.
@@ -399,6 +429,7 @@ mod tests {
                 status,
                 incident_id: None,
                 error: None,
+                note: None,
             },
         )
     }

@@ -12,8 +12,10 @@ pub mod incidents;
 pub mod keys;
 pub mod maintenance;
 pub mod members;
+pub mod metrics;
 pub mod probe;
 pub mod service;
+pub mod sparklines;
 pub mod status_pages;
 
 use axum::extract::{FromRequest, Request};
@@ -151,6 +153,7 @@ pub fn table() -> Vec<Route> {
         ),
         r(Method::GET, "/healthz", Public, get(healthz)),
         r(Method::GET, "/readyz", Public, get(readyz)),
+        r(Method::GET, "/metrics", Public, get(metrics::service)),
         r(
             Method::GET,
             "/v1/openapi.json",
@@ -254,6 +257,12 @@ pub fn table() -> Vec<Route> {
             Org,
             get(history::response_time_badge),
         ),
+        r(
+            Method::GET,
+            "/v1/sparklines",
+            Org,
+            get(sparklines::sparklines),
+        ),
         r(Method::GET, "/v1/channels", Org, get(channels::list)),
         r(Method::POST, "/v1/channels", Org, post(channels::create)),
         r(Method::GET, "/v1/channels/{id}", Org, get(channels::get)),
@@ -295,6 +304,12 @@ pub fn table() -> Vec<Route> {
             post(status_pages::create),
         ),
         r(
+            Method::PUT,
+            "/v1/status-pages/{id}",
+            Org,
+            put(status_pages::replace),
+        ),
+        r(
             Method::DELETE,
             "/v1/status-pages/{id}",
             Org,
@@ -305,6 +320,12 @@ pub fn table() -> Vec<Route> {
             "/v1/public/status/{slug}",
             Public,
             get(status_pages::public),
+        ),
+        r(
+            Method::GET,
+            "/v1/metrics/endpoints",
+            Org,
+            get(metrics::endpoints),
         ),
         r(Method::GET, "/v1/incidents", Org, get(incidents::list)),
         r(Method::GET, "/v1/incidents/{id}", Org, get(incidents::get)),

@@ -34,7 +34,7 @@ use crate::error::ApiError;
 use crate::history::{DayCount, EndpointStatus};
 use crate::model::{Endpoint, Invalid, StatusPage, new_id};
 
-/// A new status page.
+/// A status page as written: created (`POST`) or replaced (`PUT`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewStatusPage)]
@@ -202,31 +202,92 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<StatusPage>), ApiError> {
     caller.must_write()?;
     let p: NewPage = super::endpoints::parse_body(&headers, &body)?;
-    let slug = p.slug.trim().to_ascii_lowercase();
-    if !(3..=64).contains(&slug.len())
-        || !slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err(Invalid::new("slug", "must be 3-64 lower-case letters, digits or '-'").into());
-    }
-    let title = p.title.trim().to_string();
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(Invalid::new("title", "must be 1-200 characters").into());
-    }
-    if p.endpoint_ids.is_empty() || p.endpoint_ids.len() > 200 {
-        return Err(Invalid::new("endpoint_ids", "must list 1-200 endpoints").into());
-    }
-    super::endpoints::check_own_endpoints(&state, &caller.org_id, "endpoint_ids", &p.endpoint_ids)
-        .await?;
-    let page = StatusPage {
-        id: new_id("sp_"),
-        slug,
-        title,
-        endpoint_ids: p.endpoint_ids,
-    };
+    let page = p.into_page(&state, &caller.org_id, new_id("sp_")).await?;
     state.store.put_status_page(&caller.org_id, &page).await?;
     Ok((StatusCode::CREATED, Json(page)))
+}
+
+impl NewPage {
+    /// The page with id `id`, checked: 422 naming the field, else the page.
+    async fn into_page(
+        self,
+        state: &AppState,
+        org: &OrgId,
+        id: String,
+    ) -> Result<StatusPage, ApiError> {
+        let slug = self.slug.trim().to_ascii_lowercase();
+        if !(3..=64).contains(&slug.len())
+            || !slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(
+                Invalid::new("slug", "must be 3-64 lower-case letters, digits or '-'").into(),
+            );
+        }
+        let title = self.title.trim().to_string();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err(Invalid::new("title", "must be 1-200 characters").into());
+        }
+        if self.endpoint_ids.is_empty() || self.endpoint_ids.len() > 200 {
+            return Err(Invalid::new("endpoint_ids", "must list 1-200 endpoints").into());
+        }
+        super::endpoints::check_own_endpoints(state, org, "endpoint_ids", &self.endpoint_ids)
+            .await?;
+        Ok(StatusPage {
+            id,
+            slug,
+            title,
+            endpoint_ids: self.endpoint_ids,
+        })
+    }
+}
+
+/// `PUT /v1/status-pages/{id}`: replaces the page's slug, title and endpoints (the old
+/// slug's public answer may still be served for up to 30 s).
+#[utoipa::path(
+    put,
+    path = "/v1/status-pages/{id}",
+    operation_id = "replace_status_page",
+    tag = "status pages",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The page's id.")),
+    request_body = NewPage,
+    responses(
+        (status = 200, description = "The page as replaced.", body = StatusPage),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 409, response = crate::openapi::Conflict),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::Unprocessable),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn replace(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<StatusPage>, ApiError> {
+    // Another org's id is 404 whatever the caller's role or the body.
+    let known = state
+        .store
+        .status_pages(&caller.org_id)
+        .await?
+        .iter()
+        .any(|p| p.id == id);
+    if !known {
+        return Err(ApiError::NotFound);
+    }
+    caller.must_write()?;
+    let p: NewPage = super::endpoints::parse_body(&headers, &body)?;
+    let page = p.into_page(&state, &caller.org_id, id).await?;
+    state.store.put_status_page(&caller.org_id, &page).await?;
+    Ok(Json(page))
 }
 
 /// `DELETE /v1/status-pages/{id}`.
