@@ -55,14 +55,14 @@ impl AppState {
 
 /// The failure service's routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/failures", post(routes::post_failures))
         .route("/v1/degradations", post(routes::post_degradations))
         .route("/v1/changes", post(routes::post_changes))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
-        .with_state(state)
+        .route("/metrics", get(routes::metrics));
+    state.metrics.http.instrument(routes).with_state(state)
 }
 
 /// The failure service bound to `failure.listen`, not yet serving.

@@ -1,10 +1,12 @@
 //! The failure service's Prometheus counters: events handled, notices by kind, store
-//! conflicts (another instance saved first), requests refused by reason.
+//! conflicts (another instance saved first), requests refused by reason, and every
+//! request by route and status class with its latency (the shared [`HttpMetrics`]).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use scoville_core::notice::NoticeKind;
+use scoville_service_kit::metrics::HttpMetrics;
 
 const KINDS: [NoticeKind; 7] = [
     NoticeKind::Down,
@@ -38,6 +40,8 @@ pub struct Metrics {
     notices: [AtomicU64; 7],
     conflicts: AtomicU64,
     refused: [AtomicU64; 4],
+    /// Requests by route and status class, and their latency.
+    pub http: HttpMetrics,
 }
 
 impl Metrics {
@@ -66,11 +70,19 @@ impl Metrics {
     /// The text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP scoville_failure_events_total Events (results, degradations, changes) applied."
+        );
         let _ = writeln!(out, "# TYPE scoville_failure_events_total counter");
         let _ = writeln!(
             out,
             "scoville_failure_events_total {}",
             self.events.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP scoville_failure_notices_total Notices decided, by kind."
         );
         let _ = writeln!(out, "# TYPE scoville_failure_notices_total counter");
         for (i, kind) in KINDS.iter().enumerate() {
@@ -81,11 +93,19 @@ impl Metrics {
                 self.notices[i].load(Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP scoville_failure_store_conflicts_total Saves lost to another writer (read again and re-applied)."
+        );
         let _ = writeln!(out, "# TYPE scoville_failure_store_conflicts_total counter");
         let _ = writeln!(
             out,
             "scoville_failure_store_conflicts_total {}",
             self.conflicts.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP scoville_failure_refused_total Requests refused, by reason."
         );
         let _ = writeln!(out, "# TYPE scoville_failure_refused_total counter");
         for (i, reason) in REFUSALS.iter().enumerate() {
@@ -95,6 +115,7 @@ impl Metrics {
                 self.refused[i].load(Relaxed)
             );
         }
+        out.push_str(&self.http.render_text());
         out
     }
 }

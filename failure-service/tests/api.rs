@@ -345,5 +345,25 @@ async fn health_readiness_and_metrics_answer() {
     assert!(
         text.contains("scoville_failure_notices_total{kind=\"down\"} 1"),
         "{text}"
+    ); // The whole answer is a valid exposition, with the requests by route and class.
+    let parsed = scoville_service_kit::metrics::check::parse(&text)
+        .unwrap_or_else(|e| panic!("/metrics is not a valid exposition: {e}\n{text}"));
+    let labels = [
+        ("route", "/v1/failures"),
+        ("method", "POST"),
+        ("status", "2xx"),
+    ];
+    assert_eq!(
+        parsed.value("scoville_http_requests_total", &labels),
+        Some(1.0),
+        "{text}"
     );
+    for path in ["/healthz", "/readyz"] {
+        let labels = [("route", path), ("method", "GET")];
+        assert_eq!(
+            parsed.value("scoville_http_request_duration_seconds_count", &labels),
+            Some(1.0),
+            "{text}"
+        );
+    }
 }

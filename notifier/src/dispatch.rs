@@ -48,7 +48,7 @@ use crate::dedup::{Claim, ClaimToken, DedupStore};
 use crate::delivery::{Delivery, DeliveryPolicy, deliver};
 use crate::directory::Directory;
 use crate::http::SendContext;
-use crate::metrics::Metrics;
+use crate::metrics::{DeliveryResult, Metrics};
 
 /// Dedup store calls in flight at once for one channel.
 const STORE_CONCURRENCY: usize = 16;
@@ -405,8 +405,21 @@ impl Dispatcher {
                 })
                 .collect(),
         );
+        let started = std::time::Instant::now();
         let delivery = deliver(config, &self.ctx, &msg, &self.policy).await;
         let m = &self.metrics;
+        m.delivery(
+            config.kind(),
+            match &delivery {
+                Delivery::Sent { .. } => DeliveryResult::Sent,
+                Delivery::Failed {
+                    error: SendError::Permanent(_),
+                    ..
+                } => DeliveryResult::FailedPermanent,
+                Delivery::Failed { .. } => DeliveryResult::FailedRetryable,
+            },
+            started.elapsed(),
+        );
         match delivery {
             Delivery::Sent { attempts } => {
                 Metrics::add(&m.attempts, u64::from(attempts));

@@ -160,6 +160,32 @@ secret = "k"
         metrics.contains("scoville_notifier_jobs_total{outcome=\"sent\"} 1"),
         "{metrics}"
     );
+    // A valid exposition: the delivery by channel type and result, the queue's depth (SQS's
+    // attributes) and the requests to the notifier's own routes.
+    let parsed = scoville_service_kit::metrics::check::parse(&metrics)
+        .unwrap_or_else(|e| panic!("/metrics is not a valid exposition: {e}\n{metrics}"));
+    assert_eq!(
+        parsed.value(
+            "scoville_notifier_deliveries_total",
+            &[("channel", "webhook"), ("result", "sent")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        parsed
+            .value("scoville_notifier_queue_depth", &[])
+            .is_some_and(|d| d >= 0.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        parsed.value(
+            "scoville_http_requests_total",
+            &[("route", "/healthz"), ("method", "GET"), ("status", "2xx")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
     assert_eq!(
         http.get(format!("{base}/readyz"))
             .send()

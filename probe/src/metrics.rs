@@ -1,11 +1,13 @@
 //! The probe's own figures as Prometheus counters: checks by outcome and reason, results
 //! delivered, carried over, rejected and dropped per service, rounds and their duration.
-//! Labels are low-cardinality by construction (kinds, reasons and two services).
+//! Labels are low-cardinality by construction (kinds, reasons and two services). The
+//! operator listener's own requests are counted and timed by the shared [`HttpMetrics`].
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use scoville_core::{DownReason, Outcome};
+use scoville_service_kit::metrics::HttpMetrics;
 
 use crate::delivery::Service;
 
@@ -23,6 +25,8 @@ pub struct Metrics {
     rounds_failed: AtomicU64,
     last_round_ms: AtomicU64,
     last_round_ok: AtomicBool,
+    /// Requests to the operator listener ([`crate::server`]).
+    pub http: HttpMetrics,
 }
 
 impl Default for Metrics {
@@ -39,6 +43,7 @@ impl Default for Metrics {
             rounds_failed: AtomicU64::new(0),
             last_round_ms: AtomicU64::new(0),
             last_round_ok: AtomicBool::new(true),
+            http: HttpMetrics::new(),
         }
     }
 }
@@ -186,6 +191,7 @@ impl Metrics {
             "scoville_probe_last_round_seconds {}",
             self.last_round_ms.load(Relaxed) as f64 / 1000.0
         );
+        out.push_str(&self.http.render_text());
         out
     }
 }

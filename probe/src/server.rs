@@ -1,5 +1,6 @@
 //! The probe's small HTTP listener for operators: `GET /healthz` (alive), `GET /readyz`
 //! (the last round could fetch its endpoint list) and `GET /metrics` (Prometheus text).
+//! Its requests are counted by path (only these three; anything else is `unmatched`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +28,11 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let metrics = metrics.clone();
                         async move {
+                            let started = std::time::Instant::now();
+                            let route = match req.uri().path() {
+                                p @ ("/healthz" | "/readyz" | "/metrics") => p,
+                                _ => scoville_service_kit::metrics::UNMATCHED,
+                            };
                             let (status, body, ctype) = match req.uri().path() {
                                 "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
                                 "/readyz" if metrics.ready() => {
@@ -40,7 +46,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
                                 "/metrics" => (
                                     StatusCode::OK,
                                     metrics.render(),
-                                    "text/plain; version=0.0.4",
+                                    scoville_service_kit::metrics::CONTENT_TYPE,
                                 ),
                                 _ => (
                                     StatusCode::NOT_FOUND,
@@ -54,6 +60,9 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<S
                                 "content-type",
                                 hyper::header::HeaderValue::from_static(ctype),
                             );
+                            metrics
+                                .http
+                                .record(route, req.method(), status, started.elapsed());
                             Ok::<_, std::convert::Infallible>(resp)
                         }
                     },

@@ -330,6 +330,23 @@ async fn probe_run_serves_health_and_metrics_where_it_says() {
         "{metrics}"
     );
     assert!(metrics.contains("# TYPE scoville_probe_checks_total counter"));
+    // A valid exposition: the five checks by outcome, and the listener's own requests.
+    let parsed = scoville_service_kit::metrics::check::parse(&metrics)
+        .unwrap_or_else(|e| panic!("/metrics is not a valid exposition: {e}\n{metrics}"));
+    let checks: f64 = parsed
+        .samples("scoville_probe_checks_total", &[])
+        .iter()
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(checks, 5.0, "{metrics}");
+    assert_eq!(
+        parsed.value(
+            "scoville_http_requests_total",
+            &[("route", "/healthz"), ("method", "GET"), ("status", "2xx")]
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
     assert_eq!(
         client
             .get(format!("{base}/readyz"))

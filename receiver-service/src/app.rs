@@ -39,12 +39,12 @@ impl AppState {
 
 /// The receiver's routes.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v1/results", post(routes::post_results))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
-        .route("/metrics", get(routes::metrics))
-        .with_state(state)
+        .route("/metrics", get(routes::metrics));
+    state.metrics.http.instrument(routes).with_state(state)
 }
 
 /// The receiver bound to `receiver.listen`, not yet serving.

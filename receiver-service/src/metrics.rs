@@ -1,8 +1,11 @@
-//! The receiver's Prometheus counters: answers by status class, results queued, batches
-//! refused by reason; the backlog is read from the queue at scrape time.
+//! The receiver's Prometheus counters: results and batches queued, batches refused by
+//! reason, and every request by route and status class with its latency (the shared
+//! [`HttpMetrics`]); the backlog is read from the queue at scrape time.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use scoville_service_kit::metrics::HttpMetrics;
 
 /// Why a batch was refused, as a label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct Metrics {
     batches_accepted: AtomicU64,
     results_queued: AtomicU64,
     refused: [AtomicU64; 5],
+    /// Requests by route and status class, and their latency.
+    pub http: HttpMetrics,
 }
 
 impl Metrics {
@@ -96,6 +101,7 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE scoville_receiver_queue_backlog gauge");
             let _ = writeln!(out, "scoville_receiver_queue_backlog {b}");
         }
+        out.push_str(&self.http.render_text());
         out
     }
 }

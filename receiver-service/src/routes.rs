@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use scoville_core::wire::{BatchAccepted, ResultBatch};
 use scoville_service_kit::http::{BodyError, bearer, read_body};
@@ -86,8 +86,5 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// `GET /metrics`: Prometheus text.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let backlog = state.queue.backlog().await.ok();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(backlog),
-    )
+    scoville_service_kit::metrics::response(state.metrics.render(backlog))
 }

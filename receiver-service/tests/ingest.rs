@@ -201,4 +201,27 @@ async fn a_full_queue_answers_503_with_retry_after_and_keeps_what_it_has() {
         text.contains("scoville_receiver_queue_backlog 20"),
         "{text}"
     );
+    // The whole answer is a valid exposition, with the requests by route and class.
+    let parsed = scoville_service_kit::metrics::check::parse(&text)
+        .unwrap_or_else(|e| panic!("/metrics is not a valid exposition: {e}\n{text}"));
+    for (class, n) in [("2xx", 1.0), ("5xx", 1.0)] {
+        let labels = [
+            ("route", "/v1/results"),
+            ("method", "POST"),
+            ("status", class),
+        ];
+        assert_eq!(
+            parsed.value("scoville_http_requests_total", &labels),
+            Some(n),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        parsed.value(
+            "scoville_http_request_duration_seconds_count",
+            &[("route", "/v1/results"), ("method", "POST")]
+        ),
+        Some(2.0),
+        "{text}"
+    );
 }

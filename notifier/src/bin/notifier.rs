@@ -117,7 +117,7 @@ async fn run(config: &Config) -> anyhow::Result<()> {
     let queue = Arc::new(config.sqs_queue(&aws)?);
     let dedup = config.dedup_store(&aws).await?;
     let metrics = Arc::new(Metrics::default());
-    let worker = config.worker(queue, dedup, Arc::clone(&metrics))?;
+    let worker = config.worker(queue.clone(), dedup, Arc::clone(&metrics))?;
 
     let listener = tokio::net::TcpListener::bind(config.notifier.listen)
         .await
@@ -127,7 +127,7 @@ async fn run(config: &Config) -> anyhow::Result<()> {
     let server = {
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            axum::serve(listener, scoville_notifier::server::router(metrics))
+            axum::serve(listener, scoville_notifier::server::router(metrics, queue))
                 .with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })

@@ -300,6 +300,11 @@ impl JobQueue for MemoryJobQueue {
     fn max_receives(&self) -> u32 {
         self.settings.max_receives
     }
+
+    fn depth(&self) -> BoxFuture<'_, Result<Option<u64>, QueueError>> {
+        let n = self.len() as u64;
+        Box::pin(async move { Ok(Some(n)) })
+    }
 }
 
 #[cfg(test)]

@@ -99,6 +99,13 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug {
 
     /// Receives after which the queue dead-letters a job by itself.
     fn max_receives(&self) -> u32;
+
+    /// Jobs the queue holds (waiting, delayed or being delivered), for `/metrics`;
+    /// approximate where the queue only knows approximately (SQS); `None` when this
+    /// queue cannot tell.
+    fn depth(&self) -> BoxFuture<'_, Result<Option<u64>, QueueError>> {
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// Longest delay SQS accepts for a message's visibility (12 hours).

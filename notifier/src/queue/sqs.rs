@@ -8,6 +8,8 @@
 //!   `ApproximateReceiveCount`. A body that is not a job is moved to the dead-letter
 //!   queue at once (it can never succeed);
 //! - retry later: `ChangeMessageVisibility` (capped at SQS's 12 hours);
+//! - depth (for `/metrics`): `GetQueueAttributes`, the approximate numbers of visible,
+//!   in-flight and delayed messages summed;
 //! - dead letter: the job is sent to `dead_letter_url` with a `reason` attribute and
 //!   deleted from the queue (SQS's own redrive moves jobs received more than
 //!   `maxReceiveCount` times; `max_receives` must equal it). Without a dead-letter URL the
@@ -318,5 +320,31 @@ impl JobQueue for SqsJobQueue {
 
     fn max_receives(&self) -> u32 {
         self.settings.max_receives
+    }
+
+    fn depth(&self) -> BoxFuture<'_, Result<Option<u64>, QueueError>> {
+        Box::pin(async move {
+            use aws_sdk_sqs::types::QueueAttributeName as A;
+            let names = [
+                A::ApproximateNumberOfMessages,
+                A::ApproximateNumberOfMessagesNotVisible,
+                A::ApproximateNumberOfMessagesDelayed,
+            ];
+            let answer = self
+                .client
+                .get_queue_attributes()
+                .queue_url(&self.settings.queue_url)
+                .set_attribute_names(Some(names.to_vec()))
+                .send()
+                .await
+                .map_err(|e| unavailable("GetQueueAttributes", e))?;
+            let attrs = answer.attributes();
+            let total = names
+                .iter()
+                .filter_map(|n| attrs.and_then(|a| a.get(n)))
+                .filter_map(|v| v.parse::<u64>().ok())
+                .sum();
+            Ok(Some(total))
+        })
     }
 }

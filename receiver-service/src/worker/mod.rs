@@ -120,12 +120,27 @@ impl Worker {
     /// minutes without rollups; a minute rolled up early is recomputed from the stored
     /// results when more of them arrive).
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        self.run_inner(shutdown, None).await;
+    }
+
+    /// [`run`](Self::run), but on shutdown it first stores what the queue still holds,
+    /// for at most `within`: an in-process queue (`scoville up`) would lose it with the
+    /// process. Start the shutdown once nothing is added to the queue any more.
+    pub async fn run_then_drain(&self, shutdown: impl Future<Output = ()>, within: Duration) {
+        self.run_inner(shutdown, Some(within)).await;
+    }
+
+    async fn run_inner(&self, shutdown: impl Future<Output = ()>, drain: Option<Duration>) {
         tokio::pin!(shutdown);
         let mut last_pass = Instant::now();
         loop {
             tokio::select! {
                 biased;
                 _ = &mut shutdown => {
+                    if let Some(within) = drain {
+                        let drained = self.drain(within).await;
+                        tracing::info!(entries = drained, "queue drained on shutdown");
+                    }
                     self.rollup_pass(true).await;
                     return;
                 }
@@ -140,6 +155,21 @@ impl Worker {
                 last_pass = Instant::now();
             }
         }
+    }
+
+    /// Steps until a step finds the queue empty or `within` has passed; returns the
+    /// entries stored.
+    pub async fn drain(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        let mut entries = 0;
+        while Instant::now() < deadline {
+            let stats = self.step().await;
+            if stats.entries == 0 {
+                break;
+            }
+            entries += stats.entries;
+        }
+        entries
     }
 
     /// One step: take, write, roll up, acknowledge. Retries (with backoff) until the
