@@ -63,7 +63,19 @@ pub struct Running {
     scope: scoville_core::wire::ProbeScope,
     stop: watch::Sender<bool>,
     tasks: JoinSet<anyhow::Result<()>>,
+    /// Stops the probe loop (after the round in flight); see [`Running::stop`].
+    stop_probe: watch::Sender<bool>,
+    probe_loop: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Stops the receiver's worker, which first stores what its queue holds.
+    stop_worker: watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
 }
+
+/// How long a stop waits for the probe round in flight: a round's window plus its checks'
+/// timeouts fit in a minute and a half.
+const ROUND_IN_FLIGHT: Duration = Duration::from_secs(90);
+/// How long a stop lets the receiver's worker store what is in its in-memory queue.
+const DRAIN_ON_STOP: Duration = Duration::from_secs(60);
 
 fn random_token(prefix: &str) -> String {
     let bytes: [u8; 24] = rand::random();
@@ -215,12 +227,11 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
             });
         }
     }
-    tasks.spawn({
-        let stopped = stopped.clone();
-        async move {
-            worker.run(until(stopped)).await;
-            Ok(())
-        }
+    let (stop_worker, worker_stopped) = watch::channel(false);
+    let worker = tokio::spawn(async move {
+        worker
+            .run_then_drain(until(worker_stopped), DRAIN_ON_STOP)
+            .await;
     });
 
     // The probe.
@@ -235,11 +246,13 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
     probe.failure_service.token = Some(probe_token);
     let settings = probe.settings().context("the probe")?;
     let probe = Arc::new(scoville_probe::Probe::from_config(&probe, None).context("the probe")?);
+    let (stop_probe, probe_stopped) = watch::channel(false);
+    let mut probe_loop = None;
     if let Some(every) = options.probe_interval {
         let (probe, scope) = (probe.clone(), settings.scope.clone());
         let window = every.mul_f64(settings.spread);
-        let mut stopped = stopped.clone();
-        tasks.spawn(async move {
+        let mut stopped = probe_stopped;
+        probe_loop = Some(tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
             loop {
@@ -251,7 +264,7 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
                     tracing::warn!(error = %e, "probe round skipped");
                 }
             }
-        });
+        }));
     }
     Ok(Running {
         admin_url,
@@ -262,6 +275,10 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
         scope: settings.scope,
         stop,
         tasks,
+        stop_probe,
+        probe_loop,
+        stop_worker,
+        worker,
     })
 }
 
@@ -276,12 +293,25 @@ impl Running {
         Ok(summary.endpoints)
     }
 
-    /// Stops every part and waits for them.
+    /// Stops every part and waits for them, in an order that loses no result: first the
+    /// probe loop, after the round in flight has been checked and delivered (at most
+    /// [`ROUND_IN_FLIGHT`]); then the servers, which finish the requests they hold, and
+    /// the notifier; last the receiver's worker, which stores what its in-memory queue
+    /// still holds (at most [`DRAIN_ON_STOP`]) and rolls it up.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop_probe.send(true);
+        if let Some(probe_loop) = self.probe_loop.take() {
+            match tokio::time::timeout(ROUND_IN_FLIGHT, probe_loop).await {
+                Ok(done) => done??,
+                Err(_) => tracing::warn!("the probe round in flight did not end in time"),
+            }
+        }
         let _ = self.stop.send(true);
         while let Some(done) = self.tasks.join_next().await {
             done??;
         }
+        let _ = self.stop_worker.send(true);
+        self.worker.await?;
         Ok(())
     }
 }

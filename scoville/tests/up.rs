@@ -440,3 +440,108 @@ async fn the_binary_serves_prints_how_to_sign_in_and_reloads_its_file_on_sighup(
     assert_eq!(names().await, vec!["Scoville itself", "second"]);
     child.kill().await.unwrap();
 }
+
+/// A stop while a probe round is in flight loses nothing: the round finishes and is
+/// delivered, the servers finish their requests, and the receiver's worker stores what
+/// its in-memory queue still holds before the process goes. Every round that started
+/// once the endpoints existed, the one cut by the stop included, has one result per
+/// endpoint in the SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_probe_round_loses_no_result() {
+    use std::sync::atomic::AtomicUsize;
+    const ENDPOINTS: usize = 40;
+    let dir = TempDir::new("stop");
+    let running = start(&Options {
+        probe_interval: Some(Duration::from_secs(3)),
+        ..options(&dir)
+    })
+    .await
+    .unwrap();
+    let admin = running.admin_url.clone();
+    let first = scoville::first_run::ensure(&admin, "local")
+        .await
+        .unwrap()
+        .unwrap();
+    let http = reqwest::Client::new();
+
+    // A target that answers after 1.5 s, counting requests.
+    let seen = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/slow",
+        axum::routing::get({
+            let seen = seen.clone();
+            move || {
+                let seen = seen.clone();
+                async move {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1_500)).await;
+                    "ok"
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/slow", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    for i in 0..ENDPOINTS {
+        call(
+            &http,
+            reqwest::Method::POST,
+            format!("{admin}/v1/endpoints"),
+            &first.api_key,
+            Some(json!({
+                "name": format!("slow {i}"),
+                "check": {"type": "http", "url": url},
+                "regions": ["local"],
+                "confirm_regions": 1,
+            })),
+        )
+        .await;
+    }
+    let created = scoville_admin_api::app::now_ms();
+    let expected = ENDPOINTS + 1; // and the first start's sample endpoint
+
+    // One whole round after the creations, then stop while the next is in flight.
+    let stored = |db: std::path::PathBuf| {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut stmt = conn
+            .prepare(
+                "SELECT run_id, COUNT(*) FROM check_result WHERE started_at_ms >= ?1 \
+                 GROUP BY run_id ORDER BY MIN(started_at_ms)",
+            )
+            .unwrap();
+        stmt.query_map([created], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+    };
+    let db = running.database.clone();
+    eventually("a whole round stored", Duration::from_secs(30), || {
+        let db = db.clone();
+        async move {
+            stored(db)
+                .iter()
+                .any(|(_, n)| *n as usize == expected)
+                .then_some(())
+        }
+    })
+    .await;
+    let before = seen.load(Ordering::SeqCst);
+    eventually("the next round under way", Duration::from_secs(30), || {
+        let seen = seen.clone();
+        async move { (seen.load(Ordering::SeqCst) > before).then_some(()) }
+    })
+    .await;
+    let stopped = Instant::now();
+    running.stop().await.unwrap();
+    println!("stopped in {:?}", stopped.elapsed());
+
+    let runs = stored(dir.0.join("scoville.db"));
+    assert!(runs.len() >= 2, "{runs:?}");
+    // The first run may have started while the endpoints were being created.
+    for (run, n) in &runs[1..] {
+        assert_eq!(*n as usize, expected, "run {run} lost results: {runs:?}");
+    }
+}

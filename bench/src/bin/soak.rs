@@ -3,10 +3,12 @@
 //! service, notifier, one SQLite file) checking targets on the target farm (this
 //! process: a mix of fast, slow, failing and hanging targets).
 //!
-//! - **Nothing lost**: when the time is up and the last round is stored, every probe
-//!   round that started after the endpoints were created must have stored exactly one
-//!   result per endpoint (counted in the SQLite file after a clean stop); the farm's
-//!   count of requests is printed beside them.
+//! - **Nothing lost**: when the time is up, `scoville up` is stopped with SIGTERM (it
+//!   finishes the round in flight and stores what its queue holds); every probe round
+//!   that started after the endpoints were created, the last one included, must have
+//!   stored exactly one result per endpoint (the ones created here and the first start's
+//!   sample endpoint), counted in the SQLite file; the farm's count of requests is
+//!   printed beside them.
 //! - **Memory flat**: the resident set of the `scoville` process (`VmRSS`), sampled every
 //!   10 s.
 //! - **Answer times stable**: every 10 s, three API reads timed: the endpoint list (all of
@@ -114,6 +116,16 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         .build()?;
     let auth = format!("Bearer {key}");
 
+    // The endpoints already there (the first start's sample endpoint) are checked too.
+    let before: Value = http
+        .get(format!("{base}/v1/endpoints"))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let existing = before.as_array().map_or(0, Vec::len);
+
     // The endpoints, 8 creations at a time.
     let t0 = Instant::now();
     let ids: Vec<String> = futures::stream::iter(0..args.endpoints)
@@ -189,8 +201,7 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(args.sample_s)).await;
     }
 
-    // Let the round in flight finish and its results reach the store, then stop cleanly.
-    tokio::time::sleep(Duration::from_secs(25)).await;
+    // Stop cleanly: `scoville up` finishes the round in flight, then drains its queue.
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -206,7 +217,7 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     let runs: Vec<(String, i64, i64, i64)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
-    let n = i64::try_from(ids.len())?;
+    let n = i64::try_from(ids.len() + existing)?;
     let mut complete = 0;
     let mut bad = Vec::new();
     for (run, rows, distinct, first) in &runs {
