@@ -90,8 +90,13 @@ fn open_connection(path: &Path) -> Result<Connection, HistoryError> {
     .map_err(sql_error)?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(sql_error)?;
-    conn.execute_batch("PRAGMA query_only = ON;")
-        .map_err(sql_error)?;
+    // Reads seek all over a file that grows by every result: a larger page cache and
+    // memory-mapped reads keep the live status of 10,000 endpoints (30,000 seeks) from
+    // slowing down as the file outgrows SQLite's 2 MB default cache.
+    conn.execute_batch(
+        "PRAGMA query_only = ON; PRAGMA cache_size = -32768; PRAGMA mmap_size = 1073741824;",
+    )
+    .map_err(sql_error)?;
     Ok(conn)
 }
 
