@@ -255,7 +255,16 @@ impl Config {
 
     /// An AWS SDK configuration, pointed at `endpoint_url` when given.
     pub async fn aws(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        // Every AWS call is bounded: an endpoint that accepts the connection and stays
+        // silent must not hold a request (the SDK's defaults have no overall timeout;
+        // the fault suite found `POST /v1/failures` waiting on a silent SQS).
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .operation_attempt_timeout(std::time::Duration::from_secs(5))
+            .operation_timeout(std::time::Duration::from_secs(15))
+            .build();
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
         if let Some(url) = endpoint_url {
             loader = loader.endpoint_url(url);
         }

@@ -8,11 +8,14 @@
 //!   and scripted peers.
 //! - [`redis`], [`influx`]: a real redis-server and influxd on free ports, restartable
 //!   for outage tests.
+//! - [`procs`]: the workspace's service binaries as child processes (built once, killed,
+//!   stopped, resumed, restarted), for the fault suites.
 //! - [`browser`]: Debian's headless Chromium driven through chromedriver, for the web
 //!   UI's tests and benchmarks.
 
 pub mod browser;
 pub mod influx;
 pub mod moto;
+pub mod procs;
 pub mod recorder;
 pub mod redis;

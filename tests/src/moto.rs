@@ -72,6 +72,36 @@ impl MotoServer {
         panic!("moto's server did not listen on port {port} within 30 s");
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stops the server with SIGSTOP (an outage: connections are still accepted by the
+    /// kernel but nothing is answered) until [`MotoServer::resume`]; its state is kept.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent.
+    pub fn pause(&self) {
+        self.send("STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT); it answers what waited meanwhile.
+    ///
+    /// # Panics
+    /// When the signal cannot be sent.
+    pub fn resume(&self) {
+        self.send("CONT");
+    }
+
+    fn send(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("running kill: {e}"));
+        assert!(status.success(), "kill -s {signal} moto failed");
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
@@ -92,6 +122,11 @@ impl MotoServer {
 
 impl Drop for MotoServer {
     fn drop(&mut self) {
+        // A stopped process dies of SIGKILL too, but resume it first so no child is left
+        // stopped if the kill raced.
+        let _ = Command::new("kill")
+            .args(["-s", "CONT", &self.child.id().to_string()])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

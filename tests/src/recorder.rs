@@ -2,6 +2,8 @@
 //! (method, path, headers, body, arrival time) and answers from a script of statuses,
 //! headers and bodies (then 200 `ok`). It stands in for third parties no one can run
 //! here (Slack, PagerDuty, ...) and for a peer service whose answers a test scripts.
+//! An answer delay ([`Recorder::set_delay`]) makes it a slow peer: the request is
+//! recorded on arrival, answered only after the delay.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -76,6 +78,8 @@ impl Reply {
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
     script: Mutex<VecDeque<Reply>>,
+    /// How long every answer waits (recorded first).
+    delay: Mutex<Duration>,
 }
 
 /// The recording server; stops when dropped.
@@ -115,6 +119,10 @@ async fn record(
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| Reply::status(200).with_body("ok"));
+    let delay = *shared.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut resp = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
     for (k, v) in reply.headers {
         resp.headers_mut().insert(
@@ -144,6 +152,19 @@ impl Recorder {
             let _ = axum::serve(listener, app).await;
         });
         Self { addr, shared, task }
+    }
+
+    /// A server answering 200 `ok` to everything, each answer `delay` after the
+    /// request arrived (a slow peer; the request is recorded on arrival).
+    pub async fn with_delay(delay: Duration) -> Self {
+        let me = Self::start().await;
+        me.set_delay(delay);
+        me
+    }
+
+    /// Delays every answer from now on by `delay` (zero: answer at once).
+    pub fn set_delay(&self, delay: Duration) {
+        *self.shared.delay.lock().unwrap() = delay;
     }
 
     /// `http://127.0.0.1:<port><path>`.

@@ -1,6 +1,8 @@
-//! A real `redis-server` on a free loopback port, owned by one test (no persistence),
-//! stoppable and restartable on the same port for outage tests; killed when dropped.
-//! `.ci/run` installs Debian's redis-server.
+//! A real `redis-server` on a free loopback port, owned by one test (no persistence, or
+//! an append-only file in its own directory with [`RedisServer::start_persistent`]),
+//! stoppable (SIGKILL or SIGTERM) and restartable on the same port and data for outage
+//! tests; killed (and its data removed) when dropped. `.ci/run` installs Debian's
+//! redis-server.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -13,6 +15,8 @@ pub struct RedisServer {
     /// Its port.
     pub port: u16,
     child: Option<Child>,
+    /// With persistence: the data directory and the `appendfsync` policy.
+    persist: Option<(std::path::PathBuf, String)>,
 }
 
 impl RedisServer {
@@ -23,9 +27,53 @@ impl RedisServer {
             .local_addr()
             .unwrap()
             .port();
-        let mut server = Self { port, child: None };
+        let mut server = Self {
+            port,
+            child: None,
+            persist: None,
+        };
         server.restart();
         server
+    }
+
+    /// Starts a server on a free port with persistence as a production deployment
+    /// configures it: `appendonly yes` (every write in the append-only file, replayed at
+    /// start) with the given `appendfsync` policy (`always`, `everysec`), no RDB
+    /// snapshots, in a directory of its own that restarts keep.
+    pub fn start_persistent(appendfsync: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!("scoville-redis-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = Self {
+            port,
+            child: None,
+            persist: Some((dir, appendfsync.to_string())),
+        };
+        server.restart();
+        server
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Stops it with SIGTERM (Redis flushes its append-only file and exits) and waits.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-s", "TERM", &c.id().to_string()])
+                .status();
+            let _ = c.wait();
+        }
     }
 
     /// `redis://127.0.0.1:<port>/`.
@@ -33,7 +81,7 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Stops it (an outage).
+    /// Stops it (an outage) with SIGKILL: a crash.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -41,11 +89,26 @@ impl RedisServer {
         }
     }
 
-    /// Starts (again) on the same port, with no persistence, and waits for PING.
+    /// Starts (again) on the same port (and data, when persistent), and waits for PING.
     pub fn restart(&mut self) {
         self.stop();
+        let port = self.port.to_string();
+        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--save", ""];
+        match &self.persist {
+            None => args.extend(["--appendonly", "no"]),
+            Some((dir, fsync)) => {
+                args.extend([
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    fsync.as_str(),
+                    "--dir",
+                ]);
+                args.push(dir.to_str().unwrap());
+            }
+        }
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -80,5 +143,8 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+        if let Some((dir, _)) = &self.persist {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

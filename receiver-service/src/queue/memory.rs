@@ -7,7 +7,7 @@
 //! within one process the worker holds on to what it took until it is stored, so nothing
 //! needs redelivery. Dead letters are kept in memory, the newest 10,000.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
-use super::{Period, QueueConsumer, QueueError, QueuedBatch, ResultQueue, Taken};
+use super::{DirtyMark, Period, QueueConsumer, QueueError, QueuedBatch, ResultQueue, Taken};
 
 const MAX_DEAD: usize = 10_000;
 
@@ -35,8 +35,9 @@ struct State {
     in_flight: Vec<(u64, u32)>,
     backlog: u64,
     dead: VecDeque<(String, Bytes)>,
-    dirty_minutes: BTreeSet<i64>,
-    dirty_hours: BTreeSet<i64>,
+    /// Dirty period start -> its mark's version.
+    dirty_minutes: BTreeMap<i64, u64>,
+    dirty_hours: BTreeMap<i64, u64>,
 }
 
 impl MemoryQueue {
@@ -60,7 +61,7 @@ impl MemoryQueue {
 }
 
 impl State {
-    fn dirty(&mut self, period: Period) -> &mut BTreeSet<i64> {
+    fn dirty(&mut self, period: Period) -> &mut BTreeMap<i64, u64> {
         match period {
             Period::Minute => &mut self.dirty_minutes,
             Period::Hour => &mut self.dirty_hours,
@@ -161,30 +162,43 @@ impl QueueConsumer for MemoryQueue {
         period: Period,
         starts: &'a [i64],
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        self.lock().dirty(period).extend(starts.iter().copied());
+        let mut state = self.lock();
+        let marks = state.dirty(period);
+        for s in starts {
+            *marks.entry(*s).or_insert(0) += 1;
+        }
         async { Ok(()) }.boxed()
     }
 
-    fn dirty(&self, period: Period, up_to_ms: i64) -> BoxFuture<'_, Result<Vec<i64>, QueueError>> {
-        let starts: Vec<i64> = self
+    fn dirty(
+        &self,
+        period: Period,
+        up_to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<DirtyMark>, QueueError>> {
+        let marks: Vec<DirtyMark> = self
             .lock()
             .dirty(period)
             .range(..=up_to_ms)
             .take(1000)
-            .copied()
+            .map(|(start, version)| DirtyMark {
+                start: *start,
+                version: *version,
+            })
             .collect();
-        async move { Ok(starts) }.boxed()
+        async move { Ok(marks) }.boxed()
     }
 
     fn clear_dirty<'a>(
         &'a self,
         period: Period,
-        starts: &'a [i64],
+        marks: &'a [DirtyMark],
     ) -> BoxFuture<'a, Result<(), QueueError>> {
         let mut state = self.lock();
         let set = state.dirty(period);
-        for s in starts {
-            set.remove(s);
+        for m in marks {
+            if set.get(&m.start) == Some(&m.version) {
+                set.remove(&m.start);
+            }
         }
         async { Ok(()) }.boxed()
     }

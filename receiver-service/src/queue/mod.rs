@@ -83,15 +83,33 @@ pub trait QueueConsumer: Send + Sync + std::fmt::Debug {
         starts: &'a [i64],
     ) -> BoxFuture<'a, Result<(), QueueError>>;
 
-    /// Dirty periods starting at or before `up_to_ms`, oldest first.
-    fn dirty(&self, period: Period, up_to_ms: i64) -> BoxFuture<'_, Result<Vec<i64>, QueueError>>;
+    /// Dirty periods starting at or before `up_to_ms`, oldest first, with the version of
+    /// their marks.
+    fn dirty(
+        &self,
+        period: Period,
+        up_to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<DirtyMark>, QueueError>>;
 
-    /// Forgets dirty periods whose rollups are recomputed.
+    /// Forgets dirty periods whose rollups are recomputed, each only if it was not marked
+    /// again since [`dirty`](Self::dirty) read it: a lane that stored results in a
+    /// period while another lane recomputed it keeps its mark, so its results are rolled
+    /// up at the next pass (without the version, the second lane's mark was cleared with
+    /// the first's and its results never reached a rollup).
     fn clear_dirty<'a>(
         &'a self,
         period: Period,
-        starts: &'a [i64],
+        marks: &'a [DirtyMark],
     ) -> BoxFuture<'a, Result<(), QueueError>>;
+}
+
+/// A dirty period's start and the version of its mark (bumped by every mark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirtyMark {
+    /// The period's start, Unix ms.
+    pub start: i64,
+    /// How many times it was marked.
+    pub version: u64,
 }
 
 /// A rollup period.

@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use redis::Value;
 
 use super::redis::{RedisConn, backlog_key};
-use super::{Period, QueueConsumer, QueueError, Taken};
+use super::{DirtyMark, Period, QueueConsumer, QueueError, Taken};
 
 const GROUP: &str = "workers";
 
@@ -35,6 +35,42 @@ end
 return total
 ";
 
+/// Marks periods dirty: each start joins the sorted set (score and member) and its
+/// version in the hash is bumped.
+const MARK: &str = r"
+for i = 1, #ARGV do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i])
+  redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+end
+return #ARGV
+";
+
+/// Dirty periods up to ARGV[1] (at most 1,000), oldest first, as start, version pairs
+/// (a mark from before versions existed reads as version 0).
+const DIRTY: &str = r"
+local starts = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1000)
+local out = {}
+for i = 1, #starts do
+  out[#out + 1] = starts[i]
+  out[#out + 1] = redis.call('HGET', KEYS[2], starts[i]) or '0'
+end
+return out
+";
+
+/// Clears the marks given as start, version pairs whose version is still the one read.
+const CLEAR: &str = r"
+local cleared = 0
+for i = 1, #ARGV, 2 do
+  local version = redis.call('HGET', KEYS[2], ARGV[i]) or '0'
+  if version == ARGV[i + 1] then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    cleared = cleared + 1
+  end
+end
+return cleared
+";
+
 /// A worker's consumer of the results stream.
 pub struct RedisConsumer {
     redis: RedisConn,
@@ -42,7 +78,12 @@ pub struct RedisConsumer {
     consumer: String,
     claim_idle: Duration,
     ack: redis::Script,
-    group_ready: tokio::sync::OnceCell<()>,
+    mark: redis::Script,
+    dirty: redis::Script,
+    clear: redis::Script,
+    /// Whether the consumer group is known to exist: set once created, unset when a read
+    /// answers NOGROUP (Redis came back empty), so the next take creates it again.
+    group_ready: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RedisConsumer {
@@ -69,35 +110,20 @@ impl RedisConsumer {
             consumer: consumer.to_string(),
             claim_idle,
             ack: redis::Script::new(ACK),
-            group_ready: tokio::sync::OnceCell::new(),
+            mark: redis::Script::new(MARK),
+            dirty: redis::Script::new(DIRTY),
+            clear: redis::Script::new(CLEAR),
+            group_ready: std::sync::atomic::AtomicBool::new(false),
         })
-    }
-
-    /// ZADD (start as score and member) or ZREM period starts in the dirty set.
-    async fn update_dirty(
-        &self,
-        command: &str,
-        period: Period,
-        starts: &[i64],
-    ) -> Result<(), QueueError> {
-        if starts.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.redis.connection().await?;
-        let mut cmd = redis::cmd(command);
-        cmd.arg(self.dirty_key(period));
-        for s in starts {
-            if command == "ZADD" {
-                cmd.arg(*s);
-            }
-            cmd.arg(*s);
-        }
-        let _: i64 = self.redis.timed(cmd.query_async(&mut conn)).await?;
-        Ok(())
     }
 
     fn dirty_key(&self, period: Period) -> String {
         format!("{}:dirty:{}", self.stream, period.name())
+    }
+
+    /// The hash of the dirty marks' versions.
+    fn dirty_versions_key(&self, period: Period) -> String {
+        format!("{}:dirty:{}:v", self.stream, period.name())
     }
 
     /// The dead-letter stream's key.
@@ -106,29 +132,43 @@ impl RedisConsumer {
     }
 
     async fn ensure_group(&self) -> Result<(), QueueError> {
-        self.group_ready
-            .get_or_try_init(|| async {
-                let mut conn = self.redis.connection().await?;
-                let created: Result<String, QueueError> = self
-                    .redis
-                    .timed(
-                        redis::cmd("XGROUP")
-                            .arg("CREATE")
-                            .arg(&self.stream)
-                            .arg(GROUP)
-                            .arg("0")
-                            .arg("MKSTREAM")
-                            .query_async(&mut conn),
-                    )
-                    .await;
-                match created {
-                    Ok(_) => Ok(()),
-                    Err(QueueError::Unavailable(e)) if e.contains("BUSYGROUP") => Ok(()),
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-            .map(|_| ())
+        use std::sync::atomic::Ordering;
+        if self.group_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let mut conn = self.redis.connection().await?;
+        let created: Result<String, QueueError> = self
+            .redis
+            .timed(
+                redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .arg("0")
+                    .arg("MKSTREAM")
+                    .query_async(&mut conn),
+            )
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(QueueError::Unavailable(e)) if e.contains("BUSYGROUP") => {}
+            Err(e) => return Err(e),
+        }
+        self.group_ready.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Forgets that the group exists when `result` says it does not (NOGROUP: Redis
+    /// restarted without its data), so the next take creates it again.
+    fn watch_group<T>(&self, result: Result<T, QueueError>) -> Result<T, QueueError> {
+        if let Err(QueueError::Unavailable(e)) = &result
+            && e.contains("NOGROUP")
+        {
+            tracing::warn!("the consumer group is gone (Redis lost its data?); creating it again");
+            self.group_ready
+                .store(false, std::sync::atomic::Ordering::Release);
+        }
+        result
     }
 
     async fn read_group(
@@ -260,15 +300,15 @@ impl QueueConsumer for RedisConsumer {
     fn take(&self, max: usize, block: Duration) -> BoxFuture<'_, Result<Vec<Taken>, QueueError>> {
         async move {
             self.ensure_group().await?;
-            let mut taken = self.read_group("0", max, None).await?;
+            let mut taken = self.watch_group(self.read_group("0", max, None).await)?;
             for t in &mut taken {
                 t.deliveries = self.deliveries(&t.id).await.unwrap_or(2);
             }
             if taken.len() < max {
-                taken.extend(self.autoclaim(max - taken.len()).await?);
+                taken.extend(self.watch_group(self.autoclaim(max - taken.len()).await)?);
             }
             if taken.is_empty() {
-                taken = self.read_group(">", max, None).await?;
+                taken = self.watch_group(self.read_group(">", max, None).await)?;
             }
             if taken.is_empty() {
                 // Polling rather than XREADGROUP BLOCK: a blocked call would hold the
@@ -330,26 +370,41 @@ impl QueueConsumer for RedisConsumer {
         period: Period,
         starts: &'a [i64],
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        async move { self.update_dirty("ZADD", period, starts).await }.boxed()
+        async move {
+            if starts.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.redis.connection().await?;
+            let mut invocation = self.mark.key(self.dirty_key(period));
+            invocation.key(self.dirty_versions_key(period));
+            for s in starts {
+                invocation.arg(*s);
+            }
+            let _: i64 = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            Ok(())
+        }
+        .boxed()
     }
 
-    fn dirty(&self, period: Period, up_to_ms: i64) -> BoxFuture<'_, Result<Vec<i64>, QueueError>> {
+    fn dirty(
+        &self,
+        period: Period,
+        up_to_ms: i64,
+    ) -> BoxFuture<'_, Result<Vec<DirtyMark>, QueueError>> {
         async move {
             let mut conn = self.redis.connection().await?;
-            let starts: Vec<i64> = self
-                .redis
-                .timed(
-                    redis::cmd("ZRANGEBYSCORE")
-                        .arg(self.dirty_key(period))
-                        .arg("-inf")
-                        .arg(up_to_ms)
-                        .arg("LIMIT")
-                        .arg(0)
-                        .arg(1000)
-                        .query_async(&mut conn),
-                )
-                .await?;
-            Ok(starts)
+            let mut invocation = self.dirty.key(self.dirty_key(period));
+            invocation
+                .key(self.dirty_versions_key(period))
+                .arg(up_to_ms);
+            let pairs: Vec<i64> = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            Ok(pairs
+                .chunks_exact(2)
+                .map(|p| DirtyMark {
+                    start: p[0],
+                    version: u64::try_from(p[1]).unwrap_or(0),
+                })
+                .collect())
         }
         .boxed()
     }
@@ -357,8 +412,21 @@ impl QueueConsumer for RedisConsumer {
     fn clear_dirty<'a>(
         &'a self,
         period: Period,
-        starts: &'a [i64],
+        marks: &'a [DirtyMark],
     ) -> BoxFuture<'a, Result<(), QueueError>> {
-        async move { self.update_dirty("ZREM", period, starts).await }.boxed()
+        async move {
+            if marks.is_empty() {
+                return Ok(());
+            }
+            let mut conn = self.redis.connection().await?;
+            let mut invocation = self.clear.key(self.dirty_key(period));
+            invocation.key(self.dirty_versions_key(period));
+            for m in marks {
+                invocation.arg(m.start).arg(m.version);
+            }
+            let _: i64 = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            Ok(())
+        }
+        .boxed()
     }
 }

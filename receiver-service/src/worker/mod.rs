@@ -31,7 +31,7 @@ use scoville_core::CheckResult;
 use scoville_core::wire::ResultBatch;
 use tokio::sync::Mutex;
 
-use crate::queue::{Period, QueueConsumer, QueueError};
+use crate::queue::{DirtyMark, Period, QueueConsumer, QueueError};
 use crate::store::{ResultStore, StoreError};
 use crate::trend::TrendAnalyzer;
 
@@ -274,7 +274,7 @@ impl Worker {
             })
             .await;
         for run in contiguous(&minutes, Period::Minute.ms()) {
-            let (from, to) = (run[0], run[run.len() - 1] + Period::Minute.ms());
+            let (from, to) = (run[0].start, run[run.len() - 1].start + Period::Minute.ms());
             if self
                 .retry_store(|| self.store.rollup_minutes(from, to))
                 .await
@@ -295,7 +295,8 @@ impl Worker {
             .retry("dirty hours", || self.queue.dirty(Period::Hour, i64::MAX))
             .await;
         let mut refreshed = self.hours_done.lock().await;
-        for hour in hours {
+        for mark in hours {
+            let hour = mark.start;
             let closed = force || now >= hour + HOUR + settle;
             let fresh = refreshed
                 .get(&hour)
@@ -312,7 +313,7 @@ impl Worker {
                 if closed {
                     self.retry("clear dirty", || {
                         self.queue
-                            .clear_dirty(Period::Hour, std::slice::from_ref(&hour))
+                            .clear_dirty(Period::Hour, std::slice::from_ref(&mark))
                     })
                     .await;
                 }
@@ -369,11 +370,11 @@ fn now_ms() -> i64 {
 }
 
 /// Splits sorted period starts into runs of consecutive periods.
-fn contiguous(starts: &[i64], period: i64) -> Vec<&[i64]> {
+fn contiguous(starts: &[DirtyMark], period: i64) -> Vec<&[DirtyMark]> {
     let mut runs = Vec::new();
     let mut begin = 0;
     for i in 1..=starts.len() {
-        if i == starts.len() || starts[i] != starts[i - 1] + period {
+        if i == starts.len() || starts[i].start != starts[i - 1].start + period {
             if begin < i {
                 runs.push(&starts[begin..i]);
             }
