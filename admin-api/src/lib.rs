@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod probe_list;
 pub mod routes;
 pub mod store;
+pub mod transfer;
 pub mod ui;
 
 pub use app::{AppState, router};

@@ -79,6 +79,8 @@ use crate::routes;
         routes::history::uptime_badge,
         routes::history::response_time_badge,
         routes::sparklines::sparklines,
+        routes::transfer::export,
+        routes::transfer::import,
         routes::channels::list,
         routes::channels::create,
         routes::channels::get,

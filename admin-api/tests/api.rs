@@ -1323,10 +1323,37 @@ async fn incidents_list_newest_first_with_their_timeline_and_flag_the_probe_list
         )
         .await;
     assert!(other["incidents"].as_array().unwrap().is_empty());
+    // The same list as CSV: a header and a row per incident, newest first.
+    let (status, csv, _) = api
+        .call(
+            Method::GET,
+            "/v1/incidents?format=csv",
+            Cred::Key(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = csv.as_str().unwrap_or_else(|| panic!("CSV text: {csv}"));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[0].starts_with("id,endpoint_id,status,started_at,"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{},{},open,", a.incident_id, a.endpoint_id)),
+        "{csv}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("{old},{},resolved,", a.endpoint_id)),
+        "{csv}"
+    );
+    assert!(lines[2].contains(",660000,"), "{csv}");
     for (query, field) in [
         ("status=maybe", "status"),
         ("limit=0", "limit"),
         ("after=x", "after"),
+        ("format=xml", "format"),
     ] {
         let (status, answer, _) = api
             .call(

@@ -6,79 +6,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support_http;
 
 use scoville_admin_api::app::now_ms;
-use scoville_admin_api::history::sqlite::SqliteHistory;
-use scoville_admin_api::store::sqlite::SqliteAdmin;
-use scoville_admin_api::{AppState, router};
 use scoville_core::{
     CheckReport, CheckResult, DownReason, EndpointId, OrgId, Outcome, Region, RunId, Timings,
     WarningReason,
 };
 use scoville_receiver_service::store::ResultStore;
 use scoville_receiver_service::store::sqlite::SqliteStore;
-use scoville_service_kit::auth::TokenSet;
-use scoville_service_kit::http::Server;
-use serde_json::{Value, json};
+use serde_json::Value;
+use support_http::{REGIONS, create, get, serve, sign_up};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
-const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
-
-struct Account {
-    cookie: String,
-    org: OrgId,
-}
-
-async fn sign_up(http: &reqwest::Client, base: &str, email: &str) -> Account {
-    let r = http
-        .post(format!("{base}/v1/signup"))
-        .json(&json!({"email": email, "password": "correct horse battery", "org_name": email}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("scoville_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string();
-    let cookie = format!("scoville_session={session}");
-    let me: Value = get(http, &format!("{base}/v1/me"), &cookie).await;
-    Account {
-        cookie,
-        org: OrgId::parse(me["org_id"].as_str().unwrap()).unwrap(),
-    }
-}
-
-async fn get(http: &reqwest::Client, url: &str, cookie: &str) -> Value {
-    let r = http.get(url).header("cookie", cookie).send().await.unwrap();
-    assert_eq!(r.status(), 200, "{url}");
-    r.json().await.unwrap()
-}
-
-async fn create(http: &reqwest::Client, base: &str, a: &Account, name: &str) -> EndpointId {
-    let r = http
-        .post(format!("{base}/v1/endpoints"))
-        .header("cookie", &a.cookie)
-        .json(&json!({
-            "name": name,
-            "check": {"type": "http", "url": format!("https://{name}.example.com/")},
-            "regions": REGIONS,
-            "confirm_regions": 1,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let v: Value = r.json().await.unwrap();
-    EndpointId::parse(v["id"].as_str().unwrap()).unwrap()
-}
 
 fn result(
     org: &OrgId,
@@ -127,19 +68,9 @@ fn result(
 async fn live_statuses_and_sparklines_read_what_the_dashboard_draws() {
     let dir = std::env::temp_dir().join(format!("scoville-live-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let admin = Arc::new(SqliteAdmin::open(&dir.join("admin.db")).unwrap());
     let results_path = dir.join("results.db");
     let writer = SqliteStore::open(&results_path).unwrap();
-    let history = Arc::new(SqliteHistory::open(&results_path).unwrap());
-    let state = AppState::new(admin, TokenSet::new(Vec::new()), 3_600_000, false)
-        .await
-        .unwrap()
-        .with_history(history);
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router(state))
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    tokio::spawn(server.run_until(std::future::pending::<()>()));
+    let base = serve(&dir, Some(&results_path)).await;
     let http = reqwest::Client::new();
 
     let a = sign_up(&http, &base, "a@example.com").await;

@@ -10,18 +10,30 @@
 //! `batch_max` jobs) before dispatching, which is what lets a storm become a few digests
 //! instead of hundreds of messages. A lone alert waits at most `gather` longer.
 //!
+//! **Cycles overlap.** While a cycle delivers (a slow channel can hold its cycle for its
+//! attempts, timeouts and backoff: 40 s for a webhook answering after 30 s), the worker
+//! keeps receiving, and up to [`CYCLES_IN_FLIGHT`] cycles are delivered at once: a slow
+//! channel holds up its own jobs, never the next alerts of the other channels.
+//!
 //! The queue's visibility timeout must exceed one cycle (`gather` plus the longest
 //! delivery: attempts, backoff and pace waits), or jobs come back while still being
 //! handled; dedup keeps that from sending twice, but it wastes receives.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use tokio::time::Instant;
 
 use crate::dispatch::{Dispatcher, Incoming, Outcome};
 use crate::queue::{JobQueue, QueueError, ReceivedJob};
+
+/// At most this many received batches are delivered at once by [`Worker::run`].
+pub const CYCLES_IN_FLIGHT: usize = 4;
 
 /// Worker settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,30 +202,58 @@ impl Worker {
         }
     }
 
-    /// Runs cycles until `stop` completes. Stopping interrupts a receive, never a
-    /// delivery: a batch once received is delivered and settled first. Queue errors are
-    /// logged and retried with backoff up to 30 s.
+    /// Runs cycles until `stop` completes, up to [`CYCLES_IN_FLIGHT`] batches delivered
+    /// at once while the next is received. Stopping interrupts a receive, never a
+    /// delivery: every batch once received is delivered and settled first. Queue errors
+    /// are logged and retried with backoff up to 30 s.
     pub async fn run(&self, stop: impl Future<Output = ()>) {
+        type Receiving<'a> =
+            Pin<Box<dyn Future<Output = Result<Vec<ReceivedJob>, QueueError>> + 'a>>;
         tokio::pin!(stop);
         let mut pause = Duration::from_millis(500);
+        let mut delivering = FuturesUnordered::new();
+        // A receive in progress is kept across loop turns (never dropped half-way, which
+        // would leave its jobs invisible until their visibility timeout).
+        let mut receiving: Option<Receiving<'_>> = None;
+        let mut stopping = false;
         loop {
-            let received = tokio::select! {
+            if receiving.is_none() && !stopping && delivering.len() < CYCLES_IN_FLIGHT {
+                receiving = Some(Box::pin(self.receive_batch()));
+            }
+            if stopping && delivering.is_empty() {
+                return;
+            }
+            tokio::select! {
                 biased;
-                _ = &mut stop => return,
-                r = self.receive_batch() => r,
-            };
-            match received {
-                Ok(batch) => {
-                    pause = Duration::from_millis(500);
-                    self.process(batch).await;
+                _ = &mut stop, if !stopping => {
+                    stopping = true;
+                    receiving = None;
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, pause_ms = pause.as_millis() as u64, "notification queue unavailable");
-                    tokio::select! {
-                        _ = &mut stop => return,
-                        _ = tokio::time::sleep(pause) => {}
+                Some(_) = delivering.next(), if !delivering.is_empty() => {}
+                received = async {
+                    match receiving.as_mut() {
+                        Some(r) => r.await,
+                        None => std::future::pending().await,
                     }
-                    pause = (pause * 2).min(Duration::from_secs(30));
+                }, if receiving.is_some() => {
+                    receiving = None;
+                    match received {
+                        Ok(batch) => {
+                            pause = Duration::from_millis(500);
+                            if !batch.is_empty() {
+                                delivering.push(self.process(batch));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, pause_ms = pause.as_millis() as u64, "notification queue unavailable");
+                            let wait = pause;
+                            pause = (pause * 2).min(Duration::from_secs(30));
+                            receiving = Some(Box::pin(async move {
+                                tokio::time::sleep(wait).await;
+                                Ok(Vec::new())
+                            }));
+                        }
+                    }
                 }
             }
         }

@@ -235,7 +235,7 @@ fn num(v: Option<f64>) -> String {
 
 /// Text a spreadsheet must not run as a formula: a leading `=`, `+`, `-`, `@`, tab or
 /// carriage return gets a `'` in front (OWASP's advice for CSV injection).
-fn csv_text(s: &str) -> String {
+pub(crate) fn csv_text(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
@@ -244,7 +244,7 @@ fn csv_text(s: &str) -> String {
 }
 
 /// Appends one CSV record, quoting the fields that need it.
-fn row(out: &mut String, cells: &[String]) {
+pub(crate) fn row(out: &mut String, cells: &[String]) {
     for (i, c) in cells.iter().enumerate() {
         if i > 0 {
             out.push(',');

@@ -15,6 +15,8 @@ use serde::Serialize;
 use crate::app::{AppState, now_ms};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::history::format_time;
+use crate::history::render::{CSV, Format, Rendered, csv_text, row};
 use crate::model::Invalid;
 
 /// Whether an incident is open.
@@ -150,9 +152,11 @@ fn unavailable(e: scoville_incident_log::LogError) -> ApiError {
         ("status" = Option<String>, Query, pattern = "^(open|resolved|all)$", description = "`open`, `resolved` or `all` (the default)."),
         ("after" = Option<String>, Query, description = "The previous page's `next_after` (`<confirmed_at_ms>,<id>`): the incidents after it."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "At most this many (50 by default)."),
+        ("format" = Option<String>, Query, pattern = "^\\s*([Jj][Ss][Oo][Nn]|[Cc][Ss][Vv])?\\s*$", description = "`json` or `csv`, any case (empty: the `Accept` header's choice, else JSON). CSV has no paging link: ask with `after` from the last row."),
     ),
     responses(
-        (status = 200, description = "The organization's incidents, newest confirmation first.", body = IncidentPage),
+        (status = 200, description = "The organization's incidents, newest confirmation first.",
+            content((IncidentPage = "application/json"), (String = "text/csv"))),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 404, response = crate::openapi::NotFound),
@@ -164,7 +168,14 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<IncidentPage>, ApiError> {
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(&params, accept)
+        .map_err(|e| ApiError::Invalid(Invalid::new(e.path, e.message)))?;
     let mut query = IncidentQuery {
         limit: 50,
         ..IncidentQuery::default()
@@ -201,9 +212,10 @@ pub async fn list(
                     .filter(|l| (1..=500).contains(l))
                     .ok_or_else(|| Invalid::new("limit", "must be between 1 and 500"))?;
             }
+            "format" => {}
             other => {
                 return Err(ApiError::BadRequest(format!(
-                    "unknown query parameter {other:?}: endpoint_id, status, after and limit are known"
+                    "unknown query parameter {other:?}: endpoint_id, status, after, limit and format are known"
                 )));
             }
         }
@@ -220,13 +232,53 @@ pub async fn list(
         })
         .flatten();
     let now = now_ms();
-    Ok(Json(IncidentPage {
-        incidents: found
-            .into_iter()
-            .map(|i| IncidentView::of(i, now))
-            .collect(),
-        next_after,
-    }))
+    let incidents: Vec<IncidentView> = found
+        .into_iter()
+        .map(|i| IncidentView::of(i, now))
+        .collect();
+    Ok(match format {
+        Format::Json => Json(IncidentPage {
+            incidents,
+            next_after,
+        })
+        .into_response(),
+        Format::Csv => incidents_csv(&incidents).into_response(),
+    })
+}
+
+/// The header row of the incidents' CSV.
+pub const INCIDENTS_CSV_HEADER: &str = "id,endpoint_id,status,started_at,started_at_ms,confirmed_at_ms,resolved_at_ms,duration_ms,regions,error";
+
+/// Incidents as CSV (RFC 4180; text a spreadsheet could run as a formula is defused).
+fn incidents_csv(incidents: &[IncidentView]) -> Rendered {
+    let mut out = String::with_capacity(128 + incidents.len() * 160);
+    out.push_str(INCIDENTS_CSV_HEADER);
+    out.push_str("\r\n");
+    for i in incidents {
+        let regions: Vec<&str> = i.regions.iter().map(|r| r.as_str()).collect();
+        let cells = [
+            csv_text(&i.id),
+            csv_text(i.endpoint_id.as_str()),
+            serde_json::to_value(i.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            format_time(i.started_at_ms),
+            i.started_at_ms.to_string(),
+            i.confirmed_at_ms.to_string(),
+            i.resolved_at_ms.map(|t| t.to_string()).unwrap_or_default(),
+            i.duration_ms.to_string(),
+            regions.join(" "),
+            csv_text(i.error.as_deref().unwrap_or("")),
+        ];
+        row(&mut out, &cells);
+    }
+    Rendered {
+        content_type: CSV,
+        cache_control: None,
+        content_disposition: Some("attachment; filename=\"incidents.csv\"".to_string()),
+        body: out,
+    }
 }
 
 /// `GET /v1/incidents/{id}`.

@@ -17,6 +17,7 @@ pub mod probe;
 pub mod service;
 pub mod sparklines;
 pub mod status_pages;
+pub mod transfer;
 
 use axum::extract::{FromRequest, Request};
 use axum::http::{Method, StatusCode};
@@ -256,6 +257,15 @@ pub fn table() -> Vec<Route> {
             "/v1/endpoints/{id}/badge/response-time",
             Org,
             get(history::response_time_badge),
+        ),
+        r(Method::GET, "/v1/export", Org, get(transfer::export)),
+        r(
+            Method::POST,
+            "/v1/import",
+            Org,
+            post(transfer::import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::transfer::MAX_IMPORT_BYTES,
+            )),
         ),
         r(
             Method::GET,
