@@ -21,6 +21,20 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<T, ApiError> {
+    let value = json_body(headers, body, MAX_BODY)?;
+    scoville_core::parse::from_value(value).map_err(|e| {
+        let field = if e.path == "." { String::new() } else { e.path };
+        ApiError::Invalid(Invalid::new(field, e.message))
+    })
+}
+
+/// A JSON body of at most `max` bytes: 415 without a JSON content type, 413 over the
+/// limit, 400 when it is not JSON.
+pub(crate) fn json_body(
+    headers: &HeaderMap,
+    body: &Bytes,
+    max: usize,
+) -> Result<serde_json::Value, ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -28,17 +42,13 @@ pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
     if !json {
         return Err(ApiError::UnsupportedMediaType);
     }
-    if body.len() > MAX_BODY {
+    if body.len() > max {
         return Err(ApiError::PayloadTooLarge(format!(
-            "the body is larger than {MAX_BODY} bytes"
+            "the body is larger than {max} bytes"
         )));
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
-    scoville_core::parse::from_value(value).map_err(|e| {
-        let field = if e.path == "." { String::new() } else { e.path };
-        ApiError::Invalid(Invalid::new(field, e.message))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))
 }
 
 /// Refuses (422, naming `<field>[i]`) an id that is not an endpoint of `org`.

@@ -115,25 +115,12 @@ pub async fn import(
     body: Bytes,
 ) -> Result<Json<ImportReport>, ApiError> {
     caller.must_write()?;
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    if body.len() > MAX_IMPORT_BYTES {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "the file is larger than {MAX_IMPORT_BYTES} bytes; split it"
-        )));
-    }
+    let file = super::endpoints::json_body(&headers, &body, MAX_IMPORT_BYTES)?;
     let dry_run = match params.get("dry_run").map(|s| s.trim()) {
         None | Some("" | "false") => false,
         Some("true") => true,
         Some(_) => return Err(Invalid::new("dry_run", "must be true or false").into()),
     };
-    let file: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
     let existing = state.store.endpoints(&caller.org_id).await?;
     let regions: Vec<String> = match params.get("regions").map(|s| s.trim()) {
         Some(list) if !list.is_empty() => list
