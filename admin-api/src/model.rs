@@ -194,12 +194,20 @@ pub struct Endpoint {
 impl Endpoint {
     /// Its incident policy.
     pub fn policy(&self) -> IncidentPolicy {
+        // The certificate thresholds are the check's own (HTTP and TLS checks say them).
+        let cert = match &self.check {
+            scoville_core::CheckSpec::Http(c) => c.cert_expiry,
+            scoville_core::CheckSpec::Tls(c) => c.cert_expiry,
+            _ => scoville_core::check_spec::CertExpiry::default(),
+        };
         IncidentPolicy {
             failure_threshold: self.failure_threshold,
             recovery_threshold: self.recovery_threshold,
             confirm_regions: self.confirm_regions,
             round_ms: i64::from(self.interval_s) * 1000,
             window_ms: (i64::from(self.interval_s) * 1000 * 5).max(300_000),
+            cert_warn_days: u32::from(cert.warn_days()),
+            cert_critical_days: u32::from(cert.critical_days()),
             ..IncidentPolicy::default()
         }
     }
@@ -361,4 +369,38 @@ pub fn new_id(prefix: &str) -> String {
 /// prefix that says what it is.
 pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(check: serde_json::Value) -> Endpoint {
+        let input: EndpointInput = serde_json::from_value(serde_json::json!({
+            "name": "shop", "check": check, "regions": ["eu-west-1"], "confirm_regions": 1,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        input
+            .into_endpoint(
+                EndpointId::parse("ep_1").unwrap_or_else(|e| panic!("{e}")),
+                OrgId::parse("org_1").unwrap_or_else(|e| panic!("{e}")),
+            )
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn the_policy_takes_the_checks_certificate_thresholds() {
+        let e = endpoint(
+            serde_json::json!({"type": "http", "url": "https://a.example/",
+            "cert_expiry": {"warn_days": 30, "critical_days": 7}}),
+        );
+        let p = e.policy();
+        assert_eq!((p.cert_warn_days, p.cert_critical_days), (30, 7));
+        let e = endpoint(serde_json::json!({"type": "tls", "host": "a.example",
+            "cert_expiry": {"warn_days": 21, "critical_days": 2}}));
+        assert_eq!(e.policy().cert_critical_days, 2);
+        let e = endpoint(serde_json::json!({"type": "tcp", "host": "a.example", "port": 22}));
+        let p = e.policy();
+        assert_eq!((p.cert_warn_days, p.cert_critical_days), (14, 3));
+    }
 }

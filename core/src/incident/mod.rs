@@ -31,7 +31,8 @@
 //! people hear where it settled. During maintenance the state keeps moving and notices
 //! are muted; if it is still down when maintenance ends, one "down" notice follows.
 //! Degradations, an expiring certificate and content changes are their own notices, once
-//! per episode, certificate or content.
+//! per episode, certificate or content; a certificate is announced once when it comes
+//! within `cert_warn_days` of its expiry and once more within `cert_critical_days`.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -63,6 +64,8 @@ pub struct IncidentPolicy {
     pub settle_ms: i64,
     /// A certificate expiring within this many days gets a notice.
     pub cert_warn_days: u32,
+    /// ... and another, marked critical, within this many.
+    pub cert_critical_days: u32,
 }
 
 impl Default for IncidentPolicy {
@@ -81,6 +84,7 @@ impl Default for IncidentPolicy {
             flap_window_ms: 60 * 60_000,
             settle_ms: 30 * 60_000,
             cert_warn_days: 14,
+            cert_critical_days: 3,
         }
     }
 }
@@ -316,6 +320,9 @@ pub struct EndpointIncidents {
     transitions: VecDeque<i64>,
     flapping: bool,
     cert_notified: Option<i64>,
+    /// The certificate (by expiry) announced as critical.
+    #[serde(default)]
+    cert_critical_notified: Option<i64>,
     body_hash: Option<String>,
     recent_degradations: VecDeque<String>,
 }
@@ -572,24 +579,41 @@ impl EndpointIncidents {
         let Some(expires) = o.cert_expires_at_ms else {
             return;
         };
-        let warn = i64::from(policy.cert_warn_days) * 86_400_000;
-        if expires - o.started_at_ms > warn || self.cert_notified == Some(expires) || muted {
+        if muted {
             return;
         }
-        self.cert_notified = Some(expires);
+        let left = expires - o.started_at_ms;
+        let critical = left <= i64::from(policy.cert_critical_days) * 86_400_000;
+        let warn = left <= i64::from(policy.cert_warn_days) * 86_400_000;
+        // Once per threshold and certificate: the warning, then the critical notice (a
+        // certificate first seen already within the critical days gets the critical one
+        // only).
+        let id = if critical && self.cert_critical_notified != Some(expires) {
+            self.cert_critical_notified = Some(expires);
+            self.cert_notified = Some(expires);
+            format!(
+                "{}/certificate/{expires}/critical",
+                ctx.endpoint_id.as_str()
+            )
+        } else if warn && !critical && self.cert_notified != Some(expires) {
+            self.cert_notified = Some(expires);
+            format!("{}/certificate/{expires}", ctx.endpoint_id.as_str())
+        } else {
+            return;
+        };
         let mut n = notice(
             ctx,
             NoticeKind::CertificateExpiring,
             o.started_at_ms,
             o.started_at_ms,
         );
-        n.incident_id = format!("{}/certificate/{expires}", ctx.endpoint_id.as_str());
+        n.incident_id = id;
         n.regions = vec![o.region.clone()];
-        let days = (expires - o.started_at_ms).div_euclid(86_400_000);
-        n.detail = Some(if days < 0 {
-            "the certificate has expired".to_string()
-        } else {
-            format!("the certificate expires in {days} days")
+        let days = left.div_euclid(86_400_000);
+        n.detail = Some(match (days < 0, critical) {
+            (true, _) => "the certificate has expired".to_string(),
+            (false, true) => format!("critical: the certificate expires in {days} days"),
+            (false, false) => format!("the certificate expires in {days} days"),
         });
         out.push(n);
     }

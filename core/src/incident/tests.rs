@@ -302,7 +302,49 @@ fn degradations_certificates_and_changes_are_their_own_notices_once_each() {
         Some("the certificate expires in 5 days")
     );
     o.scheduled_at_ms += MIN;
-    assert!(m.apply(&policy, &ctx(), &Event::Check(o), false).is_empty());
+    assert!(
+        m.apply(&policy, &ctx(), &Event::Check(o.clone()), false)
+            .is_empty()
+    );
+    // Two days later it is within the critical days: one more notice, marked, with its
+    // own id (so the notifier does not take it for the first); then nothing.
+    o.started_at_ms += 2 * 86_400_000 + 2000;
+    o.scheduled_at_ms += 2 * 86_400_000;
+    let c = m.apply(&policy, &ctx(), &Event::Check(o.clone()), false);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(
+        c[0].detail.as_deref(),
+        Some("critical: the certificate expires in 2 days")
+    );
+    assert!(c[0].incident_id.ends_with("/critical"));
+    o.scheduled_at_ms += MIN;
+    assert!(
+        m.apply(&policy, &ctx(), &Event::Check(o.clone()), false)
+            .is_empty()
+    );
+    // A renewed certificate that expires in 4 days (within warn, not critical): its own
+    // warning.
+    o.cert_expires_at_ms = Some(o.started_at_ms + 4 * 86_400_000 + 1000);
+    o.scheduled_at_ms += MIN;
+    let c = m.apply(&policy, &ctx(), &Event::Check(o.clone()), false);
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        c[0].detail.as_deref(),
+        Some("the certificate expires in 4 days")
+    );
+    // One first seen within the critical days gets the critical notice only.
+    let mut fresh = EndpointIncidents::default();
+    let mut late = obs(0, 0, true);
+    late.cert_expires_at_ms = Some(late.started_at_ms + 86_400_000 + 1000);
+    let c = fresh.apply(&policy, &ctx(), &Event::Check(late.clone()), false);
+    assert_eq!(c.len(), 1);
+    assert!(c[0].detail.as_deref().unwrap().starts_with("critical"));
+    late.scheduled_at_ms += MIN;
+    assert!(
+        fresh
+            .apply(&policy, &ctx(), &Event::Check(late), false)
+            .is_empty()
+    );
 
     let change = |hash: &str| Event::Change {
         region: region(0),
