@@ -176,6 +176,8 @@ impl Worker {
             }
             Outcome::Retry { reason, .. } if r.receive_count >= self.queue.max_receives() => {
                 report.dead_lettered += 1;
+                // The dispatcher counted this last try as a retry; the job ends here.
+                crate::metrics::Metrics::add(&self.dispatcher.metrics().jobs_dead_lettered, 1);
                 let reason = format!("gave up after {} deliveries: {reason}", r.receive_count);
                 self.queue.dead_letter(r, &reason).await
             }

@@ -73,6 +73,7 @@ async fn retries_continue_across_receives_then_dead_letter() {
         fast_policy(2),
         fast_grouping(),
     );
+    let d_metrics = d.metrics().clone();
     let w = worker(queue.clone(), d, 100);
     queue.send(&[job("h", 1)]).await.unwrap();
     let mut reports = Vec::new();
@@ -83,6 +84,12 @@ async fn retries_continue_across_receives_then_dead_letter() {
     assert_eq!(reports[0].retried, 1);
     assert_eq!(reports[1].retried, 1);
     assert_eq!(reports[2].dead_lettered, 1, "{reports:?}");
+    assert!(
+        d_metrics
+            .render()
+            .contains("scoville_notifier_jobs_total{outcome=\"dead_lettered\"} 1\n"),
+        "a job that used up its receives counts as dead-lettered"
+    );
     assert_eq!(rec.count(), 6);
     let dead = queue.dead_letters();
     assert_eq!(dead.len(), 1);

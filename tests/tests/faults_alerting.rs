@@ -1324,8 +1324,7 @@ async fn slow_webhook_channel_holds_up_no_one() {
             && reason.contains("gave up after 2 deliveries"),
         || format!("the dead letter: {body} (reason {reason:?})"),
     );
-    // The notifier's own count says otherwise (a finding, reported, not asserted): a job
-    // dead-lettered for having used its receives is counted as "retried" there.
+    // The notifier's own count agrees (it used to count such a job as retried only).
     let counted = stack
         .metric(
             &stack.notifier_url,
@@ -1334,6 +1333,9 @@ async fn slow_webhook_channel_holds_up_no_one() {
         .await
         .unwrap();
     eprintln!("scoville_notifier_jobs_total{{outcome=\"dead_lettered\"}} = {counted}");
+    stack.check(counted >= 1, || {
+        format!("scoville_notifier_jobs_total{{outcome=\"dead_lettered\"}} = {counted}")
+    });
 
     // Nothing doubled on the fast channels: one notice per incident each.
     let notices = webhook_notices(&fast_hook.requests());
