@@ -35,6 +35,8 @@ struct State {
     in_flight: Vec<(u64, u32)>,
     backlog: u64,
     dead: VecDeque<(String, Bytes)>,
+    /// Until when the rollup lock is held, if it is.
+    rollup_lock_until: Option<std::time::Instant>,
     /// Dirty period start -> its mark's version.
     dirty_minutes: BTreeMap<i64, u64>,
     dirty_hours: BTreeMap<i64, u64>,
@@ -186,6 +188,21 @@ impl QueueConsumer for MemoryQueue {
             })
             .collect();
         async move { Ok(marks) }.boxed()
+    }
+
+    fn lock_rollups(&self, ttl: Duration) -> BoxFuture<'_, Result<bool, QueueError>> {
+        let now = std::time::Instant::now();
+        let mut state = self.lock();
+        let free = state.rollup_lock_until.is_none_or(|until| until <= now);
+        if free {
+            state.rollup_lock_until = Some(now + ttl);
+        }
+        async move { Ok(free) }.boxed()
+    }
+
+    fn unlock_rollups(&self) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.lock().rollup_lock_until = None;
+        async { Ok(()) }.boxed()
     }
 
     fn clear_dirty<'a>(

@@ -101,6 +101,15 @@ pub trait QueueConsumer: Send + Sync + std::fmt::Debug {
         period: Period,
         marks: &'a [DirtyMark],
     ) -> BoxFuture<'a, Result<(), QueueError>>;
+
+    /// Takes the rollup lock for at most `ttl`: one rollup pass at a time across the
+    /// lanes and workers of a queue (two passes recomputing one period at once could
+    /// write a stale rollup over a fresh one, and the fresh pass would then clear the
+    /// mark). False when another pass holds it.
+    fn lock_rollups(&self, ttl: Duration) -> BoxFuture<'_, Result<bool, QueueError>>;
+
+    /// Releases the rollup lock if this consumer holds it.
+    fn unlock_rollups(&self) -> BoxFuture<'_, Result<(), QueueError>>;
 }
 
 /// A dirty period's start and the version of its mark (bumped by every mark).

@@ -71,6 +71,26 @@ end
 return cleared
 ";
 
+/// Takes the rollup lock KEYS[1] for ARGV[1] (the consumer) for ARGV[2] ms when it is
+/// free or already ARGV[1]'s (a consumer restarted after a crash takes back its own lock
+/// instead of waiting for it to expire).
+const LOCK: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// Releases the rollup lock KEYS[1] if ARGV[1] holds it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 /// A worker's consumer of the results stream.
 pub struct RedisConsumer {
     redis: RedisConn,
@@ -81,6 +101,8 @@ pub struct RedisConsumer {
     mark: redis::Script,
     dirty: redis::Script,
     clear: redis::Script,
+    lock: redis::Script,
+    unlock: redis::Script,
     /// Whether the consumer group is known to exist: set once created, unset when a read
     /// answers NOGROUP (Redis came back empty), so the next take creates it again.
     group_ready: std::sync::atomic::AtomicBool,
@@ -113,12 +135,19 @@ impl RedisConsumer {
             mark: redis::Script::new(MARK),
             dirty: redis::Script::new(DIRTY),
             clear: redis::Script::new(CLEAR),
+            lock: redis::Script::new(LOCK),
+            unlock: redis::Script::new(UNLOCK),
             group_ready: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     fn dirty_key(&self, period: Period) -> String {
         format!("{}:dirty:{}", self.stream, period.name())
+    }
+
+    /// The rollup lock's key (its value: the holding consumer's name).
+    fn rollup_lock_key(&self) -> String {
+        format!("{}:rollup-lock", self.stream)
     }
 
     /// The hash of the dirty marks' versions.
@@ -405,6 +434,30 @@ impl QueueConsumer for RedisConsumer {
                     version: u64::try_from(p[1]).unwrap_or(0),
                 })
                 .collect())
+        }
+        .boxed()
+    }
+
+    fn lock_rollups(&self, ttl: Duration) -> BoxFuture<'_, Result<bool, QueueError>> {
+        async move {
+            let mut conn = self.redis.connection().await?;
+            let mut invocation = self.lock.key(self.rollup_lock_key());
+            invocation
+                .arg(&self.consumer)
+                .arg(ttl.as_millis().max(1) as u64);
+            let taken: i64 = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            Ok(taken == 1)
+        }
+        .boxed()
+    }
+
+    fn unlock_rollups(&self) -> BoxFuture<'_, Result<(), QueueError>> {
+        async move {
+            let mut conn = self.redis.connection().await?;
+            let mut invocation = self.unlock.key(self.rollup_lock_key());
+            invocation.arg(&self.consumer);
+            let _: i64 = self.redis.timed(invocation.invoke_async(&mut conn)).await?;
+            Ok(())
         }
         .boxed()
     }

@@ -90,6 +90,10 @@ pub struct Worker {
 }
 
 const HOUR: i64 = 3_600_000;
+/// How long a rollup pass may hold the lock before another may start: a pass normally
+/// takes well under a second; a crashed holder's lock frees by this (or at once when the
+/// same consumer comes back).
+const ROLLUP_LOCK_TTL: Duration = Duration::from_secs(60);
 
 impl Worker {
     /// A worker draining `queue` into `store`.
@@ -261,6 +265,23 @@ impl Worker {
     /// Recomputes the rollups of dirty periods that are due; with `force`, of every dirty
     /// period (tests, and a worker's last pass before stopping).
     pub async fn rollup_pass(&self, force: bool) {
+        // One pass at a time across lanes and workers (see `lock_rollups`); a lane that
+        // finds it taken leaves the marks to the pass under way.
+        match self.queue.lock_rollups(ROLLUP_LOCK_TTL).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "rollup lock unavailable; pass skipped");
+                return;
+            }
+        }
+        self.rollup_pass_locked(force).await;
+        if let Err(e) = self.queue.unlock_rollups().await {
+            tracing::warn!(error = %e, "rollup lock not released; it expires");
+        }
+    }
+
+    async fn rollup_pass_locked(&self, force: bool) {
         let now = now_ms();
         let settle = self.settings.settle.as_millis() as i64;
         let horizon = if force {
