@@ -58,7 +58,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -66,7 +66,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use scoville_service_kit::auth::TokenHash;
-use scoville_tests::moto::{MotoServer, REGION};
+use scoville_tests::moto::MotoServer;
+use scoville_tests::procs::{bin, binaries, child_env, free_port, tails};
 use scoville_tests::recorder::{Recorded, Recorder};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -77,97 +78,6 @@ const PROBE_TOKEN: &str = "faults-probe-token-0123456789abcdef";
 const SERVICE_TOKEN: &str = "faults-service-token-0123456789abcdef";
 /// The one probe region.
 const PROBE_REGION: &str = "eu-west-1";
-
-// ---------------------------------------------------------------------------------
-// Binaries (as in e2e.rs)
-
-/// The binaries these tests run: (package, binary).
-const BINARIES: &[(&str, &str)] = &[
-    ("scoville-admin-api", "admin-api"),
-    ("scoville-receiver-service", "receiver"),
-    ("scoville-failure-service", "failure-service"),
-    ("scoville-notifier", "notifier"),
-    ("scoville-probe", "probe"),
-];
-
-/// Brings the binaries up to date in the target directory and profile this test was
-/// built with, once, and returns the directory holding them. As in `e2e.rs`: built the
-/// way `cargo test --no-run --workspace` builds them (same feature unification as the
-/// suite's own build), so after `cargo nextest run --workspace` this is a no-op.
-fn binaries() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from <target>/<profile>/deps")
-            .to_path_buf();
-        let target_dir = profile_dir
-            .parent()
-            .expect("<target>/<profile>")
-            .to_path_buf();
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the workspace root");
-        let mut build = Command::new(env!("CARGO"));
-        // Without the variables Cargo and nextest set for this test (see e2e.rs: ring's
-        // build script tracks CARGO_MANIFEST_DIR).
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            if [
-                "CARGO_MANIFEST_",
-                "CARGO_PKG_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-            ]
-            .iter()
-            .any(|p| k.starts_with(p))
-                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&&*k)
-            {
-                build.env_remove(&*k);
-            }
-        }
-        build
-            .current_dir(workspace)
-            .args([
-                "test",
-                "--no-run",
-                "--locked",
-                "--workspace",
-                "--target-dir",
-            ])
-            .arg(&target_dir);
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(other) => {
-                build.args(["--profile", other]);
-            }
-        }
-        let started = std::time::Instant::now();
-        let status = build
-            .status()
-            .unwrap_or_else(|e| panic!("running cargo: {e}"));
-        assert!(status.success(), "building the services failed");
-        eprintln!("binaries ready in {:?}", started.elapsed());
-        for (package, bin) in BINARIES {
-            let path = profile_dir.join(bin);
-            assert!(
-                path.exists(),
-                "{} ({package}) was not built",
-                path.display()
-            );
-        }
-        profile_dir
-    })
-}
-
-fn bin(name: &str) -> PathBuf {
-    binaries().join(name)
-}
 
 // ---------------------------------------------------------------------------------
 // Targets
@@ -224,7 +134,8 @@ impl Targets {
 }
 
 // ---------------------------------------------------------------------------------
-// Service processes (as in e2e.rs)
+// Service processes (logs appended across restarts; the shared `procs::Service`
+// rewrites stdout at each start)
 
 /// A service process with its stdout and stderr in files; killed when dropped.
 #[derive(Debug)]
@@ -239,23 +150,6 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The environment every child gets: AWS credentials and region for moto, no stray
-/// `SCOVILLE_*` overrides from the caller's environment, and info logs.
-fn child_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("SCOVILLE_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "info,aws_config=warn,aws_smithy_runtime=warn")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL");
 }
 
 /// Starts `name` with `args`, stdout and stderr into `dir/<name>.out|.err` (appended, so
@@ -284,32 +178,6 @@ fn spawn(dir: &Path, name: &'static str, binary: &str, args: &[&str]) -> Service
         child,
         stdout,
     }
-}
-
-/// The tail of every log file in `dir`.
-fn tails(dir: &Path, lines: usize) -> String {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("out" | "err")));
-    files.sort();
-    let mut out = String::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        let from = all.len().saturating_sub(lines);
-        out.push_str(&format!(
-            "\n===== {} ({} lines, last {}) =====\n",
-            path.file_name().unwrap().to_string_lossy(),
-            all.len(),
-            all.len() - from
-        ));
-        for l in &all[from..] {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
 }
 
 /// Waits until `service` printed a line starting with `prefix` (the last such line, as
@@ -344,14 +212,6 @@ fn unix_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A counter's or gauge's value in a Prometheus text page, summed over the lines whose
