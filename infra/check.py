@@ -31,6 +31,7 @@ DATA_TYPES = {
     "AWS::CloudWatch::Alarm",
     "AWS::Logs::LogGroup",
     "AWS::IAM::Role",
+    "AWS::IAM::ManagedPolicy",
 }
 
 

@@ -25,7 +25,7 @@
 set -euo pipefail
 
 SHARD_CAPACITY=10000
-BINS=(receiver-lambda failure-lambda admin-lambda notifier-lambda probe-lambda)
+BINS=(receiver-lambda failure-lambda admin-lambda heartbeat-sweep-lambda notifier-lambda probe-lambda)
 
 regions=""
 home=""

@@ -52,6 +52,8 @@ pub struct AppState {
     pub public_pages: Arc<crate::routes::status_pages::PublicPageCache>,
     /// Requests by route template and status class, and their latency (`GET /metrics`).
     pub http_metrics: scoville_service_kit::metrics::HttpMetrics,
+    /// Heartbeat pings and sweeps (none: their routes answer 503).
+    pub heartbeats: Option<crate::heartbeat::Heartbeats>,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ impl AppState {
             .map_err(|e| crate::error::ApiError::Unavailable(e.to_string()))?,
             history: None,
             incidents: None,
+            heartbeats: None,
         })
     }
 
@@ -103,6 +106,12 @@ impl AppState {
         let mut s = (*self.settings).clone();
         s.public_url = url.trim_end_matches('/').to_string();
         self.settings = Arc::new(s);
+        self
+    }
+
+    /// Takes heartbeat pings.
+    pub fn with_heartbeats(mut self, heartbeats: crate::heartbeat::Heartbeats) -> Self {
+        self.heartbeats = Some(heartbeats);
         self
     }
 
@@ -137,6 +146,7 @@ impl AppState {
         .await?
         .with_history(history)
         .with_incidents(config.incidents().await?)
+        .with_heartbeats(config.heartbeats().await?)
         .with_service_tokens(config.service_tokens()?)
         .with_public_url(&config.admin.public_url);
         Ok(if config.admin.allow_private_channels {
@@ -170,6 +180,17 @@ pub type Application = scoville_service_kit::http::Server;
 /// Binds `admin.listen` and builds the state.
 pub async fn build(config: &Config) -> anyhow::Result<Application> {
     let state = AppState::from_config(config).await?;
+    // The heartbeat sweep runs beside the server for as long as the runtime does.
+    if let Some(h) = state.heartbeats.clone().filter(|h| h.forwards())
+        && config.heartbeat.sweep_every_s > 0
+    {
+        tokio::spawn(crate::heartbeat::sweep::run(
+            h,
+            state.store.clone(),
+            std::time::Duration::from_secs(config.heartbeat.sweep_every_s),
+            std::future::pending(),
+        ));
+    }
     Ok(Application::bind(config.admin.listen, router(state)).await?)
 }
 

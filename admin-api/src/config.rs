@@ -26,8 +26,40 @@ pub struct Config {
     pub history: HistorySection,
     /// Where incidents are read (the log the failure service writes).
     pub incidents: IncidentsSection,
+    /// Heartbeat (push) checks: where their results go.
+    pub heartbeat: HeartbeatSection,
     /// Logging.
     pub log: LogSection,
+}
+
+/// `[heartbeat]`: where heartbeat results go (as a probe's do). Without `receiver_url`,
+/// `failure_url` and `token`, pings answer 503 and nothing is swept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatSection {
+    /// The receiver's base URL.
+    pub receiver_url: Option<String>,
+    /// The failure service's base URL.
+    pub failure_url: Option<String>,
+    /// A probe token both accept (`SCOVILLE_HEARTBEAT__TOKEN`).
+    pub token: Option<String>,
+    /// Seconds between sweeps in a long-running server; 0: none (AWS calls
+    /// `POST /v1/service/heartbeats/sweep` on a schedule instead).
+    pub sweep_every_s: u64,
+    /// Timeout of each hand-over, ms.
+    pub timeout_ms: u64,
+}
+
+impl Default for HeartbeatSection {
+    fn default() -> Self {
+        Self {
+            receiver_url: None,
+            failure_url: None,
+            token: None,
+            sweep_every_s: 60,
+            timeout_ms: 10_000,
+        }
+    }
 }
 
 /// Which history store.
@@ -267,6 +299,43 @@ impl Config {
                 Arc::new(log)
             }
         })
+    }
+
+    /// Heartbeats: their store (beside the admin store: the same SQLite file or
+    /// DynamoDB table) and where their results go.
+    pub async fn heartbeats(&self) -> Result<crate::heartbeat::Heartbeats, ConfigError> {
+        use crate::heartbeat::forward::Forwarder;
+        use crate::heartbeat::store::HeartbeatStore;
+        let h = &self.heartbeat;
+        if h.timeout_ms == 0 || h.timeout_ms > 60_000 {
+            return Err(err("heartbeat.timeout_ms", "must be between 1 and 60000"));
+        }
+        let set = |v: &Option<String>| v.as_deref().filter(|v| !v.trim().is_empty()).map(str::to_string);
+        let forward = match (set(&h.receiver_url), set(&h.failure_url), set(&h.token)) {
+            (Some(r), Some(f), Some(t)) => Some(
+                Forwarder::new(&r, &f, &t, Duration::from_millis(h.timeout_ms))
+                    .map_err(|e| err("heartbeat.receiver_url", e.to_string()))?,
+            ),
+            (None, None, None) => None,
+            _ => {
+                return Err(err(
+                    "heartbeat",
+                    "receiver_url, failure_url and token go together",
+                ));
+            }
+        };
+        let store: Arc<dyn HeartbeatStore> = match self.store.kind {
+            StoreKind::Sqlite => Arc::new(
+                crate::heartbeat::sqlite::SqliteHeartbeats::open(&self.admin.sqlite_path)
+                    .map_err(|e| err("admin.sqlite_path", e.to_string()))?,
+            ),
+            StoreKind::Dynamodb => Arc::new(crate::heartbeat::dynamodb::DynamoHeartbeats::new(
+                self.dynamodb_client().await,
+                self.store.table.clone(),
+                Duration::from_millis(self.store.timeout_ms),
+            )),
+        };
+        Ok(crate::heartbeat::Heartbeats::new(store, forward))
     }
 
     /// The store: SQLite, or DynamoDB (the table created first with

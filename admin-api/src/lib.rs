@@ -9,15 +9,19 @@
 //! - [`store`]: the store port and its SQLite adapter.
 //! - [`history`]: reading history (per-step rollups, summaries, raw results, badges)
 //!   from InfluxDB or SQLite.
+//! - [`heartbeat`]: heartbeat (push) checks: pings, tokens, the sweep.
 //! - [`openapi`]: the OpenAPI document served at `GET /v1/openapi.json`.
 //! - [`ui`]: the web UI's assets, served at `/` and `/ui/...`.
 //! - [`config`], [`error`].
 
 pub mod app;
 pub mod auth;
+pub mod backoff;
 pub mod config;
 pub mod error;
+pub mod heartbeat;
 pub mod history;
+pub mod hook;
 pub mod model;
 pub mod openapi;
 pub mod probe_list;

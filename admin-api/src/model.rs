@@ -6,6 +6,8 @@ use scoville_core::incident::IncidentPolicy;
 use scoville_core::{ApdexT, CheckSpec, EndpointId, OrgId, Region};
 use serde::{Deserialize, Serialize};
 
+use crate::backoff::Backoff;
+
 /// A field that does not hold: answered with 422.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -189,6 +191,15 @@ pub struct Endpoint {
     pub channels: Vec<String>,
     /// Paused endpoints are not checked.
     pub paused: bool,
+    /// Checked less often while down for long (see [`crate::backoff`]); none: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+    /// A heartbeat endpoint's ping URL, only in the answer that creates the endpoint or
+    /// issues a new token (`POST /v1/endpoints/{id}/ping-token`): the token is stored
+    /// hashed, so it is shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none", skip_deserializing)]
+    #[schema(read_only)]
+    pub ping_url: Option<String>,
 }
 
 impl Endpoint {
@@ -200,6 +211,11 @@ impl Endpoint {
             scoville_core::CheckSpec::Tls(c) => c.cert_expiry,
             _ => scoville_core::check_spec::CertExpiry::default(),
         };
+        // So are the domain's (opt-in; without it no result carries a domain expiry).
+        let domain = self.check.domain_expiry().unwrap_or_default();
+        if let scoville_core::CheckSpec::Heartbeat(h) = &self.check {
+            return crate::heartbeat::policy(h);
+        }
         IncidentPolicy {
             failure_threshold: self.failure_threshold,
             recovery_threshold: self.recovery_threshold,
@@ -208,6 +224,8 @@ impl Endpoint {
             window_ms: (i64::from(self.interval_s) * 1000 * 5).max(300_000),
             cert_warn_days: u32::from(cert.warn_days()),
             cert_critical_days: u32::from(cert.critical_days()),
+            domain_warn_days: u32::from(domain.warn_days()),
+            domain_critical_days: u32::from(domain.critical_days()),
             ..IncidentPolicy::default()
         }
     }
@@ -222,8 +240,9 @@ pub struct EndpointInput {
     name: String,
     /// What to check.
     check: CheckSpec,
-    /// Where from: 1-16 regions, each once.
-    #[schema(min_items = 1, max_items = 16)]
+    /// Where from: 1-16 regions, each once (left out for heartbeats, which are pushed).
+    #[schema(max_items = 16)]
+    #[serde(default)]
     regions: Vec<Region>,
     /// Seconds between checks.
     #[serde(default = "default_interval")]
@@ -259,6 +278,12 @@ pub struct EndpointInput {
     /// Paused endpoints are not checked.
     #[serde(default)]
     paused: bool,
+    /// Check less often while down for long: after `after_s` seconds of an open
+    /// incident, every `interval_s × factor^k` seconds (k grows every `after_s`), at most
+    /// `max_interval_s`; back to `interval_s` as soon as a check succeeds or the incident
+    /// closes. Off when absent; `{}` takes the defaults.
+    #[serde(default)]
+    backoff: Option<Backoff>,
 }
 
 fn default_interval() -> u32 {
@@ -281,11 +306,26 @@ impl EndpointInput {
         if name.is_empty() || name.chars().count() > 200 {
             return Err(Invalid::new("name", "must be 1-200 characters"));
         }
-        if self.regions.is_empty() || self.regions.len() > 16 {
+        let heartbeat = matches!(self.check, CheckSpec::Heartbeat(_));
+        let mut regions = self.regions;
+        let mut confirm_regions = self.confirm_regions;
+        if heartbeat {
+            // Pushed, not probed: one pseudo-region, confirmed by itself.
+            let push = crate::heartbeat::region();
+            if regions.iter().any(|r| *r != push) {
+                return Err(Invalid::new(
+                    "regions",
+                    "a heartbeat is pushed by the job, not checked from regions: leave it out",
+                ));
+            }
+            regions = vec![push];
+            confirm_regions = 1;
+        }
+        if regions.is_empty() || regions.len() > 16 {
             return Err(Invalid::new("regions", "must list 1-16 regions"));
         }
-        for (i, r) in self.regions.iter().enumerate() {
-            if self.regions[..i].contains(r) {
+        for (i, r) in regions.iter().enumerate() {
+            if regions[..i].contains(r) {
                 return Err(Invalid::new(format!("regions[{i}]"), "is listed twice"));
             }
         }
@@ -306,32 +346,43 @@ impl EndpointInput {
                 return Err(Invalid::new(field, "must be between 1 and 50"));
             }
         }
-        if self.confirm_regions == 0 || self.confirm_regions as usize > self.regions.len() {
+        if confirm_regions == 0 || confirm_regions as usize > regions.len() {
             return Err(Invalid::new(
                 "confirm_regions",
                 format!(
                     "must be between 1 and the {} regions listed",
-                    self.regions.len()
+                    regions.len()
                 ),
             ));
         }
         check_labels("tags", &self.tags, 20, 64)?;
         check_labels("channels", &self.channels, 20, 64)?;
+        if let Some(b) = &self.backoff {
+            if heartbeat {
+                return Err(Invalid::new(
+                    "backoff",
+                    "does not apply to heartbeat checks (they are pushed, not probed)",
+                ));
+            }
+            b.check(self.interval_s)?;
+        }
         Ok(Endpoint {
             id,
             org_id,
             name,
             check: self.check,
-            regions: self.regions,
+            regions,
             interval_s: self.interval_s,
             apdex_t_ms: self.apdex_t_ms,
             mean_limit_ms: self.mean_limit_ms,
             failure_threshold: self.failure_threshold,
             recovery_threshold: self.recovery_threshold,
-            confirm_regions: self.confirm_regions,
+            confirm_regions,
             tags: self.tags,
             channels: self.channels,
             paused: self.paused,
+            backoff: self.backoff,
+            ping_url: None,
         })
     }
 }
@@ -402,5 +453,21 @@ mod tests {
         let e = endpoint(serde_json::json!({"type": "tcp", "host": "a.example", "port": 22}));
         let p = e.policy();
         assert_eq!((p.cert_warn_days, p.cert_critical_days), (14, 3));
+    }
+
+    #[test]
+    fn the_policy_takes_the_checks_domain_thresholds() {
+        let e = endpoint(
+            serde_json::json!({"type": "http", "url": "https://a.example/",
+            "domain_expiry": {"warn_days": 45, "critical_days": 10}}),
+        );
+        let p = e.policy();
+        assert_eq!((p.domain_warn_days, p.domain_critical_days), (45, 10));
+        let e =
+            endpoint(serde_json::json!({"type": "tls", "host": "a.example", "domain_expiry": {}}));
+        let p = e.policy();
+        assert_eq!((p.domain_warn_days, p.domain_critical_days), (30, 7));
+        let e = endpoint(serde_json::json!({"type": "http", "url": "https://a.example/"}));
+        assert_eq!(e.policy().domain_warn_days, 30);
     }
 }

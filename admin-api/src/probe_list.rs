@@ -12,8 +12,14 @@
 //!   most every [`OPEN_MAX_AGE`], and are flagged while a page is written: an incident
 //!   confirmed now is flagged in the list within that time, so the probes start sending
 //!   the endpoint's successes (what closes it) at their next round.
+//! - Backoff ([`crate::backoff`]): with the open incidents come their confirmation times
+//!   and, for endpoints that opted in, whether any region's latest result since the
+//!   confirmation is a success (one bulk history read per organization with such
+//!   endpoints, at the same pace). [`Snapshot::minutes`] is then an endpoint's interval
+//!   for a round: backed off while its incident is open past `after_s` and no success has
+//!   been seen since, its own otherwise.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,7 +32,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::Mutex;
 
+use crate::backoff::Backoff;
 use crate::error::ApiError;
+use crate::history::HistoryStore;
 use crate::model::Endpoint;
 use crate::store::AdminStore;
 
@@ -58,6 +66,8 @@ pub struct Entry {
     pub regions: Vec<Region>,
     /// Its interval in minutes (at least 1).
     pub minutes: u64,
+    /// Its backoff, if it opted in.
+    pub backoff: Option<Backoff>,
     /// Its id (the list's order and cursor).
     pub id: EndpointId,
     /// Its wire form, serialized once, with the open-incident flag off.
@@ -83,6 +93,8 @@ struct Stored<'a> {
     interval_s: u32,
     #[serde(default)]
     paused: bool,
+    #[serde(default)]
+    backoff: Option<Backoff>,
 }
 
 /// [`ProbeEndpoint`]'s wire form with the check spec as stored (a test holds the two
@@ -100,11 +112,12 @@ struct Wire<'a> {
 }
 
 impl Entry {
-    /// From an endpoint's stored JSON; none for a paused endpoint.
+    /// From an endpoint's stored JSON; none for a paused endpoint or a heartbeat.
     fn from_doc(doc: &str) -> Result<Option<Self>, ApiError> {
         let bad = |e: serde_json::Error| ApiError::Unavailable(format!("stored endpoint: {e}"));
         let e: Stored<'_> = serde_json::from_str(doc).map_err(bad)?;
-        if e.paused {
+        // Heartbeats are pushed by the job (the serialized tag comes first).
+        if e.paused || e.check.get().starts_with(r#"{"type":"heartbeat""#) {
             return Ok(None);
         }
         let json = serde_json::to_string(&Wire {
@@ -127,6 +140,7 @@ impl Entry {
             org: e.org_id,
             regions: e.regions,
             minutes: u64::from(e.interval_s / 60).max(1),
+            backoff: e.backoff,
             id: e.id,
             json,
             flag_at,
@@ -157,10 +171,15 @@ struct Built {
     entries: Arc<Vec<Entry>>,
 }
 
+/// Open endpoints that may be backed off: opted in, confirmation known, no success
+/// since; the value is the confirmation time (Unix ms).
+type BackedOff = Arc<HashMap<(OrgId, EndpointId), i64>>;
+
 #[derive(Debug)]
 struct OpenSet {
     at: Instant,
     set: Arc<HashSet<(OrgId, EndpointId)>>,
+    backed_off: BackedOff,
 }
 
 /// What a page is written from.
@@ -170,12 +189,44 @@ pub struct Snapshot {
     pub entries: Arc<Vec<Entry>>,
     /// Endpoints with an open incident.
     pub open: Arc<HashSet<(OrgId, EndpointId)>>,
+    /// Open endpoints that may be backed off, with their confirmation time.
+    pub backed_off: BackedOff,
 }
 
 impl Snapshot {
     /// Whether `e` has an open incident.
     pub fn is_open(&self, e: &Entry) -> bool {
         !self.open.is_empty() && self.open.contains(&(e.org.clone(), e.id.clone()))
+    }
+
+    /// `e`'s interval in minutes for the round at `at_ms`: backed off while its incident
+    /// is open past its `after_s` with no success seen since, its own otherwise.
+    pub fn minutes(&self, e: &Entry, at_ms: i64) -> u64 {
+        let Some(b) = &e.backoff else {
+            return e.minutes;
+        };
+        if self.backed_off.is_empty() {
+            return e.minutes;
+        }
+        match self.backed_off.get(&(e.org.clone(), e.id.clone())) {
+            Some(confirmed) => b.minutes(e.minutes, at_ms.saturating_sub(*confirmed)),
+            None => e.minutes,
+        }
+    }
+
+    /// The interval in seconds endpoint `id` of `org` is checked at in the round at
+    /// `at_ms`, when backed off (longer than its own); none otherwise.
+    pub fn backed_off_interval_s(&self, org: &OrgId, id: &EndpointId, at_ms: i64) -> Option<u32> {
+        let i = self
+            .entries
+            .binary_search_by(|e| e.id.as_str().cmp(id.as_str()))
+            .ok()?;
+        let e = &self.entries[i];
+        if e.org != *org {
+            return None;
+        }
+        let m = self.minutes(e, at_ms);
+        (m > e.minutes).then(|| u32::try_from(m * 60).unwrap_or(u32::MAX))
     }
 }
 
@@ -210,15 +261,22 @@ impl ProbeListCache {
         self.rebuilds.load(Ordering::Relaxed)
     }
 
-    /// The current list and open incidents, rebuilt or re-read as needed.
+    /// The current list and open incidents, rebuilt or re-read as needed; `history`
+    /// tells whether a backed-off endpoint has succeeded since (none: nothing is backed
+    /// off).
     pub async fn snapshot(
         &self,
         store: &dyn AdminStore,
         log: Option<&dyn IncidentLog>,
+        history: Option<&dyn HistoryStore>,
     ) -> Result<Snapshot, ApiError> {
         let entries = self.entries(store).await?;
-        let open = self.open(log).await?;
-        Ok(Snapshot { entries, open })
+        let (open, backed_off) = self.open(log, history, &entries).await?;
+        Ok(Snapshot {
+            entries,
+            open,
+            backed_off,
+        })
     }
 
     async fn entries(&self, store: &dyn AdminStore) -> Result<Arc<Vec<Entry>>, ApiError> {
@@ -245,28 +303,30 @@ impl ProbeListCache {
     async fn open(
         &self,
         log: Option<&dyn IncidentLog>,
-    ) -> Result<Arc<HashSet<(OrgId, EndpointId)>>, ApiError> {
+        history: Option<&dyn HistoryStore>,
+        entries: &[Entry],
+    ) -> Result<(Arc<HashSet<(OrgId, EndpointId)>>, BackedOff), ApiError> {
         let Some(log) = log else {
-            return Ok(Arc::default());
+            return Ok(Default::default());
         };
         let mut open = self.open.lock().await;
         if let Some(o) = open.as_ref()
             && o.at.elapsed() < self.open_max_age
         {
-            return Ok(o.set.clone());
+            return Ok((o.set.clone(), o.backed_off.clone()));
         }
-        let set: Arc<HashSet<_>> = Arc::new(
-            log.open_endpoints()
-                .await
-                .map_err(|e| ApiError::Unavailable(e.to_string()))?
-                .into_iter()
-                .collect(),
-        );
+        let rows = log
+            .open_endpoints_since()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        let backed_off = Arc::new(backed_off(history, entries, &rows).await);
+        let set: Arc<HashSet<_>> = Arc::new(rows.into_iter().map(|(o, e, _)| (o, e)).collect());
         *open = Some(OpenSet {
             at: Instant::now(),
             set: set.clone(),
+            backed_off: backed_off.clone(),
         });
-        Ok(set)
+        Ok((set, backed_off))
     }
 
     /// After this instance wrote `endpoint`: patches the cache if that write is the only
@@ -321,6 +381,47 @@ impl ProbeListCache {
         }
         b.generation += 1;
     }
+}
+
+/// Of the open endpoints, those opted in to backoff whose confirmation is known and
+/// whose latest results since it (any region) are all failures, with that confirmation.
+/// An organization whose history cannot be read has none backed off this time.
+async fn backed_off(
+    history: Option<&dyn HistoryStore>,
+    entries: &[Entry],
+    open: &[(OrgId, EndpointId, Option<i64>)],
+) -> HashMap<(OrgId, EndpointId), i64> {
+    let mut out = HashMap::new();
+    let Some(history) = history else {
+        return out;
+    };
+    let mut by_org: HashMap<&OrgId, Vec<(EndpointId, i64)>> = HashMap::new();
+    for (org, id, confirmed) in open {
+        let Some(confirmed) = confirmed else { continue };
+        let Ok(i) = entries.binary_search_by(|e| e.id.as_str().cmp(id.as_str())) else {
+            continue;
+        };
+        if entries[i].org == *org && entries[i].backoff.is_some() {
+            by_org
+                .entry(org)
+                .or_default()
+                .push((id.clone(), *confirmed));
+        }
+    }
+    for (org, asks) in by_org {
+        match history.latest_many(org, &asks).await {
+            Ok(latest) => {
+                for ((id, confirmed), rows) in asks.into_iter().zip(latest) {
+                    if !rows.iter().any(|r| r.up) {
+                        out.insert((org.clone(), id), confirmed);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(org = org.as_str(), error = %e,
+                "latest results unreadable: no backoff this time"),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -268,6 +268,17 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
     let api = Api::new().await;
     let a = tenant(&api, "alice@a.example", "Org A").await;
     let b = tenant(&api, "bob@b.example", "Org B").await;
+    // A result hook of B's (not in `tenant`: hooks join every directory entry).
+    let (status, hook, _) = api
+        .call(
+            Method::POST,
+            "/v1/hooks",
+            Cred::Cookie(&b.cookie),
+            Some(json!({"name": "lake", "url": "https://hooks.example.com/b", "events": "all"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let b_hook = hook["id"].as_str().unwrap().to_string();
     let mut checked = 0;
     for route in table() {
         if route.access != Access::Org {
@@ -285,6 +296,8 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                 &b.channel_id
             } else if route.path.starts_with("/v1/maintenance/") {
                 &b.window_id
+            } else if route.path.starts_with("/v1/hooks/") {
+                &b_hook
             } else if route.path.starts_with("/v1/status-pages/") {
                 &b.page_id
             } else if route.path.starts_with("/v1/incidents/") {
@@ -352,6 +365,7 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                         &b.window_id,
                         &b.page_id,
                         &b.incident_id,
+                        &b_hook,
                     ] {
                         assert!(
                             !text.contains(id.as_str()),
@@ -613,6 +627,10 @@ async fn validation_errors_name_the_field() {
             "check.url",
         ),
         (json!({"check": {"type": "smtp"}}), "check"),
+        (
+            json!({"check": {"type": "http", "url": "https://x.example", "watch": {"type": "regex", "pattern": "("}}}),
+            "check.watch.pattern",
+        ),
         (json!({"interval_s": 5}), "interval_s"),
         (json!({"confirm_regions": 4}), "confirm_regions"),
         (json!({"apdex_t_ms": 0}), "apdex_t_ms"),
@@ -1633,5 +1651,28 @@ async fn services_read_directory_entries_and_channel_configs_with_a_service_toke
         .await
         .0,
         StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Change alerts: an HTTP check's `watch` is stored and answered as given.
+#[tokio::test]
+async fn an_http_check_keeps_its_watch() {
+    let api = Api::new().await;
+    let (cookie, _) = api.signup("w@a.example", "Org W").await;
+    let mut body = endpoint_body("versioned");
+    body["check"]["watch"] = json!({"type": "json_path", "path": "$.version"});
+    let ep = api.endpoint(Cred::Cookie(&cookie), body).await;
+    let (status, got, _) = api
+        .call(
+            Method::GET,
+            &format!("/v1/endpoints/{}", ep["id"].as_str().unwrap()),
+            Cred::Cookie(&cookie),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(
+        got["check"]["watch"],
+        json!({"type": "json_path", "path": "$.version"})
     );
 }

@@ -194,7 +194,8 @@ fn endpoint_bodies() -> Vec<Value> {
                     {"type": "max_latency_ms", "value": 800}
                 ],
                 "body_limit": {"max_bytes": 65536, "on_exceed": "fail"},
-                "hash_body": true
+                "hash_body": true,
+                "watch": {"type": "regex", "pattern": "v(\\d+)"}
             },
             "regions": ["eu-west-1", "us-east-1"],
             "apdex_t_ms": 300,
@@ -267,7 +268,16 @@ async fn the_running_api_answers_as_its_openapi_document_says() {
     .allowing_private_channels()
     .unwrap()
     .with_history(history)
-    .with_incidents(incidents.clone());
+    .with_incidents(incidents.clone())
+    // Heartbeats with nowhere to hand results: unknown ping tokens are 404, and
+    // schemathesis cannot know a real one.
+    .with_heartbeats(scoville_admin_api::heartbeat::Heartbeats::new(
+        Arc::new(
+            scoville_admin_api::heartbeat::sqlite::SqliteHeartbeats::open(&dir.0.join("admin.db"))
+                .unwrap(),
+        ),
+        None,
+    ));
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), router(state))
         .await
         .unwrap();

@@ -199,18 +199,16 @@ async fn endpoints_export_and_import_and_uptime_kuma_backups_come_in() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(created, ["Website", "Login page", "Postgres"]);
+    assert_eq!(created, ["Website", "Login page", "Postgres", "Backups"]);
     let skipped: Vec<(&str, &str)> = report["skipped"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| (s["at"].as_str().unwrap(), s["reason"].as_str().unwrap()))
         .collect();
-    assert_eq!(skipped.len(), 2, "{skipped:?}");
-    assert_eq!(skipped[0].0, "monitorList[3]");
-    assert!(skipped[0].1.contains("heartbeat"), "{skipped:?}");
-    assert_eq!(skipped[1].0, "monitorList[4]");
-    assert!(skipped[1].1.starts_with("check.url"), "{skipped:?}");
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0].0, "monitorList[4]");
+    assert!(skipped[0].1.starts_with("check.url"), "{skipped:?}");
     let list = endpoints(&http, &base, &c).await;
     let login = list.iter().find(|e| e["name"] == "Login page").unwrap();
     assert_eq!(login["interval_s"], 300);
@@ -225,6 +223,16 @@ async fn endpoints_export_and_import_and_uptime_kuma_backups_come_in() {
     let site = list.iter().find(|e| e["name"] == "Website").unwrap();
     assert_eq!(site["tags"], json!(["env:prod"]));
     assert_eq!(site["failure_threshold"], 2);
+    // A push monitor is a heartbeat (Kuma's default interval: 60 s).
+    let backups = list.iter().find(|e| e["name"] == "Backups").unwrap();
+    assert_eq!(
+        (
+            &backups["check"]["type"],
+            &backups["check"]["period_s"],
+            &backups["regions"]
+        ),
+        (&json!("heartbeat"), &json!(60), &json!(["heartbeat"]))
+    );
 
     // Without credentials: 401.
     let r = http

@@ -355,6 +355,7 @@
 
   function target(check) {
     if (!check) return "";
+    if (check.type === "heartbeat") return `pinged by the job every ${check.period_s} s`;
     return check.url || (check.host ? `${check.host}${check.port ? `:${check.port}` : ""}` : "") || check.name || check.type || "";
   }
 
@@ -632,7 +633,10 @@
           el("div", { class: "name" }, el("a", { href: `#/endpoints/${encodeURIComponent(endpoint.id)}` }, endpoint.name)),
           el("div", { class: "target" }, target(endpoint.check)),
           status === "down" && live.error ? el("div", { class: "error" }, live.error) : null,
-          status === "degraded" && live.note ? el("div", { class: "note" }, `⚠ ${live.note}`) : null),
+          status === "degraded" && live.note ? el("div", { class: "note" }, `⚠ ${live.note}`) : null,
+          status === "down" && typeof live.checked_every_s === "number"
+            ? el("div", { class: "note backoff" }, `Down for long: checked every ${Math.round(live.checked_every_s / 60)} min until it answers`)
+            : null),
         sparkline(values, `Response time, last 24 hours: ${p50}`, spark ? "no data yet" : "…"),
         el("div", { class: "uptime", title: "Uptime, last 24 hours" }, uptime, el("small", {}, "24 h")));
       return row;

@@ -17,7 +17,7 @@
   ];
   // Colour-blind-safe (Okabe–Ito) region colours; p95 is also dashed, never colour alone.
   const COLOURS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#8c8c8c", "#b8860b"];
-  const KINDS = [["http", "HTTP(S)"], ["tcp", "TCP"], ["tls", "TLS certificate"], ["dns", "DNS"], ["icmp", "Ping (ICMP)"]];
+  const KINDS = [["http", "HTTP(S)"], ["tcp", "TCP"], ["tls", "TLS certificate"], ["dns", "DNS"], ["icmp", "Ping (ICMP)"], ["heartbeat", "Heartbeat (the job pings)"]];
   const PHASES = [["dns_ms", "DNS"], ["connect_ms", "Connect"], ["tls_ms", "TLS"], ["ttfb_ms", "First byte"]];
 
   const enc = encodeURIComponent;
@@ -218,6 +218,7 @@
     const timingsBox = el("div", { id: "ep-timings" });
     const errorBox = el("div", { id: "ep-error" });
     const incidentsBox = el("div", { id: "ep-incidents" }, el("p", { class: "loading" }, "Loading…"));
+    const heartbeat = endpoint.check.type === "heartbeat" ? heartbeatBox(endpoint) : null;
 
     show(endpoint.name,
       el("p", { class: "crumbs" }, el("a", { href: "#/" }, "← Dashboard")),
@@ -225,7 +226,9 @@
         el("div", {},
           el("h1", { id: "ep-name" }, endpoint.name),
           el("p", { class: "target" }, `${endpoint.check.type.toUpperCase()} · ${S.target(endpoint.check)}`),
-          el("p", { class: "meta" }, `Every ${endpoint.interval_s} s from ${endpoint.regions.join(", ")} · Apdex T ${endpoint.apdex_t_ms} ms`,
+          el("p", { class: "meta" }, endpoint.check.type === "heartbeat"
+            ? `Grace ${endpoint.check.grace_s} s · Apdex T ${endpoint.apdex_t_ms} ms (on the run's duration)`
+            : `Every ${endpoint.interval_s} s from ${endpoint.regions.join(", ")} · Apdex T ${endpoint.apdex_t_ms} ms`,
             endpoint.tags.length ? ` · tags: ${endpoint.tags.join(", ")}` : "")),
         pillBox),
       // A viewer sees no buttons that could only answer 403.
@@ -235,6 +238,7 @@
         del),
       actionNote,
       liveError,
+      heartbeat,
       el("section", { "aria-labelledby": "h-rt" },
         el("div", { class: "section-head" },
           el("h2", { id: "h-rt" }, "Response time"),
@@ -382,6 +386,41 @@
     S.onLeave(() => clearInterval(timer));
   }
 
+  // ---- A heartbeat's ping URL and state ----------------------------------------------
+
+  function heartbeatBox(endpoint) {
+    const id = endpoint.id;
+    const urlBox = el("div", { id: "ping-url" });
+    const showUrl = (url) => urlBox.replaceChildren(
+      el("p", { class: "notice" }, el("strong", {}, "Ping URL (shown once; keep it secret): ")),
+      el("pre", { class: "code", id: "ping-url-text" }, url),
+      el("p", { class: "meta" }, "Call it when the job finishes (POST a report to have it judged); append /start when it starts and /fail when it fails."));
+    const fresh = sessionStorage.getItem(`scoville.ping.${id}`);
+    if (fresh) {
+      sessionStorage.removeItem(`scoville.ping.${id}`);
+      showUrl(fresh);
+    }
+    const stateBox = el("p", { id: "heartbeat-state", class: "meta" }, "Loading…");
+    api("GET", `/v1/endpoints/${enc(id)}/heartbeat`).then((h) => {
+      stateBox.setAttribute("data-status", h.status);
+      stateBox.replaceChildren(el("strong", {}, `Heartbeat: ${h.status}`),
+        h.last_ping_ms ? ` · last ping ${when(h.last_ping_ms)}` : " · never pinged",
+        h.next_due_ms ? ` · next due ${when(h.next_due_ms)}` : "",
+        ` · expected every ${endpoint.check.period_s} s, grace ${endpoint.check.grace_s} s`);
+    }).catch((e) => { stateBox.textContent = `Heartbeat state unavailable: ${e.message}`; });
+    const note = el("p", { class: "form-error", role: "alert" });
+    const rotate = S.me().role === "viewer" ? null : confirmButton("New ping URL", "Confirm: the old URL stops working", async () => {
+      try {
+        const t = await api("POST", `/v1/endpoints/${enc(id)}/ping-token`);
+        showUrl(t.ping_url);
+      } catch (e) {
+        note.textContent = `Could not issue a new URL: ${e.message}`;
+      }
+    }, { id: "new-ping-url" });
+    return el("section", { "aria-labelledby": "h-hb" }, el("h2", { id: "h-hb" }, "Heartbeat"), stateBox, urlBox,
+      rotate ? el("div", { class: "actions" }, rotate) : null, note);
+  }
+
   // ---- The endpoint form --------------------------------------------------------------
 
   const list = (v) => String(v || "").split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
@@ -406,28 +445,28 @@
         field("check.record_type", "Record type", "select", {}, { options: ["A", "AAAA", "CNAME", "MX", "TXT", "NS"].map((m) => [m, m]), value: c.record_type || "A" }),
       ],
     };
-    const show_ = { http: ["http"], tcp: ["host", "port"], tls: ["host", "port"], dns: ["dns"], icmp: ["host"] };
+    kindFields.heartbeat = [el("div", { class: "row2" },
+      field("check.period_s", "Expected every (s)", "number", { min: 30, inputmode: "numeric", required: true }, { value: c.period_s ?? 3600 }),
+      field("check.grace_s", "Grace (s)", "number", { min: 0, inputmode: "numeric" }, { value: c.grace_s ?? 60, hint: "How late a ping may be." }))];
+    const show_ = { http: ["http"], tcp: ["host", "port"], tls: ["host", "port"], dns: ["dns"], icmp: ["host"], heartbeat: ["heartbeat"] };
     const kindBox = el("div", { class: "kind-fields" });
+    // What only probed checks have (a heartbeat is pushed by the job).
+    const probed = el("div", { class: "probed" });
     const renderKind = () => {
-      kindBox.replaceChildren(...show_[kind.querySelector("select").value].flatMap((k) => kindFields[k]));
+      const k = kind.querySelector("select").value;
+      kindBox.replaceChildren(...show_[k].flatMap((f) => kindFields[f]));
+      probed.hidden = k === "heartbeat";
+      for (const i of probed.querySelectorAll("input")) i.disabled = k === "heartbeat";
     };
     kind.querySelector("select").addEventListener("change", renderKind);
-    renderKind();
 
     const form = el("form", { class: "card wide", id: "endpoint-form", novalidate: true },
       el("h1", {}, existing ? `Edit ${existing.name}` : "New endpoint"),
       field("name", "Name", "text", { required: true, maxlength: 200 }, { value: e.name }),
       kind,
       kindBox,
-      field("check.timeout_ms", "Timeout (ms)", "number", { min: 1, max: 120000, inputmode: "numeric" }, { value: c.timeout_ms, hint: "10 000 by default." }),
-      field("regions", "Regions", "text", { required: true, placeholder: "eu-west-1, us-east-1" },
-        { value: e.regions.join(", "), hint: "Where the checks run from, separated by commas." }),
-      el("div", { class: "row2" },
-        field("interval_s", "Interval (s)", "number", { min: 30, max: 3600, inputmode: "numeric" }, { value: e.interval_s ?? 60 }),
-        field("apdex_t_ms", "Apdex T (ms)", "number", { min: 1, inputmode: "numeric" }, { value: e.apdex_t_ms ?? 500 })),
-      el("div", { class: "row2" },
-        field("confirm_regions", "Regions that must agree", "number", { min: 1, max: 16, inputmode: "numeric" }, { value: e.confirm_regions ?? 1 }),
-        field("failure_threshold", "Failed rounds before down", "number", { min: 1, max: 50, inputmode: "numeric" }, { value: e.failure_threshold ?? 1 })),
+      probed,
+      field("apdex_t_ms", "Apdex T (ms)", "number", { min: 1, inputmode: "numeric" }, { value: e.apdex_t_ms ?? 500 }),
       field("tags", "Tags", "text", { placeholder: "prod, shop" }, { value: e.tags.join(", "), hint: "Letters, digits or - _ . : /, separated by commas." }),
       checkGroup("channels", "Alert channels", channels.map((ch) => [ch.id, `${ch.name} (${ch.type})`]), e.channels),
       existing ? field("paused", "Paused (not checked)", "checkbox", {}, { value: e.paused }) : null,
@@ -435,6 +474,16 @@
       el("div", { class: "actions" },
         el("button", { type: "submit" }, existing ? "Save" : "Create endpoint"),
         el("a", { class: "button secondary", href: existing ? `#/endpoints/${enc(id)}` : "#/" }, "Cancel")));
+
+    probed.append(
+      field("check.timeout_ms", "Timeout (ms)", "number", { min: 1, max: 120000, inputmode: "numeric" }, { value: c.timeout_ms, hint: "10 000 by default." }),
+      field("regions", "Regions", "text", { required: true, placeholder: "eu-west-1, us-east-1" },
+        { value: e.regions.join(", "), hint: "Where the checks run from, separated by commas." }),
+      field("interval_s", "Interval (s)", "number", { min: 30, max: 3600, inputmode: "numeric" }, { value: e.interval_s ?? 60 }),
+      el("div", { class: "row2" },
+        field("confirm_regions", "Regions that must agree", "number", { min: 1, max: 16, inputmode: "numeric" }, { value: e.confirm_regions ?? 1 }),
+        field("failure_threshold", "Failed rounds before down", "number", { min: 1, max: 50, inputmode: "numeric" }, { value: e.failure_threshold ?? 1 })));
+    renderKind();
 
     onSubmit(form, async () => {
       const data = new FormData(form);
@@ -447,8 +496,11 @@
         if (data.has(`check.${k}`)) check[k] = get(`check.${k}`).trim();
       }
       if (data.has("check.port")) { const p = num(get("check.port")); if (p === undefined) delete check.port; else check.port = p; }
+      for (const k of ["period_s", "grace_s"]) {
+        if (data.has(`check.${k}`)) { const v = num(get(`check.${k}`)); if (v === undefined) delete check[k]; else check[k] = v; }
+      }
       const t = num(get("check.timeout_ms"));
-      if (t === undefined) delete check.timeout_ms; else check.timeout_ms = t;
+      if (t === undefined || type === "heartbeat") delete check.timeout_ms; else check.timeout_ms = t;
       const body = existing ? Object.assign({}, existing) : {};
       delete body.id;
       delete body.org_id;
@@ -463,11 +515,15 @@
         const v = num(get(k));
         if (v === undefined) delete body[k]; else body[k] = v;
       }
+      // A heartbeat has no regions (the job pings), nor does it take the probed fields.
+      if (type === "heartbeat") for (const k of ["regions", "confirm_regions", "failure_threshold", "interval_s"]) delete body[k];
       if (existing) body.paused = data.has("paused");
       const saved = existing
         ? await api("PUT", `/v1/endpoints/${enc(id)}`, body)
         : await api("POST", "/v1/endpoints", body);
       await S.reloadEndpoints();
+      // A new heartbeat's ping URL is shown once, on its page.
+      if (saved.ping_url) sessionStorage.setItem(`scoville.ping.${saved.id}`, saved.ping_url);
       location.hash = `#/endpoints/${enc(saved.id)}`;
     });
     show(existing ? `Edit ${existing.name}` : "New endpoint",

@@ -127,6 +127,11 @@ impl Engine {
                 CheckSpec::Tls(c) => c.run(ctx, &mut trace).await,
                 CheckSpec::Dns(c) => c.run(ctx, &mut trace).await,
                 CheckSpec::Icmp(c) => c.run(ctx, &mut trace).await,
+                // The job pings the admin API; a probe never gets one in its list.
+                CheckSpec::Heartbeat(_) => Err(crate::trace::Failure::new(
+                    scoville_core::DownReason::Internal,
+                    "heartbeat checks are pushed by the job, not probed",
+                )),
             }
         };
         let verdict = tokio::time::timeout(deadline.as_duration(), run).await;
@@ -149,7 +154,9 @@ impl Engine {
             bytes: trace.bytes,
             truncated: trace.truncated,
             cert_expires_at_ms: trace.cert_expires_at_ms,
+            domain_expires_at_ms: None,
             body_hash: trace.body_hash,
+            watch_excerpt: trace.watch_excerpt,
             ip: trace.ip,
             redirects: trace.redirects,
         }

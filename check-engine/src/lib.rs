@@ -10,6 +10,9 @@
 //!   the check at the deadline with `down / timeout`, and dropping the check closes its
 //!   socket at once (connections are driven in the check's own task, never spawned).
 //!
+//! - [`rdap`]: domain registration expiry over RDAP, for the opt-in domain expiry
+//!   notices (the probe decides when to ask; never part of a check's verdict).
+//!
 //! HTTP is spoken with hyper's HTTP/1.1 client connection over tokio and tokio-rustls,
 //! not reqwest, because the engine needs each phase's time and full control of connect,
 //! TLS, redirects and body reads.
@@ -21,6 +24,7 @@ mod engine;
 mod http;
 mod icmp;
 mod kind;
+pub mod rdap;
 mod resolve;
 mod tcp;
 mod tls;

@@ -44,6 +44,7 @@ pub(crate) struct Trace {
     pub(crate) truncated: bool,
     pub(crate) cert_expires_at_ms: Option<i64>,
     pub(crate) body_hash: Option<String>,
+    pub(crate) watch_excerpt: Option<String>,
     pub(crate) ip: Option<IpAddr>,
     pub(crate) redirects: u8,
 }
@@ -60,6 +61,7 @@ impl Trace {
             truncated: false,
             cert_expires_at_ms: None,
             body_hash: None,
+            watch_excerpt: None,
             ip: None,
             redirects: 0,
         }

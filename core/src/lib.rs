@@ -12,6 +12,7 @@ pub mod check_spec;
 pub mod degradation;
 pub mod endpoint;
 pub mod ids;
+pub mod hook;
 pub mod incident;
 pub mod notice;
 #[cfg(feature = "openapi")]

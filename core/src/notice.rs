@@ -26,6 +26,8 @@ pub enum NoticeKind {
     Degraded,
     /// The TLS certificate expires soon.
     CertificateExpiring,
+    /// The domain's registration expires soon (from RDAP).
+    DomainExpiring,
     /// The content changed.
     Changed,
 }
@@ -40,6 +42,7 @@ impl NoticeKind {
             Self::Settled => "settled",
             Self::Degraded => "degraded",
             Self::CertificateExpiring => "certificate_expiring",
+            Self::DomainExpiring => "domain_expiring",
             Self::Changed => "changed",
         }
     }
@@ -90,6 +93,7 @@ impl Notice {
             NoticeKind::Settled => format!("{name} has stopped flapping"),
             NoticeKind::Degraded => format!("{name} is degraded"),
             NoticeKind::CertificateExpiring => format!("{name}: certificate expires soon"),
+            NoticeKind::DomainExpiring => format!("{name}: domain expires soon"),
             NoticeKind::Changed => format!("{name} changed"),
         }
     }

@@ -4,7 +4,7 @@
 //!
 //! - validated newtypes (ids, URLs, hosts, limits), which serde reads and writes as a
 //!   bare string or number: their schema is that string or number with its limits;
-//! - the internally tagged enums [`CheckSpec`] and [`Assertion`]: each variant's struct
+//! - the internally tagged enums [`CheckSpec`], [`Assertion`] and [`Watch`]: each variant's struct
 //!   forbids unknown fields, so the usual `allOf` of the struct and the tag would reject
 //!   every real value; here the tag is put into each variant's own object instead;
 //! - types whose serde form is another type's ([`StatusSet`], [`BodyLimit`],
@@ -25,9 +25,9 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::check_spec::{
     Assertion, BodyLimit, BodyOverLimit, CertExpiry, DnsCheck, DnsName, HeaderAssertion, HttpCheck,
     HttpMethod, HttpUrl, IcmpCheck, JsonPathAssertion, JsonPathExpr, MaxRedirects, Pattern, Port,
-    TcpCheck, TimeoutMs, TlsCheck,
+    TcpCheck, TimeoutMs, TlsCheck, Watch,
 };
-use crate::check_spec::{CheckSpec, Host};
+use crate::check_spec::{CheckSpec, DomainExpiry, Host};
 use crate::{ApdexT, EndpointId, OrgId, Region, RunId, StatusSet};
 
 /// A string of at least `min` characters, with a description. Limits the parser checks
@@ -149,6 +149,7 @@ named!(
     JsonPathExpr,
     StatusSet,
     CertExpiry,
+    DomainExpiry,
 );
 
 impl ToSchema for BodyLimit {
@@ -309,6 +310,36 @@ impl PartialSchema for StatusSet {
     }
 }
 
+impl PartialSchema for DomainExpiry {
+    fn schema() -> RefOr<Schema> {
+        let max = i64::from(DomainExpiry::MAX_DAYS);
+        closed_object(
+            "DomainExpiry",
+            "Opt-in notices of the domain registration's coming expiry (looked up over \
+             RDAP about once a day); `critical_days` must not exceed `warn_days`.",
+            vec![
+                (
+                    "warn_days",
+                    integer("Days before expiry to notify.", 0, max, Some(30)).into(),
+                    false,
+                ),
+                (
+                    "critical_days",
+                    integer(
+                        "Days before expiry to notify again, marked critical.",
+                        0,
+                        max,
+                        Some(7),
+                    )
+                    .into(),
+                    false,
+                ),
+            ],
+        )
+        .into()
+    }
+}
+
 impl PartialSchema for CertExpiry {
     fn schema() -> RefOr<Schema> {
         closed_object(
@@ -461,11 +492,95 @@ impl ToSchema for Assertion {
     }
 }
 
+impl PartialSchema for Watch {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .description(Some(
+                "What of an HTTP response is watched for changes, by `type`: a change is \
+                 notified with a short before / after summary.",
+            ))
+            .item(tagged(
+                "type",
+                "body",
+                "body",
+                closed_object("body", "The (kept part of the) body.", vec![]).into(),
+            ))
+            .item(tagged(
+                "type",
+                "json_path",
+                "json_path",
+                closed_object(
+                    "json_path",
+                    "The node a JSON path selects (all of them, as an array, when several); \
+                     nothing selected is the value `(missing)`.",
+                    vec![("path", reference::<JsonPathExpr>(), true)],
+                )
+                .into(),
+            ))
+            .item(tagged(
+                "type",
+                "regex",
+                "regex",
+                closed_object(
+                    "regex",
+                    "A regex's first capture group, else its whole match; no match is the \
+                     value `(missing)`.",
+                    vec![("pattern", reference::<Pattern>(), true)],
+                )
+                .into(),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Watch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Pattern::name().into(), Pattern::schema()));
+        schemas.push((JsonPathExpr::name().into(), JsonPathExpr::schema()));
+    }
+}
+
+/// A heartbeat check's schema (its serde form is a private repr).
+fn heartbeat_schema() -> RefOr<Schema> {
+    use crate::check_spec::heartbeat::{MAX_GRACE_S, MAX_PERIOD_S, MAX_PAYLOAD_ASSERTIONS};
+    closed_object(
+        "HeartbeatCheck",
+        "A push check: the job calls its ping URL at least every `period_s`; a ping \
+         `grace_s` overdue, a `/fail` ping or a payload failing an assertion is a failure.",
+        vec![
+            (
+                "period_s",
+                integer("Seconds between pings.", 30, i64::from(MAX_PERIOD_S), None).into(),
+                true,
+            ),
+            (
+                "grace_s",
+                integer("How late a ping may be, seconds.", 0, i64::from(MAX_GRACE_S), Some(60))
+                    .into(),
+                false,
+            ),
+            (
+                "payload",
+                ArrayBuilder::new()
+                    .items(reference::<Assertion>())
+                    .max_items(Some(MAX_PAYLOAD_ASSERTIONS))
+                    .description(Some(
+                        "Assertions on the posted payload: body_contains, body_not_contains, \
+                         body_regex, json_path.",
+                    ))
+                    .into(),
+                false,
+            ),
+        ],
+    )
+    .into()
+}
+
 impl PartialSchema for CheckSpec {
     fn schema() -> RefOr<Schema> {
         OneOfBuilder::new()
             .description(Some(
-                "What to check, by `type`: `http`, `tcp`, `tls`, `dns` or `icmp`. Unknown \
+                "What to check, by `type`: `http`, `tcp`, `tls`, `dns`, `icmp` or `heartbeat` (pushed, not probed). Unknown \
                  kinds and unknown fields are rejected.",
             ))
             .item(tagged("type", "http", "HttpCheck", HttpCheck::schema()))
@@ -473,6 +588,7 @@ impl PartialSchema for CheckSpec {
             .item(tagged("type", "tls", "TlsCheck", TlsCheck::schema()))
             .item(tagged("type", "dns", "DnsCheck", DnsCheck::schema()))
             .item(tagged("type", "icmp", "IcmpCheck", IcmpCheck::schema()))
+            .item(tagged("type", "heartbeat", "HeartbeatCheck", heartbeat_schema()))
             .into()
     }
 }
@@ -524,7 +640,7 @@ mod tests {
     fn tagged_enums_put_the_tag_in_each_variant() {
         assert_eq!(
             tags(CheckSpec::schema()),
-            ["http", "tcp", "tls", "dns", "icmp"]
+            ["http", "tcp", "tls", "dns", "icmp", "heartbeat"]
         );
         assert_eq!(
             tags(Assertion::schema()),
@@ -537,6 +653,7 @@ mod tests {
                 "max_latency_ms"
             ]
         );
+        assert_eq!(tags(Watch::schema()), ["body", "json_path", "regex"]);
     }
 
     /// What the variants refer to is registered, so that every `$ref` resolves.
@@ -551,6 +668,7 @@ mod tests {
             "TimeoutMs",
             "MaxRedirects",
             "CertExpiry",
+            "DomainExpiry",
             "StatusSet",
             "Assertion",
             "Pattern",
@@ -562,6 +680,7 @@ mod tests {
             "DnsName",
             "RecordType",
             "DnsMatch",
+            "Watch",
         ] {
             assert!(names.contains(&name), "{name} is not registered: {names:?}");
         }

@@ -136,6 +136,10 @@ reason_enum!(
         IcmpUnavailable => "icmp_unavailable",
         /// No echo reply came back.
         NoReply => "no_reply",
+        /// A heartbeat's ping did not come in time (its period plus grace).
+        MissedPing => "missed_ping",
+        /// The monitored job said it failed (a heartbeat's `/fail` ping).
+        ReportedFailure => "reported_failure",
         /// The probe itself failed; a bug or resource exhaustion, never the target.
         Internal => "internal",
     }
@@ -186,8 +190,16 @@ pub struct CheckReport {
     pub truncated: bool,
     /// Leaf certificate's expiry, Unix ms, where TLS was used.
     pub cert_expires_at_ms: Option<i64>,
-    /// SHA-256 of the kept body, hex, when the spec asks for it.
+    /// The registrable domain's registration expiry, Unix ms, from RDAP: only on the
+    /// rare results of checks that opted into domain expiry and were looked up.
+    pub domain_expires_at_ms: Option<i64>,
+    /// SHA-256 of the watched value, hex, when the spec watches something (of the kept
+    /// body for `hash_body` / a body watch; see [`crate::check_spec::watch`]).
     pub body_hash: Option<String>,
+    /// A short excerpt of the watched value for people (at most
+    /// [`crate::check_spec::watch::MAX_EXCERPT_CHARS`] characters); on the wire only when
+    /// set.
+    pub watch_excerpt: Option<String>,
     /// The address finally connected to.
     pub ip: Option<IpAddr>,
     /// Redirects followed.
@@ -208,14 +220,16 @@ impl CheckReport {
             bytes: 0,
             truncated: false,
             cert_expires_at_ms: None,
+            domain_expires_at_ms: None,
             body_hash: None,
+            watch_excerpt: None,
             ip: None,
             redirects: 0,
         }
     }
 
     fn field_count() -> usize {
-        11
+        13
     }
 
     fn serialize_fields<S: SerializeStruct>(&self, s: &mut S) -> Result<(), S::Error> {
@@ -227,7 +241,12 @@ impl CheckReport {
         s.serialize_field("bytes", &self.bytes)?;
         s.serialize_field("truncated", &self.truncated)?;
         s.serialize_field("cert_expires_at_ms", &self.cert_expires_at_ms)?;
+        s.serialize_field("domain_expires_at_ms", &self.domain_expires_at_ms)?;
         s.serialize_field("body_hash", &self.body_hash)?;
+        match &self.watch_excerpt {
+            Some(e) => s.serialize_field("watch_excerpt", e)?,
+            None => s.skip_field("watch_excerpt")?,
+        }
         s.serialize_field("ip", &self.ip)?;
         s.serialize_field("redirects", &self.redirects)
     }
@@ -323,7 +342,11 @@ struct CheckResultRepr {
     #[serde(default)]
     cert_expires_at_ms: Option<i64>,
     #[serde(default)]
+    domain_expires_at_ms: Option<i64>,
+    #[serde(default)]
     body_hash: Option<String>,
+    #[serde(default)]
+    watch_excerpt: Option<String>,
     #[serde(default)]
     ip: Option<IpAddr>,
     #[serde(default)]
@@ -348,6 +371,15 @@ impl TryFrom<CheckResultRepr> for CheckResult {
         if r.message.len() > 1024 {
             return Err("message is longer than 1024 bytes".into());
         }
+        if r.watch_excerpt
+            .as_deref()
+            .is_some_and(|e| !crate::check_spec::watch::is_excerpt(e))
+        {
+            return Err(format!(
+                "watch_excerpt must be one line of at most {} characters",
+                crate::check_spec::watch::MAX_EXCERPT_CHARS
+            ));
+        }
         Ok(Self {
             endpoint_id: r.endpoint_id,
             org_id: r.org_id,
@@ -365,7 +397,9 @@ impl TryFrom<CheckResultRepr> for CheckResult {
                 bytes: r.bytes,
                 truncated: r.truncated,
                 cert_expires_at_ms: r.cert_expires_at_ms,
+                domain_expires_at_ms: r.domain_expires_at_ms,
                 body_hash: r.body_hash,
+                watch_excerpt: r.watch_excerpt,
                 ip: r.ip,
                 redirects: r.redirects,
             },
@@ -380,6 +414,7 @@ mod tests {
     fn sample(outcome: Outcome) -> CheckResult {
         let mut report = CheckReport::down(DownReason::Timeout, "timed out", 5000.0);
         report.outcome = outcome;
+        report.domain_expires_at_ms = Some(1_800_000_000_000);
         CheckResult {
             endpoint_id: EndpointId::parse("e1").unwrap(),
             org_id: OrgId::local(),

@@ -98,7 +98,8 @@ pub struct ProbeScope {
     pub shard: Shard,
 }
 
-/// One content change seen by a probe (`POST /v1/changes`).
+/// One watched value seen by a probe (`POST /v1/changes`): probes send every successful
+/// watched check's value; the incident machine decides which are changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeReport {
@@ -110,8 +111,12 @@ pub struct ChangeReport {
     pub region: Region,
     /// When (Unix ms).
     pub at_ms: i64,
-    /// The new content's hash.
+    /// The watched value's hash.
     pub body_hash: String,
+    /// A short excerpt of the watched value for the notice's before / after line (one
+    /// line of at most [`crate::check_spec::watch::MAX_EXCERPT_CHARS`] characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Body of `POST /v1/changes`.

@@ -8,13 +8,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use scoville_core::notice::NoticeKind;
 use scoville_service_kit::metrics::HttpMetrics;
 
-const KINDS: [NoticeKind; 7] = [
+const KINDS: [NoticeKind; 8] = [
     NoticeKind::Down,
     NoticeKind::Recovered,
     NoticeKind::Flapping,
     NoticeKind::Settled,
     NoticeKind::Degraded,
     NoticeKind::CertificateExpiring,
+    NoticeKind::DomainExpiring,
     NoticeKind::Changed,
 ];
 
@@ -37,7 +38,7 @@ const REFUSALS: [&str; 4] = ["unauthorized", "too_large", "invalid", "unavailabl
 #[derive(Debug, Default)]
 pub struct Metrics {
     events: AtomicU64,
-    notices: [AtomicU64; 7],
+    notices: [AtomicU64; 8],
     conflicts: AtomicU64,
     refused: [AtomicU64; 4],
     /// Requests by route and status class, and their latency.

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use bytes::Bytes;
+use scoville_core::check_spec::watch::{MAX_EXCERPT_CHARS, is_excerpt};
 use scoville_core::degradation::DegradationBatch;
 use scoville_core::incident::{Event, Observation};
 use scoville_core::wire::{BatchAccepted, ChangeBatch, ResultBatch};
@@ -64,7 +65,9 @@ pub async fn post_degradations(
     .await
 }
 
-/// `POST /v1/changes`: content changes seen by probes.
+/// `POST /v1/changes`: watched values seen by probes (every successful watched check;
+/// the incident machine decides which are changes). `value`, the excerpt shown in the
+/// notice's before / after line, is optional and at most one line of 200 characters.
 pub async fn post_changes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -85,6 +88,15 @@ pub async fn post_changes(
                 "changes[{i}].body_hash: must be 1-128 letters, digits, ':' or '-'"
             )));
         }
+        if let Some(i) = batch
+            .changes
+            .iter()
+            .position(|c| c.value.as_deref().is_some_and(|v| !is_excerpt(v)))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "changes[{i}].value: must be one line of at most {MAX_EXCERPT_CHARS} characters"
+            )));
+        }
         let events = batch
             .changes
             .into_iter()
@@ -96,6 +108,7 @@ pub async fn post_changes(
                     region: c.region,
                     at_ms: c.at_ms,
                     body_hash: c.body_hash,
+                    value: c.value,
                 },
             })
             .collect();
@@ -125,6 +138,7 @@ fn check_event(r: CheckResult) -> Keyed {
             ok: rep.outcome.is_up(),
             error,
             cert_expires_at_ms: rep.cert_expires_at_ms,
+            domain_expires_at_ms: rep.domain_expires_at_ms,
         }),
     }
 }

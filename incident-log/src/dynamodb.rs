@@ -244,6 +244,17 @@ impl IncidentLog for DynamoLog {
     }
 
     async fn open_endpoints(&self) -> Result<Vec<(OrgId, EndpointId)>> {
+        let mut out: Vec<_> = self
+            .open_endpoints_since()
+            .await?
+            .into_iter()
+            .map(|(org, endpoint, _)| (org, endpoint))
+            .collect();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn open_endpoints_since(&self) -> Result<Vec<(OrgId, EndpointId, Option<i64>)>> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -255,7 +266,7 @@ impl IncidentLog for DynamoLog {
                 .key_condition_expression("#o = :open")
                 .expression_attribute_names("#o", "open")
                 .expression_attribute_values(":open", s("open"))
-                .projection_expression("pk, endpoint_id")
+                .projection_expression("pk, endpoint_id, confirmed_at_ms")
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -264,6 +275,7 @@ impl IncidentLog for DynamoLog {
                 out.push((
                     OrgId::parse(get_s(item, "pk")?).map_err(unavailable)?,
                     EndpointId::parse(get_s(item, "endpoint_id")?).map_err(unavailable)?,
+                    get_n(item, "confirmed_at_ms")?,
                 ));
             }
             match page.last_evaluated_key {
@@ -271,8 +283,15 @@ impl IncidentLog for DynamoLog {
                 _ => break,
             }
         }
+        // One entry per endpoint: its latest confirmation.
         out.sort();
-        out.dedup();
+        out.dedup_by(|later, kept| {
+            let same = later.0 == kept.0 && later.1 == kept.1;
+            if same {
+                kept.2 = kept.2.max(later.2);
+            }
+            same
+        });
         Ok(out)
     }
 

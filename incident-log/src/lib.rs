@@ -160,6 +160,18 @@ pub trait IncidentLog: Send + Sync + std::fmt::Debug {
     async fn append(&self, writes: &[LogWrite]) -> Result<()>;
     /// Every endpoint with an open incident (the probe's list flags them).
     async fn open_endpoints(&self) -> Result<Vec<(OrgId, EndpointId)>>;
+    /// [`open_endpoints`](Self::open_endpoints) with when each endpoint's open incident
+    /// was confirmed (the latest confirmation if it has several open): the probe's list
+    /// checks endpoints down for long less often. The adapters read the times; this
+    /// default knows none (`None`: never backed off).
+    async fn open_endpoints_since(&self) -> Result<Vec<(OrgId, EndpointId, Option<i64>)>> {
+        Ok(self
+            .open_endpoints()
+            .await?
+            .into_iter()
+            .map(|(org, endpoint)| (org, endpoint, None))
+            .collect())
+    }
     /// An organization's incidents, newest confirmation first.
     async fn incidents(&self, org: &OrgId, query: &IncidentQuery) -> Result<Vec<Incident>>;
     /// One incident of an organization and its timeline, oldest entry first.

@@ -158,6 +158,36 @@ impl IncidentLog for SqliteLog {
         .await
     }
 
+    async fn open_endpoints_since(&self) -> Result<Vec<(OrgId, EndpointId, Option<i64>)>> {
+        self.blocking(|c| {
+            let mut q = c
+                .prepare_cached(
+                    "SELECT org_id, endpoint_id, MAX(confirmed_at_ms) FROM incident_log \
+                     WHERE resolved_at_ms IS NULL GROUP BY org_id, endpoint_id",
+                )
+                .map_err(unavailable)?;
+            let rows = q
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(unavailable)?;
+            rows.map(|r| {
+                let (org, endpoint, confirmed) = r.map_err(unavailable)?;
+                Ok((
+                    OrgId::parse(org).map_err(unavailable)?,
+                    EndpointId::parse(endpoint).map_err(unavailable)?,
+                    Some(confirmed),
+                ))
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn incidents(&self, org: &OrgId, query: &IncidentQuery) -> Result<Vec<Incident>> {
         let org = org.as_str().to_string();
         let query = query.clone();

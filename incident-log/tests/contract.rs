@@ -79,6 +79,24 @@ async fn contract(log: &dyn IncidentLog) {
             (org("org-b"), EndpointId::parse("ep-1").unwrap())
         ]
     );
+    // ... with when each was confirmed (the probe's list backs off endpoints down long).
+    let mut since = log.open_endpoints_since().await.unwrap();
+    since.sort();
+    assert_eq!(
+        since,
+        vec![
+            (
+                org("org-a"),
+                EndpointId::parse("ep-1").unwrap(),
+                Some(6_000_000)
+            ),
+            (
+                org("org-b"),
+                EndpointId::parse("ep-1").unwrap(),
+                Some(6_060_000)
+            )
+        ]
+    );
 
     // Resolution, then the opening write again (a redelivered outbox): still resolved,
     // and no entry twice.

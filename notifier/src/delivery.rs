@@ -133,23 +133,39 @@ pub async fn deliver<C: Channel + Sync>(
     msg: &Message,
     policy: &DeliveryPolicy,
 ) -> Delivery {
+    deliver_with(channel.kind(), msg, policy, || channel.send(ctx, msg)).await
+}
+
+/// Makes up to `policy.max_attempts` calls of `attempt` (one attempt each) with the
+/// backoff of the module docs: [`deliver`] for a message, and the results batches of
+/// result hooks. `kind` and `label` only go to the logs.
+pub async fn deliver_with<F, Fut>(
+    kind: &str,
+    label: &dyn std::fmt::Display,
+    policy: &DeliveryPolicy,
+    mut attempt_once: F,
+) -> Delivery
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), SendError>>,
+{
     let max = policy.max_attempts.max(1);
     let mut attempt = 0;
     loop {
         attempt += 1;
         let started = Instant::now();
-        let result = channel.send(ctx, msg).await;
+        let result = attempt_once().await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         let error = match result {
             Ok(()) => {
-                tracing::debug!(channel = channel.kind(), message = %msg, attempt, elapsed_ms, "sent");
+                tracing::debug!(channel = kind, message = %label, attempt, elapsed_ms, "sent");
                 return Delivery::Sent { attempts: attempt };
             }
             Err(e) => e,
         };
         let retry_after = match &error {
             SendError::Permanent(reason) => {
-                tracing::warn!(channel = channel.kind(), message = %msg, attempt, elapsed_ms, %reason, "permanent failure");
+                tracing::warn!(channel = kind, message = %label, attempt, elapsed_ms, %reason, "permanent failure");
                 return Delivery::Failed {
                     attempts: attempt,
                     error,
@@ -160,7 +176,7 @@ pub async fn deliver<C: Channel + Sync>(
                 reason,
             } => {
                 tracing::info!(
-                    channel = channel.kind(), message = %msg, attempt, elapsed_ms, %reason,
+                    channel = kind, message = %label, attempt, elapsed_ms, %reason,
                     retry_after_ms = retry_after.map(|d| d.as_millis() as u64),
                     "attempt failed, retryable"
                 );

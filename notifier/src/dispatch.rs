@@ -30,6 +30,12 @@
 //! duplicates); each remaining key is claimed in the [`DedupStore`] before sending,
 //! confirmed after, released on failure (see [`crate::dedup`]).
 //!
+//! **Result hooks.** Batches of results for result hooks (`QueuedJob::Results`, see
+//! `scoville_core::hook`) take the same path: lookup (a hook resolves to a signed
+//! webhook), dedup on the batch's key, pacing, the delivery policy, one request each
+//! ([`crate::channel::webhook::WebhookConfig::send_results`]). One for a channel that is
+//! not a webhook is dead-lettered.
+//!
 //! Channels are dispatched concurrently, at most [`Grouping::concurrency`] at a time;
 //! within one channel messages go one after another, oldest first, so a channel sees
 //! "down" before "recovered".
@@ -40,12 +46,12 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use scoville_core::OrgId;
-use scoville_core::notice::NotificationJob;
+use scoville_core::hook::QueuedJob;
 use tokio::time::Instant;
 
 use crate::channel::{Channel, ChannelConfig, Item, Message, Pace, SendError};
 use crate::dedup::{Claim, ClaimToken, DedupStore};
-use crate::delivery::{Delivery, DeliveryPolicy, deliver};
+use crate::delivery::{Delivery, DeliveryPolicy, deliver, deliver_with};
 use crate::directory::Directory;
 use crate::http::SendContext;
 use crate::metrics::{DeliveryResult, Metrics};
@@ -102,8 +108,8 @@ impl Grouping {
 /// A job to dispatch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incoming {
-    /// The job.
-    pub job: NotificationJob,
+    /// The job: a notification, or a batch of results for a result hook.
+    pub job: QueuedJob,
     /// Its receive count (1 the first time), for the requeue backoff.
     pub receive_count: u32,
 }
@@ -191,10 +197,7 @@ impl Dispatcher {
         let mut by_channel: BTreeMap<(&OrgId, &str), Vec<usize>> = BTreeMap::new();
         for (i, incoming) in jobs.iter().enumerate() {
             by_channel
-                .entry((
-                    &incoming.job.notice.org_id,
-                    incoming.job.channel_id.as_str(),
-                ))
+                .entry((incoming.job.org_id(), incoming.job.channel_id()))
                 .or_default()
                 .push(i);
         }
@@ -282,8 +285,25 @@ impl Dispatcher {
                 })
                 .collect();
         }
+        // Batches of results can only go to a webhook (a result hook is one).
+        if !matches!(*config, ChannelConfig::Webhook(_)) {
+            idx.retain(|&i| {
+                let results = matches!(jobs[i].job, QueuedJob::Results(_));
+                if results {
+                    out.push((
+                        i,
+                        Outcome::DeadLetter {
+                            reason: format!(
+                                "results batch for channel {channel_id:?}, which is not a webhook"
+                            ),
+                        },
+                    ));
+                }
+                !results
+            });
+        }
         // Oldest first; one representative per dedup key.
-        idx.sort_by_key(|&i| (jobs[i].job.notice.at_ms, i));
+        idx.sort_by_key(|&i| (jobs[i].job.at_ms(), i));
         let mut seen = HashSet::new();
         let mut representatives = Vec::with_capacity(idx.len());
         for i in idx {
@@ -396,17 +416,39 @@ impl Dispatcher {
         group: &[(usize, String, ClaimToken)],
         jobs: &[Incoming],
     ) -> Vec<(usize, Outcome)> {
-        let msg = Message::of_items(
-            group
-                .iter()
-                .map(|(i, key, _)| Item {
-                    notice: jobs[*i].job.notice.clone(),
-                    dedup_key: key.clone(),
-                })
-                .collect(),
-        );
         let started = std::time::Instant::now();
-        let delivery = deliver(config, &self.ctx, &msg, &self.policy).await;
+        let (delivery, digest) = match (&jobs[group[0].0].job, config) {
+            (QueuedJob::Results(batch), ChannelConfig::Webhook(hook)) if group.len() == 1 => {
+                let label = group[0].1.as_str();
+                let d = deliver_with(config.kind(), &label, &self.policy, || {
+                    hook.send_results(&self.ctx, batch)
+                })
+                .await;
+                (d, false)
+            }
+            _ => {
+                let msg = Message::of_items(
+                    group
+                        .iter()
+                        .filter_map(|(i, key, _)| {
+                            jobs[*i].job.as_notification().map(|j| Item {
+                                notice: j.notice.clone(),
+                                dedup_key: key.clone(),
+                            })
+                        })
+                        .collect(),
+                );
+                if msg.items.is_empty() {
+                    let error = SendError::Permanent("a results batch in a digest".into());
+                    (Delivery::Failed { attempts: 0, error }, false)
+                } else {
+                    (
+                        deliver(config, &self.ctx, &msg, &self.policy).await,
+                        msg.is_digest(),
+                    )
+                }
+            }
+        };
         let m = &self.metrics;
         m.delivery(
             config.kind(),
@@ -425,7 +467,7 @@ impl Dispatcher {
                 Metrics::add(&m.attempts, u64::from(attempts));
                 Metrics::add(&m.attempt_failures, u64::from(attempts - 1));
                 Metrics::add(&m.messages_sent, 1);
-                if msg.is_digest() {
+                if digest {
                     Metrics::add(&m.digests_sent, 1);
                 }
                 tracing::info!(

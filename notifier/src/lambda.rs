@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use scoville_core::notice::NotificationJob;
+use scoville_core::hook::QueuedJob;
 
 use crate::dispatch::{Dispatcher, Incoming, Outcome};
 use crate::queue::{JobQueue, ReceiptHandle, SqsJobQueue};
@@ -51,7 +51,7 @@ pub async fn handle(event: SqsEvent, deps: &LambdaDeps) -> SqsBatchResponse {
             .and_then(|c| c.parse::<u32>().ok())
             .unwrap_or(1);
         let body = record.body.unwrap_or_default();
-        match serde_json::from_str::<NotificationJob>(&body) {
+        match serde_json::from_str::<QueuedJob>(&body) {
             Ok(job) => decoded.push((
                 message_id,
                 record.receipt_handle,

@@ -139,7 +139,10 @@ async fn send_in_batches_receive_and_delete() {
     q.send(&jobs).await.unwrap();
     let got = receive_n(&q, 25).await;
     assert_eq!(got.len(), 25);
-    let mut received: Vec<_> = got.iter().map(|r| r.job.clone()).collect();
+    let mut received: Vec<_> = got
+        .iter()
+        .filter_map(|r| r.job.as_notification().cloned())
+        .collect();
     received.sort_by_key(|j| j.notice.at_ms);
     assert_eq!(received, jobs);
     assert!(got.iter().all(|r| r.receive_count == 1));
@@ -303,4 +306,38 @@ async fn the_worker_drains_sqs_into_digests() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn results_batches_for_hooks_share_the_queue_with_notifications() {
+    use scoville_core::hook::{QueuedJob, ResultsJob};
+    let moto = MotoServer::start();
+    let qs = queues(&moto, "hooks", 30, None).await;
+    let q = qs.queue(5);
+    // A full batch of results with long messages still fits one message.
+    let results: Vec<scoville_core::CheckResult> = (0..100)
+        .map(|i| {
+            serde_json::from_value(json!({
+                "endpoint_id": format!("e{i}"), "org_id": "org-1", "region": "eu-west-1",
+                "run_id": "r1", "scheduled_at_ms": 1_700_000_000_000i64,
+                "started_at_ms": 1_700_000_000_000i64 + i, "outcome": "down", "reason": "status",
+                "message": "m".repeat(1000), "status": 503, "timings": {"total_ms": 13.0}
+            }))
+            .unwrap()
+        })
+        .collect();
+    let batch = ResultsJob::new(
+        "hk_1",
+        scoville_core::OrgId::parse("org-1").unwrap(),
+        5,
+        results,
+    );
+    let sent = vec![QueuedJob::from(job("ch", 1)), QueuedJob::from(batch)];
+    q.send_jobs(&sent).await.unwrap();
+    let got = receive_n(&q, 2).await;
+    let mut jobs: Vec<QueuedJob> = got.iter().map(|r| r.job.clone()).collect();
+    jobs.sort_by_key(|j| j.dedup_key());
+    let mut want = sent.clone();
+    want.sort_by_key(|j| j.dedup_key());
+    assert_eq!(jobs, want);
 }

@@ -322,6 +322,10 @@ pub fn render(target: &str, r: &CheckReport) -> String {
         let days = (exp - crate::round::unix_ms()) / 86_400_000;
         facts.push(format!("certificate expires in {days} days"));
     }
+    if let Some(exp) = r.domain_expires_at_ms {
+        let days = (exp - crate::round::unix_ms()) / 86_400_000;
+        facts.push(format!("domain expires in {days} days"));
+    }
     if !facts.is_empty() {
         out.push_str(&format!("  {}\n", facts.join(", ")));
     }

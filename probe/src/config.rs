@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use scoville_check_engine::rdap::RdapConfig;
 use scoville_check_engine::{EngineConfig, IcmpMode};
 use scoville_core::wire::{ProbeScope, Shard};
 use scoville_core::{AddressPolicy, Region};
@@ -30,6 +31,8 @@ pub struct Config {
     pub failure_service: ServiceSection,
     /// Batching, retries and the carry-over buffer.
     pub delivery: DeliverySection,
+    /// Domain expiry lookups over RDAP (see [`crate::domains`]).
+    pub rdap: RdapSection,
     /// Logging.
     pub log: LogSection,
 }
@@ -165,6 +168,61 @@ impl Default for DeliverySection {
     }
 }
 
+/// `[rdap]`: how domain registrations are looked up, for checks with `domain_expiry`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RdapSection {
+    /// Look domains up at all (off: checks' `domain_expiry` is ignored).
+    pub enabled: bool,
+    /// IANA's bootstrap file naming each top-level domain's RDAP server.
+    pub bootstrap_url: String,
+    /// Deadline of each RDAP request, ms.
+    pub timeout_ms: u64,
+    /// Most lookups at once.
+    pub max_concurrent: usize,
+    /// Hours an answer is kept per domain.
+    pub cache_hours: u64,
+}
+
+impl Default for RdapSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bootstrap_url: scoville_check_engine::rdap::IANA_BOOTSTRAP.into(),
+            timeout_ms: 5_000,
+            max_concurrent: 4,
+            cache_hours: 24,
+        }
+    }
+}
+
+impl RdapSection {
+    fn settings(&self) -> Result<Option<RdapConfig>, ConfigError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        check_url("rdap.bootstrap_url", &self.bootstrap_url)?;
+        let bootstrap_url = url::Url::parse(&self.bootstrap_url)
+            .map_err(|e| err("rdap.bootstrap_url", e.to_string()))?;
+        if self.timeout_ms == 0 || self.timeout_ms > 60_000 {
+            return Err(err("rdap.timeout_ms", "must be between 1 and 60000"));
+        }
+        if self.max_concurrent == 0 || self.max_concurrent > 64 {
+            return Err(err("rdap.max_concurrent", "must be between 1 and 64"));
+        }
+        if self.cache_hours == 0 || self.cache_hours > 168 {
+            return Err(err("rdap.cache_hours", "must be between 1 and 168"));
+        }
+        Ok(Some(RdapConfig {
+            bootstrap_url,
+            timeout: Duration::from_millis(self.timeout_ms),
+            max_concurrent: self.max_concurrent,
+            cache_ttl: Duration::from_secs(self.cache_hours * 3600),
+            ..RdapConfig::default()
+        }))
+    }
+}
+
 impl Config {
     /// Loads defaults, then `file` if given, then `SCOVILLE_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -241,7 +299,9 @@ impl Config {
             env!("CARGO_PKG_VERSION"),
             region.as_str()
         );
+        let rdap = self.rdap.settings()?;
         Ok(Settings {
+            rdap,
             scope: ProbeScope { region, shard },
             interval: Duration::from_secs(p.interval_secs),
             max_in_flight: p.max_in_flight,
@@ -320,6 +380,8 @@ pub struct Settings {
     pub spread: f64,
     /// The engine's setup.
     pub engine: EngineConfig,
+    /// Domain expiry lookups (none: disabled).
+    pub rdap: Option<RdapConfig>,
 }
 
 #[cfg(test)]
@@ -373,6 +435,12 @@ mod tests {
         let mut c = Config::default();
         c.receiver.url = Some("ftp://x".into());
         assert_eq!(c.settings().unwrap_err().key, "receiver.url");
+        let mut c = Config::default();
+        c.rdap.max_concurrent = 0;
+        assert_eq!(c.settings().unwrap_err().key, "rdap.max_concurrent");
+        c.rdap.enabled = false;
+        assert!(c.settings().unwrap().rdap.is_none());
+        assert!(Config::default().settings().unwrap().rdap.is_some());
         assert!(Config::describe_defaults().contains("SCOVILLE_PROBE__MAX_IN_FLIGHT"));
     }
 }

@@ -1,6 +1,15 @@
 //! Delivering results: every result to the receiver (`POST /v1/results`), and failures,
 //! warnings and every result of an endpoint listed as down to the failure service
-//! (`POST /v1/failures`), in batches, as the round produces them.
+//! (`POST /v1/failures`), in batches, as the round produces them. The watched value of
+//! every successful check that watches something (change alerts) goes to the failure
+//! service's `POST /v1/changes` as a `ChangeReport`, through the same batches, retries
+//! and carry-over, as a third destination.
+//!
+//! Every watched observation is sent, not only those that differ from the endpoint's
+//! `last_body_hash` (which the admin API does not fill): watching is opt-in, one report
+//! per watched endpoint, region and round is the same load as a down endpoint's
+//! failures, and the failure service keeps each region's last value, so repeats are
+//! silent there. A failed check sends no value: it says nothing about the content.
 //!
 //! - A batch is sent when it is full or `flush_ms` after its first result.
 //! - Each POST has a timeout; a failed one is retried up to `attempts` times with
@@ -17,6 +26,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use scoville_core::CheckResult;
+use scoville_core::wire::{ChangeBatch, ChangeReport};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -31,17 +41,20 @@ pub enum Service {
     Receiver = 0,
     /// The failure service: failures and results of endpoints that are down.
     Failures = 1,
+    /// The failure service's `/v1/changes`: watched values of successful checks.
+    Changes = 2,
 }
 
 impl Service {
-    /// Both, in index order.
-    pub const ALL: [Service; 2] = [Service::Receiver, Service::Failures];
+    /// All three, in index order.
+    pub const ALL: [Service; 3] = [Service::Receiver, Service::Failures, Service::Changes];
 
     /// Label value.
     pub fn name(self) -> &'static str {
         match self {
             Service::Receiver => "receiver",
             Service::Failures => "failure_service",
+            Service::Changes => "changes",
         }
     }
 
@@ -49,6 +62,7 @@ impl Service {
         match self {
             Service::Receiver => "v1/results",
             Service::Failures => "v1/failures",
+            Service::Changes => "v1/changes",
         }
     }
 }
@@ -72,7 +86,9 @@ pub struct DeliveryStats {
     pub results_delivered: u64,
     /// Results the failure service accepted.
     pub failures_delivered: u64,
-    /// Results waiting for the next round, for both services.
+    /// Watched values the failure service accepted (`/v1/changes`).
+    pub changes_delivered: u64,
+    /// Results waiting for the next round, for every destination.
     pub carried_over: u64,
     /// Results dropped this round (buffer full, or refused as invalid).
     pub dropped: u64,
@@ -88,10 +104,10 @@ struct Destination {
 #[derive(Debug)]
 pub struct Delivery {
     client: reqwest::Client,
-    destinations: [Option<Destination>; 2],
+    destinations: [Option<Destination>; 3],
     settings: DeliverySection,
-    carry: [Mutex<VecDeque<CheckResult>>; 2],
-    posts: [Semaphore; 2],
+    carry: [Mutex<VecDeque<CheckResult>>; 3],
+    posts: [Semaphore; 3],
     metrics: Arc<Metrics>,
 }
 
@@ -103,6 +119,30 @@ pub struct DeliveryError(String);
 #[derive(Serialize)]
 struct BatchRef<'a> {
     results: &'a [CheckResult],
+}
+
+/// Whether a result carries a watched value for `/v1/changes`: a successful check
+/// (up or warning) whose spec watches something.
+fn is_watched(r: &CheckResult) -> bool {
+    r.report.outcome.is_up() && r.report.body_hash.is_some()
+}
+
+/// The `/v1/changes` body of a batch of watched results.
+fn change_batch(batch: &[CheckResult]) -> ChangeBatch {
+    let changes = batch
+        .iter()
+        .filter_map(|r| {
+            Some(ChangeReport {
+                endpoint_id: r.endpoint_id.clone(),
+                org_id: r.org_id.clone(),
+                region: r.region.clone(),
+                at_ms: r.started_at_ms,
+                body_hash: r.report.body_hash.clone()?,
+                value: r.report.watch_excerpt.clone(),
+            })
+        })
+        .collect();
+    ChangeBatch { changes }
 }
 
 enum PostError {
@@ -147,10 +187,15 @@ impl Delivery {
             destinations: [
                 destination(&config.receiver)?,
                 destination(&config.failure_service)?,
+                destination(&config.failure_service)?,
             ],
             settings: config.delivery.clone(),
             carry: Default::default(),
-            posts: [Semaphore::new(posts), Semaphore::new(posts)],
+            posts: [
+                Semaphore::new(posts),
+                Semaphore::new(posts),
+                Semaphore::new(posts),
+            ],
             metrics,
         })
     }
@@ -189,7 +234,7 @@ impl Delivery {
         on_result: Option<ResultHook>,
     ) -> DeliveryStats {
         let batch_size = self.settings.batch_size;
-        let mut pending: [Vec<CheckResult>; 2] = Default::default();
+        let mut pending: [Vec<CheckResult>; 3] = Default::default();
         for s in Service::ALL {
             pending[s as usize].extend(self.lock_carry(s).drain(..));
         }
@@ -214,6 +259,9 @@ impl Delivery {
                         }
                         if to_failures && self.sends_to(Service::Failures) {
                             pending[Service::Failures as usize].push(result.clone());
+                        }
+                        if is_watched(&result) && self.sends_to(Service::Changes) {
+                            pending[Service::Changes as usize].push(result.clone());
                         }
                         if self.sends_to(Service::Receiver) {
                             pending[Service::Receiver as usize].push(result);
@@ -332,8 +380,11 @@ impl Delivery {
         let Some(dest) = &self.destinations[s as usize] else {
             return Ok(());
         };
-        let body = serde_json::to_vec(&BatchRef { results: batch })
-            .map_err(|e| PostError::Rejected(e.to_string()))?;
+        let body = match s {
+            Service::Changes => serde_json::to_vec(&change_batch(batch)),
+            _ => serde_json::to_vec(&BatchRef { results: batch }),
+        }
+        .map_err(|e| PostError::Rejected(e.to_string()))?;
         let url = dest
             .url
             .join(s.path())
@@ -373,6 +424,10 @@ fn account(stats: &mut DeliveryStats, done: Result<(Service, u64, u64), tokio::t
         }
         Ok((Service::Failures, delivered, dropped)) => {
             stats.failures_delivered += delivered;
+            stats.dropped += dropped;
+        }
+        Ok((Service::Changes, delivered, dropped)) => {
+            stats.changes_delivered += delivered;
             stats.dropped += dropped;
         }
         Err(e) => tracing::error!(error = %e, "delivery task failed"),

@@ -6,6 +6,7 @@
 //! - [`config`]: layered configuration (file, then `SCOVILLE_*` environment).
 //! - [`source`]: where the endpoint list comes from (the admin API, or a file).
 //! - [`round`]: one round of checks; [`schedule`]: when each check starts.
+//! - [`domains`]: when a domain's registration expiry is looked up over RDAP.
 //! - [`delivery`]: batching, retries with backoff, and the bounded carry-over buffer.
 //! - [`lambda`]: the Lambda handler, a plain async fn over the event.
 //! - [`metrics`] and [`server`]: Prometheus counters and the optional metrics listener.
@@ -14,6 +15,7 @@
 pub mod cli;
 pub mod config;
 pub mod delivery;
+pub mod domains;
 pub mod lambda;
 pub mod metrics;
 pub mod round;

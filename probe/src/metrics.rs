@@ -1,6 +1,7 @@
 //! The probe's own figures as Prometheus counters: checks by outcome and reason, results
 //! delivered, carried over, rejected and dropped per service, rounds and their duration.
-//! Labels are low-cardinality by construction (kinds, reasons and two services). The
+//! Labels are low-cardinality by construction (kinds, reasons and three destinations:
+//! `receiver`, `failure_service` and its `changes`). The
 //! operator listener's own requests are counted and timed by the shared [`HttpMetrics`].
 
 use std::fmt::Write;
@@ -17,10 +18,10 @@ pub struct Metrics {
     up: AtomicU64,
     warning: AtomicU64,
     down: Vec<AtomicU64>,
-    delivered: [AtomicU64; 2],
-    rejected: [AtomicU64; 2],
-    dropped: [AtomicU64; 2],
-    buffered: [AtomicU64; 2],
+    delivered: [AtomicU64; 3],
+    rejected: [AtomicU64; 3],
+    dropped: [AtomicU64; 3],
+    buffered: [AtomicU64; 3],
     rounds_ok: AtomicU64,
     rounds_failed: AtomicU64,
     last_round_ms: AtomicU64,

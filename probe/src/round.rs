@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use scoville_check_engine::rdap::{Rdap, RdapError};
 use scoville_check_engine::{Engine, EngineError};
 use scoville_core::wire::ProbeScope;
 use scoville_core::{CheckResult, Outcome, ProbeEndpoint, RunId};
@@ -16,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{Config, ConfigError};
 use crate::delivery::{Delivery, DeliveryError, DeliveryStats, ResultHook, Routed};
+use crate::domains::DomainLookups;
 use crate::metrics::Metrics;
 use crate::schedule;
 use crate::source::api::ApiSource;
@@ -30,6 +32,7 @@ pub struct Probe {
     delivery: Arc<Delivery>,
     metrics: Arc<Metrics>,
     max_in_flight: usize,
+    domains: Option<DomainLookups>,
 }
 
 /// The probe could not be set up.
@@ -47,6 +50,9 @@ pub enum SetupError {
     /// The delivery could not be built.
     #[error(transparent)]
     Delivery(#[from] DeliveryError),
+    /// The RDAP client could not be built.
+    #[error(transparent)]
+    Rdap(#[from] RdapError),
 }
 
 /// What a round did.
@@ -103,13 +109,20 @@ impl Probe {
         };
         let metrics = Arc::new(Metrics::default());
         let delivery = Arc::new(Delivery::new(config, metrics.clone())?);
-        Ok(Self::new(
-            engine,
-            source,
-            delivery,
-            metrics,
-            settings.max_in_flight,
-        ))
+        let probe = Self::new(engine, source, delivery, metrics, settings.max_in_flight);
+        Ok(match settings.rdap {
+            Some(rdap) => {
+                probe.with_domain_lookups(DomainLookups::new(Rdap::new(rdap)?, settings.interval))
+            }
+            None => probe,
+        })
+    }
+
+    /// Looks domains up over RDAP for checks with `domain_expiry`, under the once-a-day
+    /// rule of [`crate::domains`] (without this, no result carries a domain expiry).
+    pub fn with_domain_lookups(mut self, domains: DomainLookups) -> Self {
+        self.domains = Some(domains);
+        self
     }
 
     /// Assembles a probe from its parts.
@@ -126,6 +139,7 @@ impl Probe {
             delivery,
             metrics,
             max_in_flight: max_in_flight.max(1),
+            domains: None,
         }
     }
 
@@ -207,11 +221,15 @@ impl Probe {
             let (engine, tx) = (self.engine.clone(), tx.clone());
             let (region, run_id, metrics) =
                 (scope.region.clone(), run_id.clone(), self.metrics.clone());
+            let domains = self.domains.clone();
             let scheduled_at_ms = wall_start + offset.as_millis() as i64;
             checks.spawn(async move {
                 let started_at_ms = unix_ms() + shift;
-                let report = engine.check(&endpoint.check).await;
+                let mut report = engine.check(&endpoint.check).await;
                 drop(permit);
+                if let Some(d) = &domains {
+                    report.domain_expires_at_ms = d.expiry_for(&endpoint, wall_start).await;
+                }
                 let outcome = report.outcome;
                 metrics.check(outcome);
                 let result = CheckResult {
@@ -225,7 +243,11 @@ impl Probe {
                     mean_limit_ms: endpoint.mean_limit_ms,
                     report,
                 };
-                let to_failures = outcome != Outcome::Up || endpoint.open_incident;
+                // A domain expiry (about once a day per endpoint) is for the failure
+                // service's notices, like a certificate warning.
+                let to_failures = outcome != Outcome::Up
+                    || endpoint.open_incident
+                    || result.report.domain_expires_at_ms.is_some();
                 let _ = tx
                     .send(Routed {
                         result,

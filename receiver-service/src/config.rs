@@ -30,6 +30,8 @@ pub struct Config {
     pub influx: InfluxSection,
     /// The worker's trend analysis and where its reports go.
     pub trend: TrendSection,
+    /// Result hooks: where the worker finds them and queues their results.
+    pub hooks: crate::hooks::config::HooksSection,
     /// Logging.
     pub log: LogSection,
 }

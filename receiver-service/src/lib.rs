@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod hooks;
 pub mod metrics;
 pub mod queue;
 pub mod routes;

@@ -18,7 +18,10 @@ SCOVILLE_<SECTION>__<KEY>, e.g. SCOVILLE_QUEUE__REDIS_URL. Keys and defaults: \
 receiver.listen = 127.0.0.1:8081, receiver.max_body_bytes = 8388608, \
 receiver.max_batch = 5000, receiver.probe_token_hashes = [], queue.kind = redis, \
 queue.redis_url = redis://127.0.0.1:6379/, queue.stream = scoville:results, \
-queue.max_backlog = 5000000, queue.timeout_ms = 2000, log.format = text, log.level = info."
+queue.max_backlog = 5000000, queue.timeout_ms = 2000, log.format = text, log.level = info; \
+result hooks (the worker): hooks.admin_url (unset: off), hooks.service_token, \
+hooks.sqs_queue_url, hooks.sqs_endpoint_url, hooks.cache_ttl_ms = 30000, \
+hooks.timeout_ms = 10000."
 )]
 struct Cli {
     /// Configuration file (TOML).
@@ -145,6 +148,10 @@ async fn run_worker(config: &Config) -> anyhow::Result<()> {
             ),
         }
     }
+    let hooks = config.hooks.publisher().await?;
+    if hooks.is_some() {
+        tracing::info!("result hooks on: every result is queued for the orgs' `all` hooks");
+    }
     for lane in 0..w.lanes {
         let mut worker = Worker::new(
             Arc::new(config.consumer(lane)?),
@@ -153,6 +160,9 @@ async fn run_worker(config: &Config) -> anyhow::Result<()> {
         );
         if let Some(a) = &analyzer {
             worker = worker.with_trend(a.clone());
+        }
+        if let Some(h) = &hooks {
+            worker = worker.with_hooks(h.clone());
         }
         let mut stopped = stopped.clone();
         lanes.spawn(async move {

@@ -10,7 +10,8 @@
 //! name = "shop"
 //! check = { type = "http", url = "https://shop.example.com/health" }
 //! channels = ["ops"]        # by name
-//! # regions default to the probe's region, confirm_regions to 1 with one region;
+//! # regions default to the probe's region (heartbeats have none), confirm_regions to 1
+//! # with one region;
 //! # every other field is the API's (interval_s, apdex_t_ms, tags, ...).
 //! ```
 //!
@@ -121,11 +122,19 @@ pub async fn reconcile(
             }
             obj.insert("channels".into(), ids.into());
         }
-        if !obj.contains_key("regions") {
+        // A heartbeat is pushed by the job: it has no regions.
+        let pushed = obj
+            .get("check")
+            .and_then(|c| c.get("type"))
+            .is_some_and(|t| t == "heartbeat");
+        if !obj.contains_key("regions") && !pushed {
             obj.insert("regions".into(), serde_json::json!([region]));
         }
         if !obj.contains_key("confirm_regions")
-            && obj["regions"].as_array().is_some_and(|r| r.len() == 1)
+            && obj
+                .get("regions")
+                .and_then(|r| r.as_array())
+                .is_some_and(|r| r.len() == 1)
         {
             obj.insert("confirm_regions".into(), 1.into());
         }

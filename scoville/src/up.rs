@@ -7,6 +7,9 @@
 //! admin API with a service token; the receiver's worker posts degradations to the
 //! failure service. Tokens are random per start and never leave the process.
 //!
+//! Result hooks: the receiver's worker queues every stored result for the orgs' `all`
+//! hooks on the in-process notification queue, which the notifier drains.
+//!
 //! Storage: one SQLite file (`<data>/scoville.db`) holds the admin data, the results and
 //! rollups, the incident state and the incident log; the result and notification queues
 //! are in memory (what is queued but not yet stored is lost with the process; what is
@@ -69,11 +72,17 @@ pub struct Running {
     /// Stops the receiver's worker, which first stores what its queue holds.
     stop_worker: watch::Sender<bool>,
     worker: tokio::task::JoinHandle<()>,
+    /// Heartbeat pings and sweeps (a sweep a minute; tests sweep with
+    /// [`Running::sweep_heartbeats_at`]).
+    heartbeats: scoville_admin_api::heartbeat::Heartbeats,
+    admin_store: Arc<dyn scoville_admin_api::store::AdminStore>,
 }
 
 /// How long a stop waits for the probe round in flight: a round's window plus its checks'
 /// timeouts fit in a minute and a half.
 const ROUND_IN_FLIGHT: Duration = Duration::from_secs(90);
+/// Time between heartbeat sweeps.
+const HEARTBEAT_SWEEP: Duration = Duration::from_secs(60);
 /// How long a stop lets the receiver's worker store what is in its in-memory queue.
 const DRAIN_ON_STOP: Duration = Duration::from_secs(60);
 
@@ -106,6 +115,13 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
             .context("opening the results store")?,
     );
 
+    // The receiver's and the failure service's ports first: the admin API hands
+    // heartbeat results to them.
+    let receiver_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let receiver_url = format!("http://{}", receiver_listener.local_addr()?);
+    let failure_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let failure_url = format!("http://{}", failure_listener.local_addr()?);
+
     // The admin API, on `listen`.
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
@@ -120,9 +136,31 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
     admin.admin.service_token_hashes = vec![hash(&service_token)];
     admin.history.sqlite_path = db.clone();
     admin.incidents.sqlite_path = db.clone();
+    admin.heartbeat.receiver_url = Some(receiver_url.clone());
+    admin.heartbeat.failure_url = Some(failure_url.clone());
+    admin.heartbeat.token = Some(probe_token.clone());
     let admin_state = scoville_admin_api::AppState::from_config(&admin)
         .await
         .context("the admin API")?;
+    let heartbeats = admin_state
+        .heartbeats
+        .clone()
+        .context("the admin API's heartbeats")?;
+    let admin_store = admin_state.store.clone();
+    tasks.spawn({
+        let (heartbeats, store) = (heartbeats.clone(), admin_store.clone());
+        let stopped = stopped.clone();
+        async move {
+            scoville_admin_api::heartbeat::sweep::run(
+                heartbeats,
+                store,
+                HEARTBEAT_SWEEP,
+                until(stopped),
+            )
+            .await;
+            Ok(())
+        }
+    });
     let server = scoville_service_kit::http::Server::from_listener(
         listener,
         scoville_admin_api::router(admin_state),
@@ -144,12 +182,10 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
         queue: queue.clone(),
         ..scoville_receiver_service::app::AppState::from_config(&receiver)?
     };
-    let server = scoville_service_kit::http::Server::bind(
-        receiver.receiver.listen,
+    let server = scoville_service_kit::http::Server::from_listener(
+        receiver_listener,
         scoville_receiver_service::app::router(receiver_state),
-    )
-    .await?;
-    let receiver_url = format!("http://{}", server.local_addr()?);
+    );
     tasks.spawn({
         let stopped = stopped.clone();
         async move { Ok(server.run_until(until(stopped)).await?) }
@@ -164,15 +200,15 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
     failure.directory.admin_token = Some(service_token.clone());
     failure.directory.public_url = admin_url.clone();
     let jobs = failure.queue().await?;
+    // The same queue carries every result to the orgs' `all` result hooks.
+    let hook_jobs = jobs.clone();
     let failure_state = scoville_failure_service::AppState::from_config(&failure, jobs.clone())
         .await
         .context("the failure service")?;
-    let server = scoville_service_kit::http::Server::bind(
-        failure.failure.listen,
+    let server = scoville_service_kit::http::Server::from_listener(
+        failure_listener,
         scoville_failure_service::router(failure_state),
-    )
-    .await?;
-    let failure_url = format!("http://{}", server.local_addr()?);
+    );
     tasks.spawn({
         let stopped = stopped.clone();
         async move { Ok(server.run_until(until(stopped)).await?) }
@@ -227,6 +263,18 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
             });
         }
     }
+    // Every stored result to the orgs' `all` result hooks, on the notification queue.
+    let hook_directory = scoville_receiver_service::hooks::AdminHookDirectory::new(
+        &admin_url,
+        &service_token,
+        Duration::from_secs(10),
+        Duration::from_secs(30),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("the result hooks' directory")?;
+    worker = worker.with_hooks(Arc::new(
+        scoville_receiver_service::hooks::ResultHooks::new(Arc::new(hook_directory), hook_jobs),
+    ));
     let (stop_worker, worker_stopped) = watch::channel(false);
     let worker = tokio::spawn(async move {
         worker
@@ -279,10 +327,25 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
         probe_loop,
         stop_worker,
         worker,
+        heartbeats,
+        admin_store,
     })
 }
 
 impl Running {
+    /// The heartbeats (their store: tests set what was last heard).
+    pub fn heartbeats(&self) -> &scoville_admin_api::heartbeat::Heartbeats {
+        &self.heartbeats
+    }
+
+    /// Sweeps heartbeats now, as if at `now_ms`; returns how many were overdue.
+    pub async fn sweep_heartbeats_at(&self, now_ms: i64) -> anyhow::Result<usize> {
+        Ok(self
+            .heartbeats
+            .sweep(self.admin_store.as_ref(), now_ms)
+            .await?)
+    }
+
     /// Runs one probe round now, as if it started at `at_ms` (tests walk simulated
     /// minutes with it); returns how many endpoints were checked.
     pub async fn probe_round_at(&self, at_ms: Option<i64>) -> anyhow::Result<usize> {

@@ -124,9 +124,10 @@ pub async fn create(
     caller.must_write()?;
     let input: EndpointInput = parse_body(&headers, &body)?;
     let id = EndpointId::parse(new_id("ep_")).map_err(ApiError::Unavailable)?;
-    let endpoint = input.into_endpoint(id, caller.org_id.clone())?;
+    let mut endpoint = input.into_endpoint(id, caller.org_id.clone())?;
     state.store.put_endpoint(&endpoint, false).await?;
     state.probe_list.put(state.store.as_ref(), &endpoint).await;
+    heartbeat_token(&state, &mut endpoint, None).await?;
     Ok((StatusCode::CREATED, Json(endpoint)))
 }
 
@@ -189,16 +190,17 @@ pub async fn replace(
 ) -> Result<Json<Endpoint>, ApiError> {
     let id = endpoint_id(&id)?;
     // Another org's id is 404 whatever the caller's role or the body.
-    state
+    let before = state
         .store
         .endpoint(&caller.org_id, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
     caller.must_write()?;
     let input: EndpointInput = parse_body(&headers, &body)?;
-    let endpoint = input.into_endpoint(id, caller.org_id.clone())?;
+    let mut endpoint = input.into_endpoint(id, caller.org_id.clone())?;
     if state.store.put_endpoint(&endpoint, true).await? {
         state.probe_list.put(state.store.as_ref(), &endpoint).await;
+        heartbeat_token(&state, &mut endpoint, Some(&before)).await?;
         Ok(Json(endpoint))
     } else {
         Err(ApiError::NotFound)
@@ -238,6 +240,9 @@ pub async fn delete(
             .probe_list
             .remove(state.store.as_ref(), &caller.org_id, &id)
             .await;
+        if let Some(h) = &state.heartbeats {
+            h.store().remove(&caller.org_id, &id).await?;
+        }
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
@@ -312,4 +317,29 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Json<Endpoint>, ApiError> {
     set_paused(&state, &caller, &id, false).await
+}
+
+/// A heartbeat endpoint gets its ping token when it becomes one (created, or replaced
+/// from another kind), shown once in `ping_url`; one that stops being a heartbeat loses
+/// its token.
+async fn heartbeat_token(
+    state: &AppState,
+    endpoint: &mut Endpoint,
+    before: Option<&Endpoint>,
+) -> Result<(), ApiError> {
+    use scoville_core::CheckSpec::Heartbeat;
+    let Some(h) = &state.heartbeats else {
+        return Ok(());
+    };
+    let was = before.is_some_and(|b| matches!(b.check, Heartbeat(_)));
+    match (&endpoint.check, was) {
+        (Heartbeat(_), false) => {
+            let token = h.issue_token(&endpoint.org_id, &endpoint.id).await?;
+            endpoint.ping_url = Some(crate::routes::ping::ping_url(state, &token));
+        }
+        (Heartbeat(_), true) => {}
+        (_, true) => h.store().remove(&endpoint.org_id, &endpoint.id).await?,
+        (_, false) => {}
+    }
+    Ok(())
 }

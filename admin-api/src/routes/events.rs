@@ -13,6 +13,9 @@
 //! - `up`: every region's latest result is up, without a warning;
 //! - `unknown`: no result in the last three intervals.
 //!
+//! A `down` endpoint checked less often because it has been down for long
+//! ([`crate::backoff`]) carries `checked_every_s`, its current interval.
+//!
 //! Bounded: at most [`MAX_STREAMS_PER_ORG`] streams per organization at once (429 past
 //! that), a heartbeat comment every [`HEARTBEAT`], and each stream ends after
 //! [`MAX_STREAM_AGE`] (the browser's `EventSource` reconnects, authenticating again). A
@@ -88,6 +91,10 @@ pub struct LiveEndpoint {
     /// Why an endpoint whose checks pass is still `degraded`, e.g. "certificate expires
     /// in 9 days".
     pub note: Option<String>,
+    /// Down for long and backed off: checked only every this many seconds (its
+    /// `backoff`), until a check succeeds or the incident closes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_every_s: Option<u32>,
 }
 
 /// The data of a `snapshot` or `status` event.
@@ -210,6 +217,7 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
     // Those neither paused nor down get their status from their latest results: one
     // bulk read for all of them.
     let mut asks = Vec::new();
+    let mut backoff_asks = Vec::new();
     for e in endpoints {
         let mut live = LiveEndpoint {
             id: e.id.clone(),
@@ -218,6 +226,7 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
             incident_id: None,
             error: None,
             note: None,
+            checked_every_s: None,
         };
         if e.paused {
             live.status = LiveStatus::Paused;
@@ -225,6 +234,9 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
             live.status = LiveStatus::Down;
             live.incident_id = Some(id);
             live.error = error;
+            if e.backoff.is_some() {
+                backoff_asks.push(e.id.clone());
+            }
         } else {
             asks.push((e.id.clone(), now - 3 * i64::from(e.interval_s) * 1000));
         }
@@ -248,6 +260,24 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
                         live.status = LiveStatus::Degraded;
                         live.note = Some(note);
                     }
+                }
+            }
+        }
+    }
+    if !backoff_asks.is_empty() {
+        // What the probe's list does with them (its cached view; unreadable: not shown).
+        if let Ok(list) = state
+            .probe_list
+            .snapshot(
+                state.store.as_ref(),
+                state.incidents.as_deref(),
+                state.history.as_deref(),
+            )
+            .await
+        {
+            for id in backoff_asks {
+                if let Some(live) = out.get_mut(id.as_str()) {
+                    live.checked_every_s = list.backed_off_interval_s(org, &id, now);
                 }
             }
         }
@@ -430,6 +460,7 @@ mod tests {
                 incident_id: None,
                 error: None,
                 note: None,
+                checked_every_s: None,
             },
         )
     }

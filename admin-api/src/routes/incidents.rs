@@ -83,7 +83,7 @@ pub struct TimelineView {
     #[schema(value_type = String, pattern = "^(confirmed|notified|resolved)$")]
     pub kind: &'static str,
     /// The notice sent (`down`, `recovered`, `flapping`, `settled`, `degraded`,
-    /// `certificate_expiring`, `changed`), for `notified`.
+    /// `certificate_expiring`, `domain_expiring`, `changed`), for `notified`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub notice: Option<&'static str>,

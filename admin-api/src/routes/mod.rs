@@ -8,11 +8,13 @@ pub mod channels;
 pub mod endpoints;
 pub mod events;
 pub mod history;
+pub mod hooks;
 pub mod incidents;
 pub mod keys;
 pub mod maintenance;
 pub mod members;
 pub mod metrics;
+pub mod ping;
 pub mod probe;
 pub mod service;
 pub mod sparklines;
@@ -202,6 +204,50 @@ pub fn table() -> Vec<Route> {
         ),
         r(Method::GET, "/v1/endpoints", Org, get(endpoints::list)),
         r(Method::GET, "/v1/events", Org, get(events::events)),
+        r(Method::GET, "/v1/ping/{token}", Public, get(ping::ping_get)),
+        r(Method::POST, "/v1/ping/{token}", Public, post(ping::ping_post)),
+        r(
+            Method::GET,
+            "/v1/ping/{token}/start",
+            Public,
+            get(ping::start_get),
+        ),
+        r(
+            Method::POST,
+            "/v1/ping/{token}/start",
+            Public,
+            post(ping::start_post),
+        ),
+        r(
+            Method::GET,
+            "/v1/ping/{token}/fail",
+            Public,
+            get(ping::fail_get),
+        ),
+        r(
+            Method::POST,
+            "/v1/ping/{token}/fail",
+            Public,
+            post(ping::fail_post),
+        ),
+        r(
+            Method::POST,
+            "/v1/endpoints/{id}/ping-token",
+            Org,
+            post(ping::new_token),
+        ),
+        r(
+            Method::GET,
+            "/v1/endpoints/{id}/heartbeat",
+            Org,
+            get(ping::state),
+        ),
+        r(
+            Method::POST,
+            "/v1/service/heartbeats/sweep",
+            Service,
+            post(ping::sweep),
+        ),
         r(Method::POST, "/v1/endpoints", Org, post(endpoints::create)),
         r(Method::GET, "/v1/endpoints/{id}", Org, get(endpoints::get)),
         r(
@@ -288,6 +334,11 @@ pub fn table() -> Vec<Route> {
             Org,
             post(channels::test),
         ),
+        r(Method::GET, "/v1/hooks", Org, get(hooks::list)),
+        r(Method::POST, "/v1/hooks", Org, post(hooks::create)),
+        r(Method::GET, "/v1/hooks/{id}", Org, get(hooks::get)),
+        r(Method::PUT, "/v1/hooks/{id}", Org, put(hooks::replace)),
+        r(Method::DELETE, "/v1/hooks/{id}", Org, delete(hooks::delete)),
         r(Method::GET, "/v1/maintenance", Org, get(maintenance::list)),
         r(
             Method::POST,
@@ -351,6 +402,12 @@ pub fn table() -> Vec<Route> {
             "/v1/service/channels/{org}/{id}",
             Service,
             get(service::channel),
+        ),
+        r(
+            Method::GET,
+            "/v1/service/hooks/{org}",
+            Service,
+            get(service::hooks),
         ),
     ]
 }

@@ -6,6 +6,8 @@
 //!   due in the minutes where `minute % (interval_s / 60) == fnv1a64(id) % (interval_s / 60)`
 //!   (`at` in Unix ms, default now), so a 5-minute endpoint's checks are spread over the
 //!   five minutes. Paused endpoints are never due.
+//! - Backoff: an endpoint that opted in and has been down for long is due at its
+//!   backed-off interval instead, by the same rule ([`crate::backoff`]).
 //! - Cache and open incidents: see [`crate::probe_list`] (how a change reaches the
 //!   probes).
 
@@ -116,10 +118,15 @@ pub async fn list(
     if !(1..=5000).contains(&limit) {
         return Err(Invalid::new("limit", "must be between 1 and 5000").into());
     }
-    let minute = (q.at.unwrap_or_else(now_ms) / 60_000).max(0) as u64;
+    let at = q.at.unwrap_or_else(now_ms);
+    let minute = (at / 60_000).max(0) as u64;
     let snapshot = state
         .probe_list
-        .snapshot(state.store.as_ref(), state.incidents.as_deref())
+        .snapshot(
+            state.store.as_ref(),
+            state.incidents.as_deref(),
+            state.history.as_deref(),
+        )
         .await?;
     let entries = &snapshot.entries;
     let start = match &q.cursor {
@@ -133,7 +140,8 @@ pub async fn list(
     let mut last = None;
     for e in &entries[start..] {
         let mine = probe.org_id.as_ref().is_none_or(|o| *o == e.org);
-        let due = minute % e.minutes == e.hash % e.minutes;
+        let minutes = snapshot.minutes(e, at);
+        let due = minute % minutes == e.hash % minutes;
         if mine
             && due
             && e.hash % u64::from(shard.count()) == u64::from(shard.index())

@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
+use scoville_core::hook::HookRef;
 use scoville_core::wire::{DirectoryEntry, MutedWindow};
 use scoville_core::{CheckSpec, EndpointId, OrgId};
 
@@ -39,6 +40,7 @@ pub fn target(check: &CheckSpec) -> String {
         CheckSpec::Tls(t) => format!("{}:{}", t.host, t.port.get()),
         CheckSpec::Dns(d) => d.name.as_str().to_string(),
         CheckSpec::Icmp(i) => i.host.to_string(),
+        CheckSpec::Heartbeat(h) => format!("heartbeat every {} s", h.period_s()),
     }
 }
 
@@ -90,12 +92,19 @@ pub async fn endpoint(
             to_ms: w.to_ms,
         })
         .collect();
+    // Every hook of the org hears every endpoint's state changes (`crate::hook`).
+    let mut channels = e.channels.clone();
+    for h in state.store.hooks(&org).await? {
+        if !channels.contains(&h.id) {
+            channels.push(h.id);
+        }
+    }
     Ok(Json(DirectoryEntry {
         target: target(&e.check),
         policy: e.policy(),
         link: format!("{}/endpoints/{}", state.settings.public_url, e.id.as_str()),
         name: e.name,
-        channels: e.channels,
+        channels,
         maintenance,
     }))
 }
@@ -124,6 +133,15 @@ pub async fn channel(
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let org = OrgId::parse(org).map_err(|_| ApiError::NotFound)?;
+    if id.starts_with(crate::hook::ID_PREFIX) {
+        // A result hook: a signed webhook.
+        let hook = state
+            .store
+            .hook(&org, &id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        return Ok(Json(hook.channel_config()));
+    }
     let (_, config) = state
         .store
         .channel(&org, &id)
@@ -132,4 +150,38 @@ pub async fn channel(
     let config: serde_json::Value =
         serde_json::from_str(&config).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(Json(config))
+}
+
+/// `GET /v1/service/hooks/{org}`: the org's result hooks (ids and events; the receiver
+/// worker queues every result for the `all` ones).
+#[utoipa::path(
+    get,
+    path = "/v1/service/hooks/{org}",
+    operation_id = "service_org_hooks",
+    tag = "internal",
+    security(("service_token" = [])),
+    params(("org" = String, Path, description = "The organization.")),
+    responses(
+        (status = 200, description = "The organization's hooks (none when it has none).", body = Vec<HookRef>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn hooks(
+    State(state): State<AppState>,
+    _caller: ServiceCaller,
+    Path(org): Path<String>,
+) -> Result<Json<Vec<HookRef>>, ApiError> {
+    let org = OrgId::parse(org).map_err(|_| ApiError::NotFound)?;
+    let hooks = state.store.hooks(&org).await?;
+    Ok(Json(
+        hooks
+            .into_iter()
+            .map(|h| HookRef {
+                id: h.id,
+                events: h.events,
+            })
+            .collect(),
+    ))
 }

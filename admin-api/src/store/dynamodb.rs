@@ -15,6 +15,7 @@
 //! | alert channel | `ORG#<org>` | `CHANNEL#<id>` | `id`, `name`, `kind`, `config` |
 //! | maintenance window | `ORG#<org>` | `WINDOW#<id>` | `id`, `from_ms`, `doc` |
 //! | status page | `ORG#<org>` | `PAGE#<id>` | `id`, `slug`, `doc` |
+//! | result hook | `ORG#<org>` | `HOOK#<id>` | `id`, `doc` (JSON, secret included) |
 //! | user | `USER#<user>` | `USER` | `id`, `email`, `password_hash`, `epoch` |
 //! | membership (user side) | `USER#<user>` | `MEMBER#<org>` | `org_id`, `org_name`, `role` |
 //! | email (unique) | `EMAIL#<email>` | `EMAIL` | `user_id` |
@@ -40,7 +41,7 @@
 //! | add / remove a member | `TransactWriteItems` on both member items |
 //! | take an invitation | `DeleteItem INVITE#<hash>` returning the old item (one taker wins) |
 //! | API key / probe token by hash (every API / probe request) | `GetItem APIKEY#<hash>` / `GetItem PROBE#<hash>` |
-//! | an org's API keys, endpoints, channels, windows, pages | `Query pk = ORG#<org> AND begins_with(sk, <KIND>#)` |
+//! | an org's API keys, endpoints, channels, windows, pages, hooks | `Query pk = ORG#<org> AND begins_with(sk, <KIND>#)` |
 //! | one thing of an org (never by id alone) | `GetItem ORG#<org>` / `<KIND>#<id>` |
 //! | create / replace / delete an endpoint | `TransactWriteItems`: the endpoint (`attribute_not_exists` on create, `attribute_exists` with `must_exist` and on delete), its copy in the list of all (`attribute_not_exists` on create: ids are unique across orgs), `ADD n 1` on the generation |
 //! | every endpoint (the probe's list) | `Query pk = ENDPOINTS#<shard>` for each of the [`ENDPOINT_SHARDS`] shards (shard: FNV-1a of the id), merged by id |
@@ -90,6 +91,7 @@ use scoville_core::{EndpointId, OrgId};
 use serde::de::DeserializeOwned;
 
 use super::{AdminStore, Result, StoreError};
+use crate::hook::StoredHook;
 use crate::model::{
     AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, StatusPage,
     User,
@@ -1484,6 +1486,45 @@ impl AdminStore for DynamoAdmin {
         Err(unavailable(format!(
             "status page {id} kept changing while being deleted"
         )))
+    }
+
+    async fn put_hook(&self, org: &OrgId, hook: &StoredHook) -> Result<()> {
+        let json = serde_json::to_string(hook).map_err(unavailable)?;
+        self.put(
+            item(
+                org_pk(org.as_str()),
+                format!("HOOK#{}", hook.id),
+                [("id", s(&hook.id)), ("doc", s(json))],
+            ),
+            Cond::none(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn hooks(&self, org: &OrgId) -> Result<Vec<StoredHook>> {
+        let mut out = self
+            .query(org_pk(org.as_str()), Some("HOOK#"))
+            .await?
+            .iter()
+            .map(|i| doc::<StoredHook>(i, "hook"))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn hook(&self, org: &OrgId, id: &str) -> Result<Option<StoredHook>> {
+        self.get(org_pk(org.as_str()), &format!("HOOK#{id}"))
+            .await?
+            .map(|i| doc::<StoredHook>(&i, "hook"))
+            .transpose()
+    }
+
+    async fn delete_hook(&self, org: &OrgId, id: &str) -> Result<bool> {
+        Ok(self
+            .delete(org_pk(org.as_str()), &format!("HOOK#{id}"))
+            .await?
+            .is_some())
     }
 
     async fn generation(&self) -> Result<u64> {

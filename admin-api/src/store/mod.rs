@@ -14,6 +14,7 @@ pub mod sqlite;
 
 use scoville_core::{EndpointId, OrgId};
 
+use crate::hook::StoredHook;
 use crate::model::{
     AlertChannel, ApiKey, Endpoint, MaintenanceWindow, Member, Org, Role, StatusPage, User,
 };
@@ -138,6 +139,14 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     async fn status_page_by_slug(&self, slug: &str) -> Result<Option<(OrgId, StatusPage)>>;
     /// Deletes a status page; false if the org has none with that id.
     async fn delete_status_page(&self, org: &OrgId, id: &str) -> Result<bool>;
+    /// Stores a result hook (created or replaced).
+    async fn put_hook(&self, org: &OrgId, hook: &StoredHook) -> Result<()>;
+    /// An org's result hooks, by id.
+    async fn hooks(&self, org: &OrgId) -> Result<Vec<StoredHook>>;
+    /// One result hook of an org.
+    async fn hook(&self, org: &OrgId, id: &str) -> Result<Option<StoredHook>>;
+    /// Deletes a result hook; false if the org has none with that id.
+    async fn delete_hook(&self, org: &OrgId, id: &str) -> Result<bool>;
     /// Bumped on every endpoint write, so caches know when to reload.
     async fn generation(&self) -> Result<u64>;
 }

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use scoville_core::{EndpointId, OrgId};
 
 use super::{AdminStore, Result, StoreError};
+use crate::hook::StoredHook;
 use crate::model::{
     AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, StatusPage,
     User,
@@ -45,6 +46,8 @@ CREATE TABLE IF NOT EXISTS maintenance (
 CREATE TABLE IF NOT EXISTS status_pages (
     org_id TEXT NOT NULL, id TEXT NOT NULL, slug TEXT NOT NULL UNIQUE, doc TEXT NOT NULL,
     PRIMARY KEY (org_id, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hooks (
+    org_id TEXT NOT NULL, id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (org_id, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS generation (one INTEGER PRIMARY KEY CHECK (one = 1), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation VALUES (1, 0);
 ";
@@ -755,6 +758,67 @@ impl AdminStore for SqliteAdmin {
         self.run(move |c| {
             c.execute(
                 "DELETE FROM status_pages WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+            )
+            .map(|n| n > 0)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_hook(&self, org: &OrgId, hook: &StoredHook) -> Result<()> {
+        let doc = serde_json::to_string(hook).map_err(unavailable)?;
+        let (o, i) = (org.as_str().to_string(), hook.id.clone());
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO hooks (org_id, id, doc) VALUES (?1, ?2, ?3)",
+                params![o, i, doc],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn hooks(&self, org: &OrgId) -> Result<Vec<StoredHook>> {
+        let o = org.as_str().to_string();
+        let docs: Vec<String> = self
+            .run(move |c| {
+                let mut q = c
+                    .prepare_cached("SELECT doc FROM hooks WHERE org_id = ?1 ORDER BY id")
+                    .map_err(unavailable)?;
+                let rows = q.query_map(params![o], |r| r.get(0)).map_err(unavailable)?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+                    .map_err(unavailable)
+            })
+            .await?;
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(unavailable))
+            .collect()
+    }
+
+    async fn hook(&self, org: &OrgId, id: &str) -> Result<Option<StoredHook>> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        let doc: Option<String> = self
+            .run(move |c| {
+                c.query_row(
+                    "SELECT doc FROM hooks WHERE org_id = ?1 AND id = ?2",
+                    params![o, i],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)
+            })
+            .await?;
+        doc.map(|d| serde_json::from_str(&d).map_err(unavailable))
+            .transpose()
+    }
+
+    async fn delete_hook(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM hooks WHERE org_id = ?1 AND id = ?2",
                 params![o, i],
             )
             .map(|n| n > 0)

@@ -11,7 +11,8 @@
 //! | `port` | `tcp`: `hostname`, `port` |
 //! | `ping` | `icmp`: `hostname` |
 //! | `dns` | `dns`: `hostname`, `dns_resolve_type`, `dns_resolve_server` (port 53) |
-//! | anything else (`push`, `docker`, `group`, `json-query`, databases, game servers ...) | skipped, with the reason |
+//! | `push` | `heartbeat`: `interval` → `period_s` (at least 30), 60 s grace; its new ping URL comes from `POST /v1/endpoints/{id}/ping-token` (Kuma's push token is not carried over) |
+//! | anything else (`docker`, `group`, `json-query`, databases, game servers ...) | skipped, with the reason |
 //!
 //! Common fields: `interval` (seconds) clamped to 30-3600; `maxretries` + 1 →
 //! `failure_threshold` (1-50); `active` false → paused; `timeout` (seconds) → the check's
@@ -117,7 +118,8 @@ fn endpoint(m: &Value, regions: &[String]) -> Result<Value, String> {
         "port" => json!({"type": "tcp", "host": required(m, "hostname")?, "port": port(m)?}),
         "ping" => json!({"type": "icmp", "host": required(m, "hostname")?}),
         "dns" => dns(m)?,
-        "push" => return Err("push monitors: heartbeat checks are not in Scoville yet".into()),
+        // Kuma wants a push every `interval`; Scoville gives a minute's grace on top.
+        "push" => json!({"type": "heartbeat", "period_s": interval_of(m), "grace_s": 60}),
         other => return Err(format!("monitor type `{other}` has no Scoville equivalent")),
     };
     if let Some(t) = number(m, "timeout").filter(|t| *t > 0.0)
@@ -129,6 +131,7 @@ fn endpoint(m: &Value, regions: &[String]) -> Result<Value, String> {
         .unwrap_or(60.0)
         .round()
         .clamp(30.0, 3600.0) as u32;
+    let pushed = kind == "push";
     let failure_threshold = (number(m, "maxretries").unwrap_or(0.0).max(0.0) as u32 + 1).min(50);
     let mut tags: Vec<String> = m
         .get("tags")
@@ -143,13 +146,21 @@ fn endpoint(m: &Value, regions: &[String]) -> Result<Value, String> {
         json!(text(m, "name").unwrap_or_else(|| kind.clone())),
     );
     body.insert("check".into(), check);
-    body.insert("regions".into(), json!(regions));
-    body.insert("confirm_regions".into(), json!(regions.len().min(2)));
+    if !pushed {
+        // A heartbeat is pushed: it has no regions.
+        body.insert("regions".into(), json!(regions));
+        body.insert("confirm_regions".into(), json!(regions.len().min(2)));
+    }
     body.insert("interval_s".into(), json!(interval));
     body.insert("failure_threshold".into(), json!(failure_threshold));
     body.insert("tags".into(), json!(tags));
     body.insert("paused".into(), json!(flag(m, "active") == Some(false)));
     Ok(Value::Object(body))
+}
+
+/// A push monitor's period: its interval, at least 30 s.
+fn interval_of(m: &Value) -> u64 {
+    number(m, "interval").unwrap_or(60.0).round().max(30.0) as u64
 }
 
 fn port(m: &Value) -> Result<u64, String> {
@@ -285,7 +296,12 @@ mod tests {
             (mx["record_type"].as_str(), mx["resolver"].as_str()),
             (Some("MX"), Some("1.1.1.1:53"))
         );
-        assert!(m[5].body.as_ref().unwrap_err().contains("heartbeat"));
+        let cron = m[5].body.as_ref().unwrap();
+        assert_eq!(
+            cron["check"],
+            json!({"type": "heartbeat", "period_s": 60, "grace_s": 60})
+        );
+        assert!(cron.get("regions").is_none(), "{cron}");
         assert!(m[6].body.as_ref().unwrap_err().contains("docker"));
         assert!(m[7].body.as_ref().unwrap_err().contains("upside-down"));
         assert!(m[8].body.as_ref().unwrap_err().contains("port"));

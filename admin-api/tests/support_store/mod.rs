@@ -87,6 +87,60 @@ pub async fn contract(s: &dyn AdminStore, tag: &str) {
     endpoints_and_generation(s, tag).await;
     channels_and_windows(s, tag).await;
     status_pages(s, tag).await;
+    hooks(s, tag).await;
+}
+
+async fn hooks(s: &dyn AdminStore, t: &str) {
+    use scoville_admin_api::hook::StoredHook;
+    use scoville_core::hook::HookEvents;
+    let (a, b) = (
+        OrgId::parse(format!("{t}org_ha")).unwrap(),
+        OrgId::parse(format!("{t}org_hb")).unwrap(),
+    );
+    let hook = |id: &str, name: &str, events| StoredHook {
+        id: format!("{t}{id}"),
+        name: name.into(),
+        url: format!("https://hooks.example/{id}?token=x"),
+        events,
+        secret: format!("whsec_{id}"),
+        created_ms: NOW,
+    };
+    s.put_hook(&a, &hook("hk_2", "two", HookEvents::All))
+        .await
+        .unwrap();
+    s.put_hook(&a, &hook("hk_1", "one", HookEvents::StateChanges))
+        .await
+        .unwrap();
+    // Replaced, not added.
+    s.put_hook(&a, &hook("hk_2", "two again", HookEvents::StateChanges))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.hooks(&a).await.unwrap(),
+        vec![
+            hook("hk_1", "one", HookEvents::StateChanges),
+            hook("hk_2", "two again", HookEvents::StateChanges)
+        ],
+        "by id, secrets and full URLs kept"
+    );
+    assert_eq!(
+        s.hook(&a, &format!("{t}hk_1")).await.unwrap(),
+        Some(hook("hk_1", "one", HookEvents::StateChanges))
+    );
+    assert!(s.hooks(&b).await.unwrap().is_empty());
+    assert_eq!(s.hook(&b, &format!("{t}hk_1")).await.unwrap(), None);
+    assert!(!s.delete_hook(&b, &format!("{t}hk_1")).await.unwrap());
+    assert!(s.delete_hook(&a, &format!("{t}hk_1")).await.unwrap());
+    assert!(!s.delete_hook(&a, &format!("{t}hk_1")).await.unwrap());
+    assert_eq!(s.hooks(&a).await.unwrap().len(), 1);
+    // Hooks are not channels, and channels are not hooks.
+    assert!(
+        s.channels(&a)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| !c.id.contains("hk_"))
+    );
 }
 
 async fn users_and_members(s: &dyn AdminStore, t: &str) {

@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
                             ok: false,
                             error: Some("connect: connection refused".into()),
                             cert_expires_at_ms: None,
+                            domain_expires_at_ms: None,
                         }),
                     }
                 })

@@ -110,7 +110,9 @@ fn result(
             bytes: 1_234,
             truncated: false,
             cert_expires_at_ms: None,
+            domain_expires_at_ms: None,
             body_hash: None,
+            watch_excerpt: None,
             ip: None,
             redirects: 0,
         }

@@ -3,7 +3,7 @@
 
 use http::HeaderMap;
 use scoville_core::DownReason;
-use scoville_core::check_spec::{Assertion, HeaderCheck, HttpCheck, JsonPathAssertion};
+use scoville_core::check_spec::{Assertion, HeaderCheck, HttpCheck};
 use serde_json::Value;
 
 use crate::trace::Failure;
@@ -74,7 +74,7 @@ fn check_one(
                 serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))
             });
             match doc {
-                Ok(doc) => json_path(a, doc),
+                Ok(doc) => a.judge(doc),
                 Err(e) => Err(e.clone()),
             }
         }
@@ -107,60 +107,6 @@ fn check_one(
             }
         }
     }
-}
-
-fn json_path(a: &JsonPathAssertion, doc: &Value) -> Result<(), String> {
-    let nodes = a.path.select(doc);
-    let first = nodes.first();
-    let compares = a.equals.is_some() || [a.gt, a.ge, a.lt, a.le].iter().any(Option::is_some);
-    match (a.exists, first) {
-        (Some(false), Some(_)) => return Err(format!("{} exists", a.path)),
-        (Some(false), None) => return Ok(()),
-        (_, None) if compares || a.exists != Some(false) => {
-            return Err(format!("{} selects nothing", a.path));
-        }
-        _ => {}
-    }
-    let Some(node) = first else { return Ok(()) };
-    if let Some(want) = &a.equals {
-        if *node != want {
-            return Err(format!(
-                "{} is {}, not {}",
-                a.path,
-                clip(&node.to_string()),
-                clip(&want.to_string())
-            ));
-        }
-    }
-    let numeric = [("gt", a.gt), ("ge", a.ge), ("lt", a.lt), ("le", a.le)];
-    if numeric.iter().any(|(_, v)| v.is_some()) {
-        let Some(n) = node.as_f64() else {
-            return Err(format!(
-                "{} is {}, not a number",
-                a.path,
-                clip(&node.to_string())
-            ));
-        };
-        for (op, bound) in numeric {
-            let Some(bound) = bound else { continue };
-            let ok = match op {
-                "gt" => n > bound,
-                "ge" => n >= bound,
-                "lt" => n < bound,
-                _ => n <= bound,
-            };
-            if !ok {
-                let sym = match op {
-                    "gt" => ">",
-                    "ge" => ">=",
-                    "lt" => "<",
-                    _ => "<=",
-                };
-                return Err(format!("{} is {n}, expected {sym} {bound}", a.path));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> bool {

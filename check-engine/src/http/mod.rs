@@ -1,6 +1,7 @@
 //! The HTTP(S) check: requests on fresh connections, redirects followed hop by hop (each
 //! through the address guard, credentials dropped when the host changes), the body read
-//! under its limit, then the status and the assertions judged.
+//! under its limit, the watched value taken (change alerts, [`watch`]), then the status
+//! and the assertions judged.
 //!
 //! Timings: `dns_ms`, `connect_ms`, `tls_ms` and `ttfb_ms` describe the final hop;
 //! `total_ms` covers every hop from the first lookup to the last body byte.
@@ -8,11 +9,11 @@
 mod assert;
 mod exchange;
 mod stream;
+mod watch;
 
 use http::Method;
 use scoville_core::DownReason;
 use scoville_core::check_spec::{BodyOverLimit, HttpCheck, HttpUrl};
-use sha2::{Digest, Sha256};
 
 use crate::engine::Context;
 use crate::kind::Check;
@@ -66,8 +67,10 @@ impl Check for HttpCheck {
                 format!("body larger than {} bytes", self.body_limit.max_bytes()),
             ));
         }
-        if self.hash_body {
-            trace.body_hash = Some(hex::encode(Sha256::digest(&collected.bytes)));
+        if let Some(watch) = self.watched() {
+            let seen = watch::observe(watch, &collected.bytes, collected.truncated);
+            trace.body_hash = Some(seen.hash);
+            trace.watch_excerpt = Some(seen.excerpt);
         }
         let total_ms = ms(trace.total.unwrap_or_else(|| trace.start.elapsed()));
         assert::judge(self, status, &headers, &collected.bytes, total_ms)?;

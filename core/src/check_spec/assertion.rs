@@ -195,6 +195,60 @@ pub struct JsonPathAssertion {
     pub le: Option<f64>,
 }
 
+impl JsonPathAssertion {
+    /// Judges a parsed document; the error says what does not hold (values quoted up
+    /// to 80 bytes). Shared by the HTTP check and heartbeat payloads.
+    pub fn judge(&self, doc: &Value) -> Result<(), String> {
+        use super::heartbeat::clip;
+        let nodes = self.path.select(doc);
+        let first = nodes.first();
+        let compares =
+            self.equals.is_some() || [self.gt, self.ge, self.lt, self.le].iter().any(Option::is_some);
+        match (self.exists, first) {
+            (Some(false), Some(_)) => return Err(format!("{} exists", self.path)),
+            (Some(false), None) => return Ok(()),
+            (_, None) if compares || self.exists != Some(false) => {
+                return Err(format!("{} selects nothing", self.path));
+            }
+            _ => {}
+        }
+        let Some(node) = first else { return Ok(()) };
+        if let Some(want) = &self.equals
+            && *node != want
+        {
+            return Err(format!(
+                "{} is {}, not {}",
+                self.path,
+                clip(&node.to_string()),
+                clip(&want.to_string())
+            ));
+        }
+        let numeric = [("gt", self.gt), ("ge", self.ge), ("lt", self.lt), ("le", self.le)];
+        if numeric.iter().any(|(_, v)| v.is_some()) {
+            let Some(n) = node.as_f64() else {
+                return Err(format!(
+                    "{} is {}, not a number",
+                    self.path,
+                    clip(&node.to_string())
+                ));
+            };
+            for (op, bound) in numeric {
+                let Some(bound) = bound else { continue };
+                let (ok, sym) = match op {
+                    "gt" => (n > bound, ">"),
+                    "ge" => (n >= bound, ">="),
+                    "lt" => (n < bound, "<"),
+                    _ => (n <= bound, "<="),
+                };
+                if !ok {
+                    return Err(format!("{} is {n}, expected {sym} {bound}", self.path));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `{"name": "content-type", "equals": "application/json"}` or
 /// `{"name": "server", "matches": "^nginx"}`; exactly one of `equals` and `matches`.
 /// Header names compare case-insensitively; a missing header fails.

@@ -1,12 +1,12 @@
 //! The HTTP(S) check's spec: URL, method, headers, body, redirects, TLS, body limit,
-//! accepted statuses and assertions.
+//! accepted statuses, assertions and what is watched for changes.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Assertion, CertExpiry, TimeoutMs, default_true};
+use super::{Assertion, CertExpiry, DomainExpiry, TimeoutMs, Watch, default_true};
 use crate::StatusSet;
 
 /// An HTTP(S) check.
@@ -40,6 +40,9 @@ pub struct HttpCheck {
     /// Certificate expiry warning thresholds.
     #[serde(default)]
     pub cert_expiry: CertExpiry,
+    /// Domain registration expiry notices (opt-in; looked up over RDAP about daily).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_expiry: Option<DomainExpiry>,
     /// Accepted status codes of the final response (`200-299` by default).
     #[serde(default)]
     pub expect_status: StatusSet,
@@ -49,9 +52,14 @@ pub struct HttpCheck {
     /// How much of the body is read, and what happens to a longer one.
     #[serde(default)]
     pub body_limit: BodyLimit,
-    /// Report a hash of the body, for change detection.
+    /// Report a hash of the body, for change detection (the same as `watch` of the
+    /// body; `watch` wins when both are set).
     #[serde(default)]
     pub hash_body: bool,
+    /// What to watch for changes: the body, a JSON path or a regex capture (see
+    /// [`super::watch`]). Boxed: most checks watch nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Box<Watch>>,
 }
 
 impl HttpCheck {
@@ -67,11 +75,19 @@ impl HttpCheck {
             max_redirects: MaxRedirects::default(),
             tls_verify: true,
             cert_expiry: CertExpiry::default(),
+            domain_expiry: None,
             expect_status: StatusSet::default(),
             assertions: Vec::new(),
             body_limit: BodyLimit::default(),
             hash_body: false,
+            watch: None,
         }
+    }
+
+    /// What is watched for changes: `watch`, else the body when `hash_body` is set.
+    pub fn watched(&self) -> Option<&Watch> {
+        const BODY: &Watch = &Watch::Body;
+        self.watch.as_deref().or(self.hash_body.then_some(BODY))
     }
 }
 

@@ -7,8 +7,11 @@
 
 mod assertion;
 mod dns;
+mod domain;
+pub mod heartbeat;
 mod http;
 mod net;
+pub mod watch;
 
 use std::fmt;
 
@@ -18,8 +21,11 @@ pub use assertion::{
     Assertion, HeaderAssertion, HeaderCheck, JsonPathAssertion, JsonPathExpr, Pattern,
 };
 pub use dns::{DnsCheck, DnsMatch, DnsName, RecordType};
+pub use domain::DomainExpiry;
+pub use heartbeat::HeartbeatCheck;
 pub use http::{BodyLimit, BodyOverLimit, HttpCheck, HttpMethod, HttpUrl, MaxRedirects};
 pub use net::{Host, IcmpCheck, Port, TcpCheck, TlsCheck};
+pub use watch::Watch;
 
 /// One endpoint's check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -35,18 +41,21 @@ pub enum CheckSpec {
     Dns(DnsCheck),
     /// ICMP echo, where the platform allows ICMP sockets.
     Icmp(IcmpCheck),
+    /// A push check: the job pings Scoville; nothing is probed.
+    Heartbeat(HeartbeatCheck),
 }
 
 impl<'de> Deserialize<'de> for CheckSpec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use crate::parse::from_value;
-        const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "icmp"];
+        const KINDS: &[&str] = &["http", "tcp", "tls", "dns", "icmp", "heartbeat"];
         crate::parse::tagged(d, "type", KINDS, |kind, rest| {
             Ok(match kind {
                 "http" => CheckSpec::Http(from_value(rest)?),
                 "tcp" => CheckSpec::Tcp(from_value(rest)?),
                 "tls" => CheckSpec::Tls(from_value(rest)?),
                 "dns" => CheckSpec::Dns(from_value(rest)?),
+                "heartbeat" => CheckSpec::Heartbeat(from_value(rest)?),
                 _ => CheckSpec::Icmp(from_value(rest)?),
             })
         })
@@ -62,6 +71,7 @@ impl CheckSpec {
             CheckSpec::Tls(c) => c.timeout_ms,
             CheckSpec::Dns(c) => c.timeout_ms,
             CheckSpec::Icmp(c) => c.timeout_ms,
+            CheckSpec::Heartbeat(_) => TimeoutMs::default(),
         }
     }
 
@@ -73,6 +83,7 @@ impl CheckSpec {
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Dns(_) => "dns",
             CheckSpec::Icmp(_) => "icmp",
+            CheckSpec::Heartbeat(_) => "heartbeat",
         }
     }
 }

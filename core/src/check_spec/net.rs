@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CertExpiry, TimeoutMs, default_true};
+use super::{CertExpiry, DomainExpiry, TimeoutMs, default_true};
 
 /// A host to reach: a DNS name or an IP literal. IPv4 literals in decimal, hex or octal
 /// (`2130706433`, `0x7f.1`) are normalised as browsers do, so the address guard sees the
@@ -120,6 +120,9 @@ pub struct TlsCheck {
     /// Expiry thresholds.
     #[serde(default)]
     pub cert_expiry: CertExpiry,
+    /// Domain registration expiry notices (opt-in; looked up over RDAP about daily).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_expiry: Option<DomainExpiry>,
     /// Deadline.
     #[serde(default)]
     pub timeout_ms: TimeoutMs,

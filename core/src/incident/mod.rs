@@ -31,8 +31,11 @@
 //! people hear where it settled. During maintenance the state keeps moving and notices
 //! are muted; if it is still down when maintenance ends, one "down" notice follows.
 //! Degradations, an expiring certificate and content changes are their own notices, once
-//! per episode, certificate or content; a certificate is announced once when it comes
-//! within `cert_warn_days` of its expiry and once more within `cert_critical_days`.
+//! per episode, certificate or content (a content change per region, with a before /
+//! after line: [`change`]); a certificate is announced once when it comes
+//! within `cert_warn_days` of its expiry and once more within `cert_critical_days`; a
+//! domain registration likewise with `domain_warn_days` and `domain_critical_days`
+//! (see [`domain`]).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -41,6 +44,9 @@ use serde::{Deserialize, Serialize};
 use crate::degradation::{DegradationReport, DegradationSignal};
 use crate::notice::{Notice, NoticeKind};
 use crate::{EndpointId, OrgId, Region};
+
+mod change;
+mod domain;
 
 /// The rules, per endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +72,11 @@ pub struct IncidentPolicy {
     pub cert_warn_days: u32,
     /// ... and another, marked critical, within this many.
     pub cert_critical_days: u32,
+    /// A domain registration expiring within this many days gets a notice (results
+    /// carry a domain expiry only when the check opted in).
+    pub domain_warn_days: u32,
+    /// ... and another, marked critical, within this many.
+    pub domain_critical_days: u32,
 }
 
 impl Default for IncidentPolicy {
@@ -85,6 +96,8 @@ impl Default for IncidentPolicy {
             settle_ms: 30 * 60_000,
             cert_warn_days: 14,
             cert_critical_days: 3,
+            domain_warn_days: 30,
+            domain_critical_days: 7,
         }
     }
 }
@@ -158,6 +171,8 @@ pub struct Observation {
     pub error: Option<String>,
     /// The certificate's expiry, when known.
     pub cert_expires_at_ms: Option<i64>,
+    /// The domain registration's expiry, when looked up (see [`domain`]).
+    pub domain_expires_at_ms: Option<i64>,
 }
 
 /// What the machine is told.
@@ -175,6 +190,8 @@ pub enum Event {
         at_ms: i64,
         /// The new content's hash.
         body_hash: String,
+        /// A short excerpt of the watched value, for the before / after line.
+        value: Option<String>,
     },
 }
 
@@ -323,7 +340,14 @@ pub struct EndpointIncidents {
     /// The certificate (by expiry) announced as critical.
     #[serde(default)]
     cert_critical_notified: Option<i64>,
-    body_hash: Option<String>,
+    /// The domain registration (by expiry) announced, and announced as critical.
+    #[serde(default)]
+    domain_notified: Option<i64>,
+    #[serde(default)]
+    domain_critical_notified: Option<i64>,
+    /// The watched content ([`change`]): each region's last value, the last announced.
+    #[serde(default)]
+    content: change::Content,
     recent_degradations: VecDeque<String>,
 }
 
@@ -365,17 +389,17 @@ impl EndpointIncidents {
                 region,
                 at_ms,
                 body_hash,
+                value,
             } => {
-                let first = self.body_hash.is_none();
-                if self.body_hash.as_deref() != Some(body_hash) {
-                    self.body_hash = Some(body_hash.clone());
-                    if !first && !muted {
-                        let mut n = notice(ctx, NoticeKind::Changed, *at_ms, *at_ms);
-                        n.incident_id = format!("{}/change/{body_hash}", ctx.endpoint_id.as_str());
-                        n.regions = vec![region.clone()];
-                        n.detail = Some(format!("content hash is now {body_hash}"));
-                        out.push(n);
-                    }
+                let change = self
+                    .content
+                    .observe(region, *at_ms, body_hash, value.as_deref());
+                if let (Some(change), false) = (change, muted) {
+                    let mut n = notice(ctx, NoticeKind::Changed, *at_ms, *at_ms);
+                    n.incident_id = format!("{}/change/{body_hash}", ctx.endpoint_id.as_str());
+                    n.regions = vec![region.clone()];
+                    n.detail = Some(change.detail);
+                    out.push(n);
                 }
             }
         }
@@ -400,6 +424,7 @@ impl EndpointIncidents {
             .or_default()
             .record(slot, o, policy.history_len());
         self.certificate(policy, ctx, o, muted, out);
+        self.domain(policy, ctx, o, muted, out);
         // Decisions are taken for the current or the previous round only, and at most
         // once per round.
         let current = self.latest_slot.unwrap_or(slot);

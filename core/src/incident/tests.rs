@@ -30,6 +30,7 @@ fn obs(r: usize, round: i64, ok: bool) -> Observation {
         ok,
         error: (!ok).then(|| "timeout: no answer within 10 s".to_string()),
         cert_expires_at_ms: None,
+        domain_expires_at_ms: None,
     }
 }
 
@@ -350,6 +351,7 @@ fn degradations_certificates_and_changes_are_their_own_notices_once_each() {
         region: region(0),
         at_ms: T0,
         body_hash: hash.into(),
+        value: None,
     };
     assert!(
         m.apply(&policy, &ctx(), &change("a"), false).is_empty(),
@@ -387,6 +389,7 @@ fn an_outage_is_notified_within_two_minutes_of_its_start() {
                         ok,
                         error: Some("connect: refused".into()),
                         cert_expires_at_ms: None,
+                        domain_expires_at_ms: None,
                     };
                     // A check takes up to 10 s, delivery up to 1 s more.
                     let decided_at = at + 11_000;

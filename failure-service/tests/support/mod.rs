@@ -47,7 +47,7 @@ impl Queue {
             futures::executor::block_on(self.queue.delete(&r.handle)).unwrap();
         }
         let mut seen = self.seen.lock().unwrap();
-        seen.extend(got.into_iter().map(|r| r.job));
+        seen.extend(got.into_iter().filter_map(|r| r.job.into_notification()));
         seen.clone()
     }
 

@@ -81,9 +81,10 @@ impl Channel for PagerDutyConfig {
 pub fn action(notice: &Notice) -> (&'static str, &'static str) {
     match notice.kind {
         NoticeKind::Down => ("trigger", "critical"),
-        NoticeKind::Flapping | NoticeKind::Degraded | NoticeKind::CertificateExpiring => {
-            ("trigger", "warning")
-        }
+        NoticeKind::Flapping
+        | NoticeKind::Degraded
+        | NoticeKind::CertificateExpiring
+        | NoticeKind::DomainExpiring => ("trigger", "warning"),
         NoticeKind::Changed => ("trigger", "info"),
         NoticeKind::Recovered => ("resolve", "info"),
         NoticeKind::Settled if notice.error.is_some() => ("trigger", "warning"),

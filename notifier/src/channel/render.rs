@@ -98,6 +98,7 @@ pub fn what(kind: NoticeKind) -> &'static str {
         NoticeKind::Settled => "Stopped flapping",
         NoticeKind::Degraded => "Degraded",
         NoticeKind::CertificateExpiring => "Certificate expiring",
+        NoticeKind::DomainExpiring => "Domain expiring",
         NoticeKind::Changed => "Content changed",
     }
 }
@@ -111,6 +112,7 @@ pub fn color(kind: NoticeKind) -> u32 {
         NoticeKind::Settled => 0x1A_73_E8,
         NoticeKind::Degraded => 0xF9_AB_00,
         NoticeKind::CertificateExpiring => 0x93_34_E6,
+        NoticeKind::DomainExpiring => 0xB0_3A_8C,
         NoticeKind::Changed => 0x5F_63_68,
     }
 }

@@ -150,7 +150,7 @@ fn color(kind: scoville_core::notice::NoticeKind) -> &'static str {
     match kind {
         K::Down => "Attention",
         K::Recovered | K::Settled => "Good",
-        K::Flapping | K::Degraded | K::CertificateExpiring => "Warning",
+        K::Flapping | K::Degraded | K::CertificateExpiring | K::DomainExpiring => "Warning",
         K::Changed => "Accent",
     }
 }

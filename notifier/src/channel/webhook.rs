@@ -11,10 +11,17 @@
 //!   of old deliveries (say, older than five minutes) without a separate signed header.
 //! - `X-Scoville-Event: <kind>` and `X-Scoville-Delivery: <dedup_key>`: the event kind,
 //!   and an id that stays the same across retries (deduplicate on it).
+//!
+//! Result hooks (`scoville_core::hook`) are webhooks too: their state changes are the
+//! notices above, and their batches of results go out through [`WebhookConfig::send_results`]
+//! as [`ResultsPayload`] (`"schema": "scoville.results.v1"`, event `results`, the results
+//! in the receiver's `CheckResult` form), signed and timestamped the same way.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
+use scoville_core::CheckResult;
+use scoville_core::hook::ResultsJob;
 use scoville_core::notice::NoticeKind;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -112,6 +119,63 @@ impl WebhookPayload {
     }
 }
 
+/// The schema name of a results batch.
+pub const RESULTS_SCHEMA: &str = "scoville.results.v1";
+
+/// The body of a results batch to a result hook. Fields are only ever added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsPayload {
+    /// Always [`RESULTS_SCHEMA`].
+    pub schema: String,
+    /// Identity of this batch for this hook: the same across retries and redeliveries.
+    pub dedup_key: String,
+    /// When this attempt was sent, Unix seconds (equals `X-Scoville-Timestamp`).
+    pub sent_at: u64,
+    /// The organization.
+    pub org_id: String,
+    /// The results, as the probes sent them.
+    pub results: Vec<CheckResult>,
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl WebhookConfig {
+    /// Makes one attempt to post a batch of results (see the module docs).
+    pub async fn send_results(&self, ctx: &SendContext, job: &ResultsJob) -> Result<(), SendError> {
+        let url = parsed_url(self.url.expose())?;
+        let sent_at = now_s();
+        let dedup_key = job.dedup_key();
+        let payload = ResultsPayload {
+            schema: RESULTS_SCHEMA.into(),
+            dedup_key: dedup_key.clone(),
+            sent_at,
+            org_id: job.org_id.to_string(),
+            results: job.results.clone(),
+        };
+        let body = serde_json::to_vec(&payload)
+            .map_err(|e| SendError::Permanent(format!("encoding the payload: {e}")))?;
+        let mut req = ctx
+            .http()
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(TIMESTAMP_HEADER, sent_at.to_string())
+            .header(EVENT_HEADER, "results")
+            .header(DELIVERY_HEADER, header_safe(&dedup_key));
+        if let Some(secret) = &self.secret {
+            req = req.header(
+                SIGNATURE_HEADER,
+                signature(secret.expose().as_bytes(), &body),
+            );
+        }
+        ctx.execute(&url, req.body(body)).await.map(|_| ())
+    }
+}
+
 /// `sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub fn signature(secret: &[u8], body: &[u8]) -> String {
     // HMAC accepts keys of any length.
@@ -148,10 +212,7 @@ impl Channel for WebhookConfig {
         let url = parsed_url(self.url.expose())?;
         // One request per notice; a message is a single notice unless misused.
         for item in &msg.items {
-            let sent_at = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let sent_at = now_s();
             let body = serde_json::to_vec(&WebhookPayload::new(item, msg.test, sent_at))
                 .map_err(|e| SendError::Permanent(format!("encoding the payload: {e}")))?;
             let mut req = ctx

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use scoville_core::notice::NotificationJob;
+use scoville_core::hook::QueuedJob;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -43,7 +43,7 @@ impl Default for MemoryQueueSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
     /// The job.
-    pub job: NotificationJob,
+    pub job: QueuedJob,
     /// Why.
     pub reason: String,
     /// Receives it had.
@@ -68,7 +68,7 @@ struct State {
 
 #[derive(Debug)]
 struct Held {
-    job: NotificationJob,
+    job: QueuedJob,
     visible_at: Instant,
     receive_count: u32,
     /// Bumped on every receive; part of the receipt handle.
@@ -111,7 +111,7 @@ impl MemoryJobQueue {
 
     fn push_dead(&self, state: &mut State, letter: DeadLetter) {
         tracing::warn!(
-            channel_id = %letter.job.channel_id,
+            channel_id = %letter.job.channel_id(),
             dedup_key = %letter.job.dedup_key(),
             receive_count = letter.receive_count,
             reason = %letter.reason,
@@ -196,7 +196,7 @@ impl Default for MemoryJobQueue {
 }
 
 impl JobQueue for MemoryJobQueue {
-    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), QueueError>> {
+    fn send_jobs<'a>(&'a self, jobs: &'a [QueuedJob]) -> BoxFuture<'a, Result<(), QueueError>> {
         let result = {
             let mut state = self.lock();
             if state.messages.len() + jobs.len() > self.settings.capacity {
@@ -311,7 +311,7 @@ impl JobQueue for MemoryJobQueue {
 mod tests {
     use super::*;
     use crate::channel::render::tests::notice;
-    use scoville_core::notice::NoticeKind;
+    use scoville_core::notice::{NoticeKind, NotificationJob};
 
     fn job(i: usize) -> NotificationJob {
         let mut n = notice(&format!("ep {i}"), NoticeKind::Down);

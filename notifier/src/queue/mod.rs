@@ -15,6 +15,9 @@
 //! - a receipt handle is only good for the receive that produced it.
 //!
 //! Delivery is at least once; [`crate::dedup`] makes it effectively once.
+//!
+//! The queue carries [`QueuedJob`]s: notification jobs (encoded as they always were) and
+//! batches of results for result hooks (`scoville_core::hook`).
 
 pub mod memory;
 pub mod sqs;
@@ -22,6 +25,7 @@ pub mod sqs;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use scoville_core::hook::QueuedJob;
 use scoville_core::notice::NotificationJob;
 
 pub use memory::MemoryJobQueue;
@@ -61,8 +65,8 @@ pub struct ReceiptHandle(pub String);
 pub struct ReceivedJob {
     /// This receive's handle.
     pub handle: ReceiptHandle,
-    /// The job.
-    pub job: NotificationJob,
+    /// The job: a notification, or a batch of results for a hook.
+    pub job: QueuedJob,
     /// How many times it has been received, this time included (1 the first time).
     pub receive_count: u32,
 }
@@ -71,7 +75,13 @@ pub struct ReceivedJob {
 pub trait JobQueue: Send + Sync + std::fmt::Debug {
     /// Queues jobs; returns once the queue has stored all of them. On error some may have
     /// been stored: sending them again is safe (dedup).
-    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), QueueError>>;
+    fn send_jobs<'a>(&'a self, jobs: &'a [QueuedJob]) -> BoxFuture<'a, Result<(), QueueError>>;
+
+    /// Queues notification jobs, as [`Self::send_jobs`].
+    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), QueueError>> {
+        let queued: Vec<QueuedJob> = jobs.iter().cloned().map(QueuedJob::from).collect();
+        Box::pin(async move { self.send_jobs(&queued).await })
+    }
 
     /// Up to `max` visible jobs, waiting up to `wait` for the first one.
     fn receive(

@@ -26,7 +26,7 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use futures::future::BoxFuture;
-use scoville_core::notice::NotificationJob;
+use scoville_core::hook::QueuedJob;
 
 use super::{JobQueue, MAX_VISIBILITY, QueueError, ReceiptHandle, ReceivedJob};
 
@@ -194,7 +194,7 @@ impl SqsJobQueue {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse::<u32>().ok())
                     .unwrap_or(1);
-                match serde_json::from_str::<NotificationJob>(body) {
+                match serde_json::from_str::<QueuedJob>(body) {
                     Ok(job) => out.push(ReceivedJob {
                         handle: ReceiptHandle(handle.to_string()),
                         job,
@@ -237,7 +237,7 @@ impl SqsJobQueue {
 }
 
 impl JobQueue for SqsJobQueue {
-    fn send<'a>(&'a self, jobs: &'a [NotificationJob]) -> BoxFuture<'a, Result<(), QueueError>> {
+    fn send_jobs<'a>(&'a self, jobs: &'a [QueuedJob]) -> BoxFuture<'a, Result<(), QueueError>> {
         Box::pin(async move {
             let mut chunk: Vec<(usize, String)> = Vec::new();
             let mut chunk_bytes = 0;

@@ -58,6 +58,9 @@ pub fn encode(r: &CheckResult, out: &mut String) {
     if let Some(exp) = rep.cert_expires_at_ms {
         let _ = write!(out, ",cert_expires_at_ms={exp}i");
     }
+    if let Some(exp) = rep.domain_expires_at_ms {
+        let _ = write!(out, ",domain_expires_at_ms={exp}i");
+    }
     out.push_str(",outcome=");
     escape_string(rep.outcome.kind(), out);
     if let Some(reason) = rep.outcome.reason() {

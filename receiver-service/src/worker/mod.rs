@@ -22,6 +22,9 @@
 //!   read back and handed to it after its rollups and before its dirty marks are
 //!   cleared, so a worker killed in between analyses those minutes again (the analyzer
 //!   skips minutes it has taken).
+//! - Result hooks: with a publisher ([`Worker::with_hooks`]), each entry's results are
+//!   queued for the org's `all` hooks after they are stored and before the entries are
+//!   acknowledged, retried like the store (see [`crate::hooks`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ use scoville_core::CheckResult;
 use scoville_core::wire::ResultBatch;
 use tokio::sync::Mutex;
 
+use crate::hooks::ResultHooks;
 use crate::queue::{DirtyMark, Period, QueueConsumer, QueueError};
 use crate::store::{ResultStore, StoreError};
 use crate::trend::TrendAnalyzer;
@@ -87,6 +91,7 @@ pub struct Worker {
     settings: WorkerSettings,
     hours_done: Mutex<HashMap<i64, Instant>>,
     trend: Option<Arc<TrendAnalyzer>>,
+    hooks: Option<Arc<ResultHooks>>,
 }
 
 const HOUR: i64 = 3_600_000;
@@ -108,7 +113,14 @@ impl Worker {
             settings,
             hours_done: Mutex::default(),
             trend: None,
+            hooks: None,
         }
+    }
+
+    /// Queues every result for the org's `all` result hooks through `hooks`.
+    pub fn with_hooks(mut self, hooks: Arc<ResultHooks>) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// Runs `trend` over every minute once its rollup is recomputed (lanes of one process
@@ -193,6 +205,8 @@ impl Worker {
             ..StepStats::default()
         };
         let mut results: Vec<CheckResult> = Vec::new();
+        // Each entry's results, as a range of `results`, for the result hooks.
+        let mut per_entry: Vec<std::ops::Range<usize>> = Vec::new();
         for entry in &taken {
             let reason = if entry.deliveries > self.settings.max_deliveries {
                 Some(format!(
@@ -202,7 +216,9 @@ impl Worker {
             } else {
                 match scoville_core::parse::from_json::<ResultBatch>(&entry.body) {
                     Ok(batch) => {
+                        let start = results.len();
                         results.extend(batch.results);
+                        per_entry.push(start..results.len());
                         None
                     }
                     Err(e) => Some(format!("unparseable batch: {e}")),
@@ -219,6 +235,11 @@ impl Worker {
         }
         stats.dead_lettered += self.store_all(&results).await;
         stats.results = results.len();
+        if let Some(hooks) = &self.hooks {
+            let entries: Vec<&[CheckResult]> =
+                per_entry.iter().map(|r| &results[r.clone()]).collect();
+            self.retry_hooks(hooks, &entries).await;
+        }
         for period in [Period::Minute, Period::Hour] {
             let mut starts: Vec<i64> = results
                 .iter()
@@ -355,6 +376,26 @@ impl Worker {
                 Ok(v) => return v,
                 Err(e) => {
                     tracing::warn!(what, error = %e, pause_ms = pause.as_millis() as u64, "queue call failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(self.settings.max_backoff);
+                }
+            }
+        }
+    }
+
+    /// Queues results for the result hooks, retrying until the queue has them.
+    async fn retry_hooks(&self, hooks: &ResultHooks, entries: &[&[CheckResult]]) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match hooks.publish(entries).await {
+                Ok(jobs) => {
+                    if jobs > 0 {
+                        tracing::debug!(jobs, "results queued for result hooks");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, pause_ms = pause.as_millis() as u64, "result hooks unavailable; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(self.settings.max_backoff);
                 }

@@ -1,0 +1,248 @@
+//! Adaptive backoff end to end on `scoville up`'s in-process wiring (probe, receiver,
+//! failure service, notifier, admin API on one SQLite file): a target down for long is
+//! checked less often, with one "down" and nothing more; the live status says so; once
+//! it answers again it is checked every round and recovers with exactly one
+//! "recovered". The probe asks for its list at the real time (simulated rounds only
+//! shift the results' times), so this test watches real minutes: up to about three.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use scoville::up::{Options, start};
+use scoville_admin_api::app::now_ms;
+use scoville_admin_api::probe_list::fnv1a64;
+use scoville_tests::recorder::Recorder;
+use serde_json::{Value, json};
+
+const MIN: i64 = 60_000;
+
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("scoville-up-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A target answering 200 while `up`, 503 otherwise.
+async fn target(up: Arc<AtomicBool>) -> String {
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let up = up.clone();
+            async move {
+                if up.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::OK, "ok")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    key: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut req = http.request(method, &url).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{url}: {status} {body}");
+    body
+}
+
+fn kinds(hook: &Recorder) -> Vec<String> {
+    hook.requests()
+        .iter()
+        .map(|r| r.json()["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The endpoint's entry in the live status.
+async fn live(http: &reqwest::Client, admin: &str, key: &str, id: &str) -> Value {
+    let text = http
+        .get(format!("{admin}/v1/events?once=true"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let data = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let event: Value = serde_json::from_str(data.trim()).unwrap();
+    event["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id)
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_down_for_long_is_checked_less_often_and_recovers_once() {
+    let dir = TempDir::new("backoff");
+    let running = start(&Options {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        probe_interval: None,
+        ..Options::new(&dir.0)
+    })
+    .await
+    .unwrap();
+    let admin = running.admin_url.clone();
+    let first = scoville::first_run::ensure(&admin, "local")
+        .await
+        .unwrap()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let key = first.api_key.clone();
+    let hook = Recorder::start().await;
+    let channel = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{admin}/v1/channels"),
+        &key,
+        Some(json!({"name": "hook", "config": {"type": "webhook", "url": hook.url("/hook")}})),
+    )
+    .await;
+    let up = Arc::new(AtomicBool::new(true));
+    let url = target(up.clone()).await;
+    // Backed off after a minute down: 2 minutes (the cap) once down for long.
+    let ep = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{admin}/v1/endpoints"),
+        &key,
+        Some(
+            json!({"name": "shop", "check": {"type": "http", "url": url}, "regions": ["local"],
+            "confirm_regions": 1, "channels": [channel["id"]],
+            "backoff": {"after_s": 60, "factor": 2, "max_interval_s": 120}}),
+        ),
+    )
+    .await;
+    let id = ep["id"].as_str().unwrap().to_string();
+    let phase = fnv1a64(&id) % 2;
+
+    // Rounds at simulated minutes from three hours ago, so the incident is confirmed
+    // three hours before the real clock, which decides which endpoints are due (the
+    // probe asks for the list now): backed off, ours is due only in every other real
+    // minute. A round says whether ours was checked (the sample endpoint always is) and
+    // whether it was due, when the real minute did not change during the round.
+    let t0 = (now_ms() - 3 * 3_600_000) / MIN * MIN;
+    let mut minute = 0;
+    let mut round = |up_now: bool| {
+        up.store(up_now, Ordering::SeqCst);
+        minute += 1;
+        let running = &running;
+        async move {
+            let before = now_ms() / MIN;
+            let n = running
+                .probe_round_at(Some(t0 + minute * MIN))
+                .await
+                .unwrap();
+            let after = now_ms() / MIN;
+            let due = (before == after).then_some(before as u64 % 2 == phase);
+            (n == 2, due)
+        }
+    };
+    assert!(round(true).await.0);
+    assert!(round(false).await.0);
+    let got = hook.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got[0].json()["kind"], "down", "{:?}", got[0].json());
+    // The open incident reaches the probe's list within 5 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    // Down for long: rounds skip it in the real minutes it is not due, check it in the
+    // others, and nothing more is sent.
+    let (mut skipped, mut checked) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(80);
+    while skipped < 2 || checked < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "{skipped} skipped, {checked} checked"
+        );
+        let (was_checked, due) = round(false).await;
+        if let Some(due) = due {
+            assert_eq!(was_checked, due, "checked only when due");
+        }
+        if was_checked {
+            checked += 1;
+        } else {
+            skipped += 1;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let shown = live(&http, &admin, &key, &id).await;
+    assert_eq!(
+        (shown["status"].as_str(), shown["checked_every_s"].as_u64()),
+        (Some("down"), Some(120)),
+        "{shown}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(kinds(&hook), vec!["down"]);
+
+    // It answers at its next due round; once that success is in the history it is
+    // checked every round again and recovers.
+    let deadline = Instant::now() + Duration::from_secs(80);
+    while !round(true).await.0 {
+        assert!(Instant::now() < deadline, "never due");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live(&http, &admin, &key, &id)
+        .await
+        .get("checked_every_s")
+        .is_some()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the success never reached the list"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !kinds(&hook).contains(&"recovered".to_string()) {
+        assert!(Instant::now() < deadline, "no recovery: {:?}", kinds(&hook));
+        assert!(round(true).await.0, "checked every round once it answered");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        kinds(&hook),
+        vec!["down", "recovered"],
+        "exactly one of each"
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    for _ in 0..3 {
+        assert!(round(true).await.0, "every round once recovered");
+    }
+    running.stop().await.unwrap();
+}
