@@ -11,7 +11,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod support_browser;
 mod support_http;
 
 use std::sync::Arc;
@@ -27,7 +26,7 @@ use scoville_admin_api::store::sqlite::SqliteAdmin;
 use scoville_admin_api::{AppState, router};
 use scoville_service_kit::auth::TokenSet;
 use scoville_service_kit::http::Server;
-use support_browser::{Browser, click, fill, screenshot, wait_for, wait_text};
+use scoville_tests::browser::{Browser, click, fill, screenshot, wait_for, wait_text};
 
 async fn serve(app: axum::Router) -> String {
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), app)
@@ -40,7 +39,7 @@ async fn serve(app: axum::Router) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_heartbeat_made_in_the_ui_shows_its_ping_url_once_and_turns_up_when_pinged() {
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = Browser::start_or_skip(1280, 900).await else {
         return;
     };
     let browser = browser.client;

@@ -7,18 +7,14 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use scoville::up::{Options, start};
 use scoville_admin_api::heartbeat::store::Heard;
 use scoville_core::{EndpointId, OrgId};
 use scoville_tests::recorder::Recorder;
 use serde_json::{Value, json};
-
-fn kinds(hook: &Recorder) -> Vec<String> {
-    hook.requests()
-        .iter()
-        .map(|r| r.json()["kind"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
+use support::kinds;
 
 async fn wait_kinds(hook: &Recorder, want: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -11,31 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use scoville::up::{Options, start};
 use scoville_notifier::channel::webhook::signature;
 use scoville_tests::recorder::{Recorded, Recorder};
 use serde_json::{Value, json};
-
-/// A target answering 200 while `up`, 503 otherwise.
-async fn target(up: Arc<AtomicBool>) -> String {
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(move || {
-            let up = up.clone();
-            async move {
-                if up.load(Ordering::SeqCst) {
-                    (axum::http::StatusCode::OK, "ok")
-                } else {
-                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/health", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
+use support::target;
 
 async fn post(http: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
     let resp = http

@@ -11,76 +11,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use scoville::up::{Options, start};
 use scoville_admin_api::app::now_ms;
 use scoville_admin_api::probe_list::fnv1a64;
 use scoville_tests::recorder::Recorder;
 use serde_json::{Value, json};
+use support::{TempDir, call, kinds, target};
 
 const MIN: i64 = 60_000;
-
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("scoville-up-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A target answering 200 while `up`, 503 otherwise.
-async fn target(up: Arc<AtomicBool>) -> String {
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(move || {
-            let up = up.clone();
-            async move {
-                if up.load(Ordering::SeqCst) {
-                    (axum::http::StatusCode::OK, "ok")
-                } else {
-                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/health", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    key: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut req = http.request(method, &url).bearer_auth(key);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{url}: {status} {body}");
-    body
-}
-
-fn kinds(hook: &Recorder) -> Vec<String> {
-    hook.requests()
-        .iter()
-        .map(|r| r.json()["kind"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
 
 /// The endpoint's entry in the live status.
 async fn live(http: &reqwest::Client, admin: &str, key: &str, id: &str) -> Value {

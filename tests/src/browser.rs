@@ -32,6 +32,22 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// As [`Browser::start`], for tests: without chromium or chromedriver, fails when
+    /// `CI` is set (`.ci/run` installs both) and warns and gives `None` otherwise.
+    pub async fn start_or_skip(width: u32, height: u32) -> Option<Self> {
+        let browser = Self::start(width, height).await;
+        if browser.is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromium and chromedriver are required in CI (.ci/run installs them)"
+            );
+            eprintln!(
+                "WARNING: skipping the browser test: apt-get install chromium chromium-driver"
+            );
+        }
+        browser
+    }
+
     /// A headless Chromium session with a `width`×`height` window, or `None` when
     /// chromium or chromedriver is not installed.
     ///
@@ -100,4 +116,80 @@ async fn answers_status(addr: &str) -> bool {
         tokio::time::timeout(Duration::from_secs(2), exchange).await,
         Ok(Some(true))
     )
+}
+
+/// Waits (15 s at most) for an element.
+///
+/// # Panics
+/// When it does not appear.
+pub async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+/// Clicks an element once it is there.
+///
+/// # Panics
+/// When it does not appear or cannot be clicked.
+pub async fn click(browser: &Client, css: &str) {
+    wait_for(browser, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+/// Replaces the text of the input `css`.
+///
+/// # Panics
+/// When it does not appear or takes no keys.
+pub async fn fill(browser: &Client, css: &str, text: &str) {
+    let input = wait_for(browser, css).await;
+    input.clear().await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    input
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+}
+
+/// Waits (15 s at most) until the text of `css` contains `want`, and returns it.
+///
+/// # Panics
+/// When it does not within 15 s.
+pub async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = browser.find(fantoccini::Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && text.contains(want)
+        {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never said {want:?} within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Saves a screenshot as `name` under `$CARGO_TARGET_DIR/ui-screenshots/` (`target/`
+/// by default) and says where.
+///
+/// # Panics
+/// When the browser or the file system refuses.
+pub async fn screenshot(browser: &Client, name: &str) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("ui-screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    let path = dir.join(name);
+    let png = browser.screenshot().await.expect("a screenshot");
+    std::fs::write(&path, png).expect("the screenshot written");
+    println!("screenshot: {}", path.display());
 }
