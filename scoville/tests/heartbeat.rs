@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use scoville::up::{Options, start};
 use scoville_admin_api::heartbeat::store::Heard;
 use scoville_core::{EndpointId, OrgId};
 use scoville_tests::recorder::Recorder;
 use serde_json::{Value, json};
-use support::kinds;
+use support::{TempDir, kinds, started};
 
 async fn wait_kinds(hook: &Recorder, want: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -30,24 +29,13 @@ async fn wait_kinds(hook: &Recorder, want: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_job_is_one_down_and_its_next_ping_one_recovered() {
-    let dir = std::env::temp_dir().join(format!("scoville-up-heartbeat-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let running = start(&Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        probe_interval: None,
-        ..Options::new(&dir)
-    })
-    .await
-    .unwrap();
+    let dir = TempDir::new("heartbeat");
+    let (running, key) = started(&dir).await;
     let admin = running.admin_url.clone();
-    let first = scoville::first_run::ensure(&admin, "local")
-        .await
-        .unwrap()
-        .unwrap();
     let http = reqwest::Client::new();
     let post = |path: &str, body: Value| {
         http.post(format!("{admin}{path}"))
-            .bearer_auth(&first.api_key)
+            .bearer_auth(&key)
             .json(&body)
             .send()
     };
@@ -141,7 +129,7 @@ async fn a_silent_job_is_one_down_and_its_next_ping_one_recovered() {
     let results = loop {
         let r: Value = http
             .get(&url)
-            .bearer_auth(&first.api_key)
+            .bearer_auth(&key)
             .send()
             .await
             .unwrap()
@@ -166,5 +154,4 @@ async fn a_silent_job_is_one_down_and_its_next_ping_one_recovered() {
         .unwrap();
     assert!(took >= 250.0, "{good}");
     running.stop().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

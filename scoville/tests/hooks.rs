@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use scoville::up::{Options, start};
 use scoville_notifier::channel::webhook::signature;
 use scoville_tests::recorder::{Recorded, Recorder};
 use serde_json::{Value, json};
-use support::target;
+use support::{TempDir, started, target};
 
 async fn post(http: &reqwest::Client, url: String, key: &str, body: Value) -> Value {
     let resp = http
@@ -39,21 +38,9 @@ fn schema(r: &Recorded) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn org_hooks_hear_state_changes_and_every_result_once() {
-    let dir = std::env::temp_dir().join(format!("scoville-up-hooks-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let running = start(&Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        probe_interval: None,
-        ..Options::new(&dir)
-    })
-    .await
-    .unwrap();
+    let dir = TempDir::new("hooks");
+    let (running, key) = started(&dir).await;
     let admin = running.admin_url.clone();
-    let key = scoville::first_run::ensure(&admin, "local")
-        .await
-        .unwrap()
-        .unwrap()
-        .api_key;
     let http = reqwest::Client::new();
 
     let all = Recorder::start().await;
@@ -158,5 +145,4 @@ async fn org_hooks_hear_state_changes_and_every_result_once() {
     );
     assert_eq!(notices[0]["endpoint_id"], id.as_str());
     running.stop().await.unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use scoville::up::{Options, start};
 use scoville_admin_api::app::now_ms;
 use scoville_admin_api::probe_list::fnv1a64;
 use scoville_tests::recorder::Recorder;
 use serde_json::{Value, json};
-use support::{TempDir, call, kinds, target};
+use support::{TempDir, call, kinds, started, target};
 
 const MIN: i64 = 60_000;
 
@@ -50,20 +49,9 @@ async fn live(http: &reqwest::Client, admin: &str, key: &str, id: &str) -> Value
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_down_for_long_is_checked_less_often_and_recovers_once() {
     let dir = TempDir::new("backoff");
-    let running = start(&Options {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        probe_interval: None,
-        ..Options::new(&dir.0)
-    })
-    .await
-    .unwrap();
+    let (running, key) = started(&dir).await;
     let admin = running.admin_url.clone();
-    let first = scoville::first_run::ensure(&admin, "local")
-        .await
-        .unwrap()
-        .unwrap();
     let http = reqwest::Client::new();
-    let key = first.api_key.clone();
     let hook = Recorder::start().await;
     let channel = call(
         &http,
