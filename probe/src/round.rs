@@ -164,9 +164,9 @@ impl Probe {
         self.run_round_at(scope, window, on_result, None).await
     }
 
-    /// [`Probe::run_round`] as if the round started at `at_ms` (Unix ms): the results
-    /// carry times shifted by the difference (replays and end-to-end tests that walk
-    /// simulated minutes; the checks themselves run now).
+    /// [`Probe::run_round`] as if the round started at `at_ms` (Unix ms): the list is
+    /// the one due then, and the results carry times shifted by the difference (replays
+    /// and end-to-end tests that walk simulated minutes; the checks themselves run now).
     pub async fn run_round_at(
         &self,
         scope: &ProbeScope,
@@ -175,7 +175,7 @@ impl Probe {
         at_ms: Option<i64>,
     ) -> Result<RoundSummary, SourceError> {
         let began = Instant::now();
-        let endpoints = match self.source.fetch(scope).await {
+        let endpoints = match self.source.fetch_at(scope, at_ms).await {
             Ok(e) => e,
             Err(e) => {
                 self.metrics

@@ -52,6 +52,7 @@ impl ApiSource {
         &self,
         scope: &ProbeScope,
         cursor: Option<&str>,
+        at_ms: Option<i64>,
     ) -> Result<EndpointPage, SourceError> {
         let mut url = self
             .base
@@ -64,6 +65,9 @@ impl ApiSource {
             q.append_pair("shards", &scope.shard.count().to_string());
             if let Some(c) = cursor {
                 q.append_pair("cursor", c);
+            }
+            if let Some(at) = at_ms {
+                q.append_pair("at", &at.to_string());
             }
         }
         let mut req = self.client.get(url);
@@ -101,11 +105,21 @@ impl EndpointSource for ApiSource {
         &'a self,
         scope: &'a ProbeScope,
     ) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>> {
+        self.fetch_at(scope, None)
+    }
+
+    /// Asks for the list due at `at_ms` (the admin API's `at`), so a simulated round
+    /// (`probe run --at`, tests) gets the endpoints due then.
+    fn fetch_at<'a>(
+        &'a self,
+        scope: &'a ProbeScope,
+        at_ms: Option<i64>,
+    ) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>> {
         async move {
             let mut all = Vec::new();
             let mut cursor: Option<String> = None;
             for _ in 0..self.max_pages {
-                let page = self.page(scope, cursor.as_deref()).await?;
+                let page = self.page(scope, cursor.as_deref(), at_ms).await?;
                 all.extend(page.endpoints);
                 match page.next_cursor {
                     Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),

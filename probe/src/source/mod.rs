@@ -36,4 +36,15 @@ pub trait EndpointSource: Send + Sync + std::fmt::Debug {
         &'a self,
         scope: &'a ProbeScope,
     ) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>>;
+
+    /// The endpoints due in `scope` at the round time `at_ms` (a simulated round's;
+    /// none: now). Sources without a notion of due time list the same as [`Self::fetch`].
+    fn fetch_at<'a>(
+        &'a self,
+        scope: &'a ProbeScope,
+        at_ms: Option<i64>,
+    ) -> BoxFuture<'a, Result<Vec<ProbeEndpoint>, SourceError>> {
+        let _ = at_ms;
+        self.fetch(scope)
+    }
 }
