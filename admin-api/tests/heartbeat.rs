@@ -524,3 +524,29 @@ async fn the_dynamodb_heartbeat_store_keeps_the_contract() {
     ))
     .await;
 }
+
+#[tokio::test]
+async fn a_ping_url_answers_429_past_thirty_pings_a_minute() {
+    let api = api().await;
+    let (_, ping) = api
+        .heartbeat(json!({"type": "heartbeat", "period_s": 60}))
+        .await;
+    // Not at the end of a minute: the 31 pings below take well under 5 s.
+    let into_minute = scoville_admin_api::app::now_ms() % 60_000;
+    if into_minute > 55_000 {
+        tokio::time::sleep(Duration::from_millis(60_500 - into_minute as u64)).await;
+    }
+    for _ in 0..30 {
+        assert_eq!(api.http.get(&ping).send().await.unwrap().status(), 200);
+    }
+    let r = api.http.get(&ping).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Nothing of the refused ping was handed on.
+    assert_eq!(api.rec.results("results").len(), 30);
+}

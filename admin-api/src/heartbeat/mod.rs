@@ -23,9 +23,11 @@
 //! - Tokens are 32 random bytes, stored hashed; the ping URL is shown when the endpoint
 //!   is created and when a new token is issued.
 //! - A paused heartbeat answers pings with 200 but records nothing.
+//! - Pings are bounded ([`limit`]): 30 a minute per token, 64 handed on at once.
 
 pub mod dynamodb;
 pub mod forward;
+pub mod limit;
 pub mod sqlite;
 pub mod store;
 pub mod sweep;
@@ -106,12 +108,17 @@ pub enum PingOutcome {
 pub struct Heartbeats {
     store: Arc<dyn HeartbeatStore>,
     forward: Option<Forwarder>,
+    limits: Arc<limit::PingLimits>,
 }
 
 impl Heartbeats {
     /// Over `store`; results go through `forward` (none: pings answer 503).
     pub fn new(store: Arc<dyn HeartbeatStore>, forward: Option<Forwarder>) -> Self {
-        Self { store, forward }
+        Self {
+            store,
+            forward,
+            limits: Arc::default(),
+        }
     }
 
     /// Whether results have somewhere to go.
@@ -146,11 +153,13 @@ impl Heartbeats {
         if token.len() > MAX_TOKEN {
             return Err(ApiError::NotFound);
         }
+        let hash = crate::auth::hash_secret(token);
         let beat = self
             .store
-            .by_token(&crate::auth::hash_secret(token))
+            .by_token(&hash)
             .await?
             .ok_or(ApiError::NotFound)?;
+        self.limits.count(&hash, now_ms)?;
         let endpoint = admin
             .endpoint(&beat.org_id, &beat.endpoint_id)
             .await?
@@ -187,6 +196,7 @@ impl Heartbeats {
         };
         let ok = outcome.is_up();
         let result = result_of(&endpoint, now_ms, outcome, &message, duration_ms);
+        let _slot = self.limits.slot()?;
         self.send(vec![result]).await?;
         self.store
             .record(

@@ -65,6 +65,7 @@ macro_rules! ping_route {
                 (status = 200, description = "Recorded.", content_type = "text/plain", body = String, example = "OK\n"),
                 (status = 404, response = crate::openapi::NotFound),
                 (status = 413, response = crate::openapi::PayloadTooLarge),
+                (status = 429, response = crate::openapi::TooManyRequests),
                 (status = 503, response = crate::openapi::Unavailable),
             )
         )]
