@@ -52,12 +52,10 @@
 #[allow(unused_imports)]
 mod support_history;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use scoville_admin_api::history::sqlite::SqliteHistory;
 use scoville_admin_api::store::sqlite::SqliteAdmin;
 use scoville_admin_api::{AppState, router};
@@ -68,75 +66,11 @@ use scoville_receiver_service::store::ResultStore;
 use scoville_receiver_service::store::sqlite::SqliteStore;
 use scoville_service_kit::auth::TokenSet;
 use scoville_service_kit::http::Server;
+use scoville_tests::browser::{click, fill, screenshot, wait_for, wait_text};
 use serde_json::{Value, json};
 use support_history::{MINUTE, Rng, TempDir, result};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
-
-/// A program on the PATH (or named by `var`).
-fn program(var: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// Where screenshots go.
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.unwrap();
-    let path = screenshot_dir().join(name);
-    std::fs::write(&path, png).unwrap();
-    println!("screenshot: {}", path.display());
-}
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-impl Driver {
-    async fn start(chromedriver: &PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = tokio::process::Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = http.get(format!("{url}/status")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Self { _child: child, url }
-    }
-}
 
 /// Waits until `css` matches an element whose `attr` is `want`.
 async fn wait_attr(browser: &Client, css: &str, attr: &str, want: &str, within: Duration) {
@@ -152,26 +86,6 @@ async fn wait_attr(browser: &Client, css: &str, attr: &str, want: &str, within: 
             "{css} never had {attr}={want:?} within {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    match browser
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            // What the page showed instead, for whoever reads the failure.
-            screenshot(browser, "failure.png").await;
-            let text = browser
-                .execute("return document.body.innerText", Vec::new())
-                .await
-                .ok();
-            panic!("{css} did not appear: {e}; the page said: {text:?}")
-        }
     }
 }
 
@@ -191,47 +105,9 @@ async fn fits_the_width(browser: &Client, what: &str) {
     );
 }
 
-async fn click(browser: &Client, css: &str) {
-    wait_for(browser, css).await.click().await.unwrap();
-}
-
-/// Replaces the text of the input `css`.
-async fn fill(browser: &Client, css: &str, text: &str) {
-    let input = wait_for(browser, css).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
-}
-
-/// Waits until the text of `css` contains `want`, and returns it.
-async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(e) = browser.find(Locator::Css(css)).await
-            && let Ok(text) = e.text().await
-            && text.contains(want)
-        {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} never said {want:?} within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
-    let chromium = program(
-        "CHROMIUM",
-        &["chromium", "chromium-browser", "google-chrome"],
-    );
-    let chromedriver = program("CHROMEDRIVER", &["chromedriver"]);
-    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-        if std::env::var_os("CI").is_some() {
-            panic!("chromium and chromedriver are required in CI (.ci/run installs them)");
-        }
-        eprintln!("WARNING: skipping the browser test: apt-get install chromium chromium-driver");
+    let Some(session) = scoville_tests::browser::Browser::start_or_skip(1280, 900).await else {
         return;
     };
 
@@ -275,21 +151,7 @@ async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
     assert!(!csp.contains("unsafe-inline"), "{csp}");
 
     // Chromium, headless.
-    let driver = Driver::start(&chromedriver).await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,900", "--lang=en-US"],
-        }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .unwrap();
+    let browser = session.client.clone();
 
     // Sign up through the form.
     browser.goto(&format!("{base}/#/signup")).await.unwrap();
@@ -930,7 +792,7 @@ async fn the_dashboard_in_chromium_shows_names_as_text_and_turns_red_live() {
     assert_eq!(after, 401, "the session ended with the logout");
 
     browser.close().await.unwrap();
-    drop(driver);
+    drop(session);
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 }

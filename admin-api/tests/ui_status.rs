@@ -42,12 +42,10 @@
 #[allow(unused_imports)]
 mod support_history;
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use scoville_admin_api::history::sqlite::SqliteHistory;
 use scoville_admin_api::store::sqlite::SqliteAdmin;
 use scoville_admin_api::{AppState, router};
@@ -58,86 +56,13 @@ use scoville_receiver_service::store::ResultStore;
 use scoville_receiver_service::store::sqlite::SqliteStore;
 use scoville_service_kit::auth::TokenSet;
 use scoville_service_kit::http::Server;
+use scoville_tests::browser::{click, fill, screenshot, wait_for, wait_text};
 use serde_json::{Value, json};
 use support_history::{HOUR, MINUTE, Rng, TempDir, result};
 
 const XSS_NAME: &str = "<img src=x onerror=alert(1)>";
 const DAY: i64 = 86_400_000;
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
-
-/// A program on the PATH (or named by `var`).
-fn program(var: &str, names: &[&str]) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// Where screenshots go.
-fn screenshot_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("ui-screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn screenshot(browser: &Client, name: &str) {
-    let png = browser.screenshot().await.unwrap();
-    let path = screenshot_dir().join(name);
-    std::fs::write(&path, png).unwrap();
-    println!("screenshot: {}", path.display());
-}
-
-/// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-impl Driver {
-    async fn start(chromedriver: &PathBuf) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = tokio::process::Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(r) = http.get(format!("{url}/status")).send().await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Self { _child: child, url }
-    }
-}
-
-async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    browser
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
-}
 
 async fn text(browser: &Client, css: &str) -> String {
     browser
@@ -149,17 +74,6 @@ async fn text(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn click(browser: &Client, css: &str) {
-    wait_for(browser, css).await.click().await.unwrap();
-}
-
-/// Replaces the text of the input `css`.
-async fn fill(browser: &Client, css: &str, text: &str) {
-    let input = wait_for(browser, css).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
-}
-
 /// The current value of the input `css`.
 async fn value(browser: &Client, css: &str) -> String {
     wait_for(browser, css)
@@ -168,24 +82,6 @@ async fn value(browser: &Client, css: &str) -> String {
         .await
         .unwrap()
         .unwrap_or_default()
-}
-
-/// Waits until the text of `css` contains `want`, and returns it.
-async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(e) = browser.find(Locator::Css(css)).await
-            && let Ok(text) = e.text().await
-            && text.contains(want)
-        {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} never said {want:?} within 15 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until `css` matches `n` elements.
@@ -311,16 +207,7 @@ async fn levels(browser: &Client, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text() {
-    let chromium = program(
-        "CHROMIUM",
-        &["chromium", "chromium-browser", "google-chrome"],
-    );
-    let chromedriver = program("CHROMEDRIVER", &["chromedriver"]);
-    let (Some(chromium), Some(chromedriver)) = (chromium, chromedriver) else {
-        if std::env::var_os("CI").is_some() {
-            panic!("chromium and chromedriver are required in CI (.ci/run installs them)");
-        }
-        eprintln!("WARNING: skipping the browser test: apt-get install chromium chromium-driver");
+    let Some(session) = scoville_tests::browser::Browser::start_or_skip(1280, 900).await else {
         return;
     };
 
@@ -423,21 +310,7 @@ async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text
     .await;
 
     // Chromium, headless, with no session.
-    let driver = Driver::start(&chromedriver).await;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,900", "--lang=en-US"],
-        }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .unwrap();
+    let browser = session.client.clone();
 
     // The page, made in the admin UI: log in with the form, then "Status pages".
     browser.goto(&format!("{base}/#/login")).await.unwrap();
@@ -810,20 +683,11 @@ async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text
     browser.close().await.unwrap();
 
     // The system's dark mode: dark background, the same page.
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1500", "--lang=en-US", "--force-dark-mode"],
-        }),
-    );
-    let dark = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .unwrap();
+    let dark_session =
+        scoville_tests::browser::Browser::start_with(1280, 1500, &["--force-dark-mode"])
+            .await
+            .expect("a browser started before");
+    let dark = dark_session.client.clone();
     dark.goto(&format!("{base}/status/acme")).await.unwrap();
     wait_for(&dark, ".endpoint-list").await;
     let background: Value = dark
@@ -836,7 +700,7 @@ async fn a_public_status_page_in_chromium_shows_bars_incidents_and_names_as_text
     assert_eq!(background, "rgb(13, 17, 23)", "dark mode");
     screenshot(&dark, "status-03-dark.png").await;
     dark.close().await.unwrap();
-    drop(driver);
+    drop(session);
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 }

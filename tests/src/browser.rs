@@ -54,6 +54,14 @@ impl Browser {
     /// # Panics
     /// When chromedriver does not start within 20 s or refuses the session.
     pub async fn start(width: u32, height: u32) -> Option<Self> {
+        Self::start_with(width, height, &[]).await
+    }
+
+    /// As [`Browser::start`], with more Chromium flags (`--force-dark-mode`, ...).
+    ///
+    /// # Panics
+    /// When chromedriver does not start within 20 s or refuses the session.
+    pub async fn start_with(width: u32, height: u32, extra: &[&str]) -> Option<Self> {
         let chromium = program(
             "CHROMIUM",
             &["chromium", "chromium-browser", "google-chrome"],
@@ -77,16 +85,26 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--lang=en-US",
+        ]
+        .iter()
+        .map(|a| (*a).to_string())
+        .collect();
+        args.push(format!("--window-size={width},{height}"));
+        args.extend(extra.iter().map(|a| (*a).to_string()));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                         "--disable-background-networking", "--disable-component-update",
-                         "--disable-sync", "--no-first-run",
-                         format!("--window-size={width},{height}"), "--lang=en-US"],
-            }),
+            serde_json::json!({ "binary": chromium, "args": args }),
         );
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -118,17 +136,29 @@ async fn answers_status(addr: &str) -> bool {
     )
 }
 
-/// Waits (15 s at most) for an element.
+/// Waits (15 s at most) for an element; on failure saves `failure.png` and says what
+/// the page showed.
 ///
 /// # Panics
 /// When it does not appear.
 pub async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element {
-    browser
+    match browser
         .wait()
         .at_most(Duration::from_secs(15))
         .for_element(fantoccini::Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+    {
+        Ok(e) => e,
+        Err(e) => {
+            // What the page showed instead, for whoever reads the failure.
+            screenshot(browser, "failure.png").await;
+            let text = browser
+                .execute("return document.body.innerText", Vec::new())
+                .await
+                .ok();
+            panic!("{css} did not appear: {e}; the page said: {text:?}")
+        }
+    }
 }
 
 /// Clicks an element once it is there.
