@@ -8,10 +8,9 @@
 //!
 //! Nothing here affects up or down: the result is counted like any other.
 
+use super::expiry::DAY_MS;
 use super::{EndpointIncidents, IncidentPolicy, NoticeContext, Observation, notice};
 use crate::notice::{Notice, NoticeKind};
-
-const DAY_MS: i64 = 86_400_000;
 
 impl EndpointIncidents {
     pub(super) fn domain(
@@ -29,18 +28,21 @@ impl EndpointIncidents {
             return;
         }
         let left = expires - o.started_at_ms;
-        let critical = left <= i64::from(policy.domain_critical_days) * DAY_MS;
-        let warn = left <= i64::from(policy.domain_warn_days) * DAY_MS;
-        let endpoint = ctx.endpoint_id.as_str();
-        let id = if critical && self.domain_critical_notified != Some(expires) {
-            self.domain_critical_notified = Some(expires);
-            self.domain_notified = Some(expires);
-            format!("{endpoint}/domain/{expires}/critical")
-        } else if warn && !critical && self.domain_notified != Some(expires) {
-            self.domain_notified = Some(expires);
-            format!("{endpoint}/domain/{expires}")
-        } else {
+        let Some(critical) = super::expiry::crossed(
+            expires,
+            o.started_at_ms,
+            policy.domain_warn_days,
+            policy.domain_critical_days,
+            &mut self.domain_notified,
+            &mut self.domain_critical_notified,
+        ) else {
             return;
+        };
+        let endpoint = ctx.endpoint_id.as_str();
+        let id = if critical {
+            format!("{endpoint}/domain/{expires}/critical")
+        } else {
+            format!("{endpoint}/domain/{expires}")
         };
         let mut n = notice(
             ctx,

@@ -47,6 +47,7 @@ use crate::{EndpointId, OrgId, Region};
 
 mod change;
 mod domain;
+mod expiry;
 
 /// The rules, per endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -608,23 +609,22 @@ impl EndpointIncidents {
             return;
         }
         let left = expires - o.started_at_ms;
-        let critical = left <= i64::from(policy.cert_critical_days) * 86_400_000;
-        let warn = left <= i64::from(policy.cert_warn_days) * 86_400_000;
-        // Once per threshold and certificate: the warning, then the critical notice (a
-        // certificate first seen already within the critical days gets the critical one
-        // only).
-        let id = if critical && self.cert_critical_notified != Some(expires) {
-            self.cert_critical_notified = Some(expires);
-            self.cert_notified = Some(expires);
-            format!(
-                "{}/certificate/{expires}/critical",
-                ctx.endpoint_id.as_str()
-            )
-        } else if warn && !critical && self.cert_notified != Some(expires) {
-            self.cert_notified = Some(expires);
-            format!("{}/certificate/{expires}", ctx.endpoint_id.as_str())
-        } else {
+        // Once per threshold and certificate (see `expiry`).
+        let Some(critical) = expiry::crossed(
+            expires,
+            o.started_at_ms,
+            policy.cert_warn_days,
+            policy.cert_critical_days,
+            &mut self.cert_notified,
+            &mut self.cert_critical_notified,
+        ) else {
             return;
+        };
+        let endpoint = ctx.endpoint_id.as_str();
+        let id = if critical {
+            format!("{endpoint}/certificate/{expires}/critical")
+        } else {
+            format!("{endpoint}/certificate/{expires}")
         };
         let mut n = notice(
             ctx,
@@ -634,7 +634,7 @@ impl EndpointIncidents {
         );
         n.incident_id = id;
         n.regions = vec![o.region.clone()];
-        let days = left.div_euclid(86_400_000);
+        let days = left.div_euclid(expiry::DAY_MS);
         n.detail = Some(match (days < 0, critical) {
             (true, _) => "the certificate has expired".to_string(),
             (false, true) => format!("critical: the certificate expires in {days} days"),
