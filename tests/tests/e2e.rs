@@ -30,10 +30,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -43,6 +43,7 @@ use axum::response::{IntoResponse, Response};
 use scoville_service_kit::auth::TokenHash;
 use scoville_tests::influx::InfluxServer;
 use scoville_tests::moto::{MotoServer, REGION};
+use scoville_tests::procs::{Service, bin, binaries, child_env, tails};
 use scoville_tests::recorder::Recorder;
 use scoville_tests::redis::RedisServer;
 use serde_json::{Value, json};
@@ -60,107 +61,6 @@ const SLOW_MS: u64 = 400;
 const MEAN_LIMIT_MS: u64 = 200;
 /// How long any one asynchronous effect may take before the test gives up.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------------
-// Binaries
-
-/// The binaries this test runs: (package, binary).
-const BINARIES: &[(&str, &str)] = &[
-    ("scoville-admin-api", "admin-api"),
-    ("scoville-receiver-service", "receiver"),
-    ("scoville-failure-service", "failure-service"),
-    ("scoville-notifier", "notifier"),
-    ("scoville-probe", "probe"),
-];
-
-/// Brings the binaries up to date in the target directory and profile this test was
-/// built with, once, and returns the directory holding them (`<target>/<profile>/`).
-///
-/// They are built as `cargo test --no-run --workspace` builds them (every workspace
-/// test needs them), not with `cargo build -p <package> --bin <bin>`: features are
-/// unified over the packages a command selects, and dev-dependencies turn some on
-/// (tokio's `test-util`, for one), so a plain `cargo build` of the binaries would
-/// compile tokio, hyper, the AWS SDK and every service again, another variant, minutes
-/// on CI's two cores, after the test suite's own build had just built them all. This
-/// way, after `cargo nextest run --workspace`, it is a no-op (a fraction of a second);
-/// run alone (`-p scoville-tests`) it builds what the whole suite builds, once.
-fn binaries() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // <target>/<profile>/deps/e2e-<hash>
-        let exe = std::env::current_exe().expect("the test's own path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test runs from <target>/<profile>/deps")
-            .to_path_buf();
-        let target_dir = profile_dir
-            .parent()
-            .expect("<target>/<profile>")
-            .to_path_buf();
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the workspace root");
-        let mut build = Command::new(env!("CARGO"));
-        // Without the variables Cargo and nextest set for this test: ring's build script
-        // tracks CARGO_MANIFEST_DIR, and its value here (this crate's directory) differs
-        // from the suite's own build (unset), which would rebuild ring and everything
-        // above it here, and again on the suite's next build.
-        for (k, _) in std::env::vars_os() {
-            let k = k.to_string_lossy();
-            if [
-                "CARGO_MANIFEST_",
-                "CARGO_PKG_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-            ]
-            .iter()
-            .any(|p| k.starts_with(p))
-                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&&*k)
-            {
-                build.env_remove(&*k);
-            }
-        }
-        build
-            .current_dir(workspace)
-            .args([
-                "test",
-                "--no-run",
-                "--locked",
-                "--workspace",
-                "--target-dir",
-            ])
-            .arg(&target_dir);
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(other) => {
-                build.args(["--profile", other]);
-            }
-        }
-        let started = Instant::now();
-        let status = build
-            .status()
-            .unwrap_or_else(|e| panic!("running cargo: {e}"));
-        assert!(status.success(), "building the services failed");
-        eprintln!("binaries ready in {:?}", started.elapsed());
-        for (package, bin) in BINARIES {
-            let path = profile_dir.join(bin);
-            assert!(
-                path.exists(),
-                "{} ({package}) was not built",
-                path.display()
-            );
-        }
-        profile_dir
-    })
-}
-
-fn bin(name: &str) -> PathBuf {
-    binaries().join(name)
-}
 
 // ---------------------------------------------------------------------------------
 // Targets
@@ -243,41 +143,6 @@ impl Targets {
 }
 
 // ---------------------------------------------------------------------------------
-// Service processes
-
-/// A service process with its stdout and stderr in files; killed when dropped.
-#[derive(Debug)]
-struct Service {
-    name: &'static str,
-    child: Child,
-    stdout: PathBuf,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The environment every child gets: AWS credentials and region for moto, no stray
-/// `SCOVILLE_*` overrides from the caller's environment, and info logs.
-fn child_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("SCOVILLE_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", REGION)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "info,aws_config=warn,aws_smithy_runtime=warn")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL");
-}
-
-// ---------------------------------------------------------------------------------
 // The system
 
 /// Every part, started; everything is stopped when dropped.
@@ -336,78 +201,6 @@ fn toml_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// Starts `name` with `args`, stdout and stderr into `dir/<name>.out|.err`.
-fn spawn(dir: &Path, name: &'static str, binary: &str, args: &[&str]) -> Service {
-    let stdout = dir.join(format!("{name}.out"));
-    let stderr = dir.join(format!("{name}.err"));
-    let mut cmd = Command::new(bin(binary));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(std::fs::File::create(&stderr).unwrap());
-    child_env(&mut cmd);
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {name} ({binary}): {e}"));
-    Service {
-        name,
-        child,
-        stdout,
-    }
-}
-
-/// The tail of every log file in `dir`.
-fn tails(dir: &Path, lines: usize) -> String {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("out" | "err")));
-    files.sort();
-    let mut out = String::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let all: Vec<&str> = text.lines().collect();
-        let from = all.len().saturating_sub(lines);
-        out.push_str(&format!(
-            "\n===== {} ({} lines, last {}) =====\n",
-            path.file_name().unwrap().to_string_lossy(),
-            all.len(),
-            all.len() - from
-        ));
-        for l in &all[from..] {
-            out.push_str(l);
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Waits until `service` printed a line starting with `prefix` (its first line), and
-/// returns the rest of it; fails with the logs if it exits or takes too long.
-async fn wait_line(dir: &Path, service: &mut Service, prefix: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(&service.stdout).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
-            return line[prefix.len()..].trim().to_string();
-        }
-        if let Ok(Some(status)) = service.child.try_wait() {
-            panic!(
-                "{} exited ({status}) before printing {prefix:?}{}",
-                service.name,
-                tails(dir, 80)
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not print {prefix:?} within 60 s{}",
-            service.name,
-            tails(dir, 80)
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 impl System {
     async fn start() -> Self {
         let bins = tokio::task::spawn_blocking(binaries);
@@ -464,8 +257,9 @@ impl System {
                 influx.url(),
             ),
         );
-        let mut admin = spawn(&dir, "admin-api", "admin-api", &["--config", &admin_config]);
-        let admin_url = wait_line(&dir, &mut admin, "listening on ").await;
+        let mut admin =
+            Service::spawn(&dir, "admin-api", "admin-api", &["--config", &admin_config]);
+        let admin_url = admin.wait_line("listening on ").await;
         services.push(admin);
 
         // The failure service: DynamoDB state and incident log, SQS, the admin API as
@@ -482,7 +276,7 @@ impl System {
                 toml_list(&[probe_hash.clone(), service_hash.clone()]),
             ),
         );
-        let mut failure = spawn(
+        let mut failure = Service::spawn(
             &dir,
             "failure-service",
             "failure-service",
@@ -491,7 +285,7 @@ impl System {
 
         // The receiver and its worker: Redis Streams, InfluxDB, trend reports to the
         // failure service (its URL is needed first).
-        let failure_url = wait_line(&dir, &mut failure, "listening on ").await;
+        let failure_url = failure.wait_line("listening on ").await;
         services.push(failure);
         let receiver_config = write(
             "receiver.toml",
@@ -507,13 +301,13 @@ impl System {
                 influx.url(),
             ),
         );
-        let mut receiver = spawn(
+        let mut receiver = Service::spawn(
             &dir,
             "receiver",
             "receiver",
             &["--config", &receiver_config],
         );
-        let mut worker = spawn(
+        let mut worker = Service::spawn(
             &dir,
             "receiver-worker",
             "receiver",
@@ -531,16 +325,16 @@ impl System {
                  [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n"
             ),
         );
-        let mut notifier = spawn(
+        let mut notifier = Service::spawn(
             &dir,
             "notifier",
             "notifier",
             &["--config", &notifier_config],
         );
 
-        let receiver_url = wait_line(&dir, &mut receiver, "listening on ").await;
-        wait_line(&dir, &mut worker, "worker ").await;
-        let notifier_url = wait_line(&dir, &mut notifier, "listening on ").await;
+        let receiver_url = receiver.wait_line("listening on ").await;
+        worker.wait_line("worker ").await;
+        let notifier_url = notifier.wait_line("listening on ").await;
         services.extend([receiver, worker, notifier]);
 
         let probe_config = dir.join("probe.toml");
