@@ -3,13 +3,9 @@
 
 use http::HeaderMap;
 use scoville_core::DownReason;
-use scoville_core::check_spec::{Assertion, HeaderCheck, HttpCheck};
-use serde_json::Value;
+use scoville_core::check_spec::{Assertion, HeaderCheck, HttpCheck, JsonCache, clip};
 
 use crate::trace::Failure;
-
-/// How much of a value is quoted in a failure message.
-const QUOTE: usize = 80;
 
 pub(crate) fn judge(
     spec: &HttpCheck,
@@ -31,7 +27,7 @@ pub(crate) fn judge(
             ),
         ));
     }
-    let mut json: Option<Result<Value, String>> = None;
+    let mut json = None;
     for assertion in &spec.assertions {
         check_one(assertion, headers, body, total_ms, &mut json)
             .map_err(|msg| Failure::new(DownReason::Assertion, msg))?;
@@ -44,40 +40,12 @@ fn check_one(
     headers: &HeaderMap,
     body: &[u8],
     total_ms: f64,
-    json: &mut Option<Result<Value, String>>,
+    json: &mut JsonCache,
 ) -> Result<(), String> {
+    if let Some(verdict) = assertion.judge_body("body", body, json) {
+        return verdict;
+    }
     match assertion {
-        Assertion::BodyContains { value } => {
-            if find(body, value.as_bytes()) {
-                Ok(())
-            } else {
-                Err(format!("body lacks {:?}", clip(value)))
-            }
-        }
-        Assertion::BodyNotContains { value } => {
-            if find(body, value.as_bytes()) {
-                Err(format!("body contains {:?}", clip(value)))
-            } else {
-                Ok(())
-            }
-        }
-        Assertion::BodyRegex { pattern } => {
-            let text = String::from_utf8_lossy(body);
-            if pattern.regex().is_match(&text) {
-                Ok(())
-            } else {
-                Err(format!("body does not match /{pattern}/"))
-            }
-        }
-        Assertion::JsonPath(a) => {
-            let doc = json.get_or_insert_with(|| {
-                serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))
-            });
-            match doc {
-                Ok(doc) => a.judge(doc),
-                Err(e) => Err(e.clone()),
-            }
-        }
         Assertion::Header(h) => {
             let Some(value) = headers.get(h.name()) else {
                 return Err(format!("header {} is missing", h.name()));
@@ -106,20 +74,10 @@ fn check_one(
                 Err(format!("took {total_ms:.1} ms, more than {value} ms"))
             }
         }
+        // Judged above.
+        Assertion::BodyContains { .. }
+        | Assertion::BodyNotContains { .. }
+        | Assertion::BodyRegex { .. }
+        | Assertion::JsonPath(_) => Ok(()),
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(haystack, needle).is_some()
-}
-
-fn clip(s: &str) -> String {
-    if s.len() <= QUOTE {
-        return s.to_string();
-    }
-    let mut end = QUOTE;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }

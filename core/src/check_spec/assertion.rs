@@ -37,7 +37,62 @@ pub enum Assertion {
     },
 }
 
+/// A body parsed as JSON once for all of its JSON path assertions (or why it is not JSON).
+pub type JsonCache = Option<Result<Value, String>>;
+
+/// How much of a value is quoted in a failure message.
+const QUOTE: usize = 80;
+
+/// At most 80 bytes of `s` (cut on a character boundary, ending in `…`), for messages.
+pub fn clip(s: &str) -> String {
+    if s.len() <= QUOTE {
+        return s.to_string();
+    }
+    let mut end = QUOTE;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 impl Assertion {
+    /// Judges a body assertion on `body` (an HTTP response's, a heartbeat's payload),
+    /// calling it `what` in the error; none for an assertion not on the body (headers,
+    /// latency). Shared by the check engine and heartbeat payloads.
+    pub fn judge_body(
+        &self,
+        what: &str,
+        body: &[u8],
+        json: &mut JsonCache,
+    ) -> Option<Result<(), String>> {
+        let contains = |needle: &str| memchr::memmem::find(body, needle.as_bytes()).is_some();
+        Some(match self {
+            Assertion::BodyContains { value } if contains(value) => Ok(()),
+            Assertion::BodyContains { value } => Err(format!("{what} lacks {:?}", clip(value))),
+            Assertion::BodyNotContains { value } if contains(value) => {
+                Err(format!("{what} contains {:?}", clip(value)))
+            }
+            Assertion::BodyNotContains { .. } => Ok(()),
+            Assertion::BodyRegex { pattern } => {
+                if pattern.regex().is_match(&String::from_utf8_lossy(body)) {
+                    Ok(())
+                } else {
+                    Err(format!("{what} does not match /{pattern}/"))
+                }
+            }
+            Assertion::JsonPath(a) => {
+                let doc = json.get_or_insert_with(|| {
+                    serde_json::from_slice(body).map_err(|e| format!("{what} is not JSON: {e}"))
+                });
+                match doc {
+                    Ok(doc) => a.judge(doc),
+                    Err(e) => Err(e.clone()),
+                }
+            }
+            Assertion::Header(_) | Assertion::MaxLatencyMs { .. } => return None,
+        })
+    }
+
     /// Whether evaluating this assertion needs the response body.
     pub fn needs_body(&self) -> bool {
         matches!(
@@ -199,11 +254,12 @@ impl JsonPathAssertion {
     /// Judges a parsed document; the error says what does not hold (values quoted up
     /// to 80 bytes). Shared by the HTTP check and heartbeat payloads.
     pub fn judge(&self, doc: &Value) -> Result<(), String> {
-        use super::heartbeat::clip;
         let nodes = self.path.select(doc);
         let first = nodes.first();
-        let compares =
-            self.equals.is_some() || [self.gt, self.ge, self.lt, self.le].iter().any(Option::is_some);
+        let compares = self.equals.is_some()
+            || [self.gt, self.ge, self.lt, self.le]
+                .iter()
+                .any(Option::is_some);
         match (self.exists, first) {
             (Some(false), Some(_)) => return Err(format!("{} exists", self.path)),
             (Some(false), None) => return Ok(()),
@@ -223,7 +279,12 @@ impl JsonPathAssertion {
                 clip(&want.to_string())
             ));
         }
-        let numeric = [("gt", self.gt), ("ge", self.ge), ("lt", self.lt), ("le", self.le)];
+        let numeric = [
+            ("gt", self.gt),
+            ("ge", self.ge),
+            ("lt", self.lt),
+            ("le", self.le),
+        ];
         if numeric.iter().any(|(_, v)| v.is_some()) {
             let Some(n) = node.as_f64() else {
                 return Err(format!(

@@ -8,7 +8,6 @@
 //! `body_regex`, `json_path`); headers and latency are the probe's business.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::Assertion;
 
@@ -94,57 +93,15 @@ impl HeartbeatCheck {
     /// Judges a posted payload; the error says which assertion failed. A ping without a
     /// body is judged as an empty payload.
     pub fn judge_payload(&self, body: &[u8]) -> Result<(), String> {
-        let mut json: Option<Result<Value, String>> = None;
+        let mut json = None;
         for a in &self.payload {
-            match a {
-                Assertion::BodyContains { value } => {
-                    if !contains(body, value.as_bytes()) {
-                        return Err(format!("payload lacks {:?}", clip(value)));
-                    }
-                }
-                Assertion::BodyNotContains { value } => {
-                    if contains(body, value.as_bytes()) {
-                        return Err(format!("payload contains {:?}", clip(value)));
-                    }
-                }
-                Assertion::BodyRegex { pattern } => {
-                    if !pattern.regex().is_match(&String::from_utf8_lossy(body)) {
-                        return Err(format!("payload does not match {pattern}"));
-                    }
-                }
-                Assertion::JsonPath(p) => {
-                    let doc = json.get_or_insert_with(|| {
-                        serde_json::from_slice(body)
-                            .map_err(|e| format!("payload is not JSON: {e}"))
-                    });
-                    match doc {
-                        Ok(doc) => p.judge(doc)?,
-                        Err(e) => return Err(e.clone()),
-                    }
-                }
-                // Refused when parsed.
-                Assertion::Header(_) | Assertion::MaxLatencyMs { .. } => {}
+            // Only body assertions are accepted when parsed.
+            if let Some(verdict) = a.judge_body("payload", body, &mut json) {
+                verdict?;
             }
         }
         Ok(())
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// At most 80 bytes of a value, for messages.
-pub(crate) fn clip(s: &str) -> String {
-    const QUOTE: usize = 80;
-    if s.len() <= QUOTE {
-        return s.to_string();
-    }
-    let mut end = QUOTE;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 impl TryFrom<HeartbeatRepr> for HeartbeatCheck {

@@ -18,7 +18,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use assertion::{
-    Assertion, HeaderAssertion, HeaderCheck, JsonPathAssertion, JsonPathExpr, Pattern,
+    Assertion, HeaderAssertion, HeaderCheck, JsonCache, JsonPathAssertion, JsonPathExpr, Pattern,
+    clip,
 };
 pub use dns::{DnsCheck, DnsMatch, DnsName, RecordType};
 pub use domain::DomainExpiry;
