@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use scoville_service_kit::auth::TokenSet;
 
 use crate::auth::LoginLimiter;
@@ -170,8 +171,25 @@ pub fn router(state: AppState) -> Router {
     for (path, mr) in by_path {
         router = router.route(path, mr);
     }
-    let router = router.layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024));
+    let router = router
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024))
+        .layer(answer_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(answer_header(header::CACHE_CONTROL, "no-store"));
     state.http_metrics.instrument(router).with_state(state)
+}
+
+/// A header every answer gets unless its handler set one: `nosniff` so a browser never
+/// runs an answer as another media type than it says, and `no-store` so no browser or
+/// proxy keeps an org's data; the UI's assets, badges and public status pages set their
+/// own caching.
+fn answer_header(
+    name: header::HeaderName,
+    value: &'static str,
+) -> tower_http::set_header::SetResponseHeaderLayer<HeaderValue> {
+    tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+        name,
+        HeaderValue::from_static(value),
+    )
 }
 
 /// The admin API bound to `admin.listen`, not yet serving.

@@ -82,6 +82,8 @@ pub struct Caller {
     pub role: Role,
     /// The user, for sessions; none for API keys.
     pub user_id: Option<String>,
+    /// The user's email (lower-cased), for sessions; none for API keys.
+    pub email: Option<String>,
     /// The session's hash, for logout.
     pub session_hash: Option<String>,
 }
@@ -142,6 +144,7 @@ impl FromRequestParts<AppState> for Caller {
                 org_id,
                 role,
                 user_id: None,
+                email: None,
                 session_hash: None,
             });
         }
@@ -176,6 +179,7 @@ impl FromRequestParts<AppState> for Caller {
             org_id: org.id,
             role,
             user_id: Some(user.id),
+            email: Some(user.email),
             session_hash: Some(hash),
         })
     }

@@ -116,6 +116,10 @@ pub struct ApiKey {
     pub name: String,
     /// What it may do.
     pub scope: KeyScope,
+    /// The user who made it, when a signed-in user did (not another key). Removing
+    /// that user from the organization deletes the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// An alert channel as listed and returned: never its configuration, which holds
@@ -349,10 +353,7 @@ impl EndpointInput {
         if confirm_regions == 0 || confirm_regions as usize > regions.len() {
             return Err(Invalid::new(
                 "confirm_regions",
-                format!(
-                    "must be between 1 and the {} regions listed",
-                    regions.len()
-                ),
+                format!("must be between 1 and the {} regions listed", regions.len()),
             ));
         }
         check_labels("tags", &self.tags, 20, 64)?;

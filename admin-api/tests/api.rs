@@ -427,6 +427,18 @@ async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{inv}");
+        // Someone else who got hold of the token cannot use it; it stays for them.
+        let (other, _) = api.signup(&format!("other-{email}"), "other org").await;
+        let (status, refused, _) = api
+            .call(
+                Method::POST,
+                "/v1/invitations/accept",
+                Cred::Cookie(&other),
+                Some(json!({"token": inv["token"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+        assert!(refused.to_string().contains("another email"), "{refused}");
         let (cookie, _) = api.signup(email, "their own org").await;
         let (status, joined, _) = api
             .call(
@@ -514,6 +526,52 @@ async fn a_viewer_cannot_write_and_an_admin_cannot_remove_the_owner() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(org_a, sessions[1].1);
+
+    // A key the admin made in org A goes when the owner removes the admin; the
+    // owner's own key stays.
+    let (admin_cookie, _) = &sessions[1];
+    let in_org_a = format!("{admin_cookie}; scoville_org={org_a}");
+    let (admin_key, admin_key_id) = api.key(&in_org_a, "read_write").await;
+    let admin_id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "admin@a.example")
+        .unwrap()["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, keys, _) = api
+        .call(Method::GET, "/v1/api-keys", Cred::Cookie(&owner), None)
+        .await;
+    let made = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == admin_key_id.as_str())
+        .unwrap();
+    assert_eq!(made["created_by"], admin_id.as_str(), "{keys}");
+    let (status, _, _) = api
+        .call(Method::GET, "/v1/endpoints", Cred::Key(&admin_key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/members/{admin_id}"),
+            Cred::Cookie(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, _, _) = api
+        .call(Method::GET, "/v1/endpoints", Cred::Key(&admin_key), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = api
+        .call(Method::GET, "/v1/endpoints", Cred::Key(&read_key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 /// A user in two organizations acts in the one the `scoville_org` cookie names (the web
@@ -614,6 +672,42 @@ async fn the_org_cookie_switches_a_sessions_organization_within_its_memberships(
         assert_eq!(status, StatusCode::OK, "{me}");
         assert_eq!(me["org_id"], first.as_str(), "{me}");
     }
+}
+
+#[tokio::test]
+async fn api_answers_are_not_sniffed_or_stored_but_badges_keep_their_caching() {
+    let api = Api::new().await;
+    let (cookie, _) = api.signup("headers@a.example", "Org H").await;
+    let get = |path: &'static str, cookie: Option<String>| {
+        let api = api.clone();
+        async move {
+            let mut req = Request::builder().uri(path);
+            if let Some(c) = cookie {
+                req = req.header("cookie", c);
+            }
+            api.0
+                .clone()
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    // A signed-in answer, and an error one.
+    for (path, cred, want) in [
+        ("/v1/endpoints", Some(cookie.clone()), StatusCode::OK),
+        ("/v1/endpoints", None, StatusCode::UNAUTHORIZED),
+    ] {
+        let resp = get(path, cred).await;
+        assert_eq!(resp.status(), want);
+        let h = resp.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+    }
+    // The UI's assets keep their own revalidation.
+    let resp = get("/ui/app.js", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
 }
 
 #[tokio::test]

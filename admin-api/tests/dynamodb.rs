@@ -44,6 +44,41 @@ async fn the_sqlite_store_keeps_the_contract() {
 }
 
 #[tokio::test]
+async fn a_sqlite_database_from_before_key_makers_opens_and_keeps_its_keys() {
+    let path = std::env::temp_dir().join(format!(
+        "scoville-old-admin-{}-{}.db",
+        std::process::id(),
+        rand_suffix()
+    ));
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL,
+                 scope TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE);
+             INSERT INTO api_keys VALUES ('key_old', 'org_old', 'ci', 'read', 'hash-old');",
+        )
+        .unwrap();
+    }
+    for _ in 0..2 {
+        // Opening twice: the column is added once.
+        let store = SqliteAdmin::open(&path).unwrap();
+        let (org, key) = store.api_key("hash-old").await.unwrap().unwrap();
+        assert_eq!(org.as_str(), "org_old");
+        assert_eq!((key.id.as_str(), key.created_by), ("key_old", None));
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[tokio::test]
 async fn the_dynamodb_store_keeps_the_contract() {
     let moto = MotoServer::start();
     // Two items a page: every list goes through LastEvaluatedKey.

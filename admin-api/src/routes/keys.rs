@@ -111,6 +111,7 @@ pub async fn create(
         id: new_id("key_"),
         name: name(&body.name)?,
         scope: body.scope,
+        created_by: caller.user_id.clone(),
     };
     let secret = new_secret("sk_");
     state

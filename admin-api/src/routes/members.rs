@@ -138,7 +138,8 @@ pub async fn invite(
     ))
 }
 
-/// `POST /v1/invitations/accept`: the signed-in user joins the inviting organization.
+/// `POST /v1/invitations/accept`: the signed-in user joins the inviting organization;
+/// the invitation must be addressed to their email (403 otherwise, and it stays).
 #[utoipa::path(
     post,
     path = "/v1/invitations/accept",
@@ -164,11 +165,19 @@ pub async fn accept(
     JsonBody(body): JsonBody<Accept>,
 ) -> Result<Json<Joined>, ApiError> {
     let user_id = caller.user()?.to_string();
-    let (org, _email, role) = state
+    let email = caller.email.as_deref().unwrap_or_default();
+    let (org, invited, role) = state
         .store
-        .take_invitation(&hash_secret(&body.token), now_ms())
+        .take_invitation(&hash_secret(&body.token), email, now_ms())
         .await?
         .ok_or_else(|| ApiError::Invalid(Invalid::new("token", "is unknown, used or expired")))?;
+    // The token travels by email: only the account with that address may use it (the
+    // invitation stays for them).
+    if invited != email {
+        return Err(ApiError::Forbidden(
+            "this invitation is for another email address",
+        ));
+    }
     state.store.set_member(&org, &user_id, role).await?;
     Ok(Json(Joined { org_id: org, role }))
 }
@@ -230,7 +239,7 @@ pub async fn set_role(
     }))
 }
 
-/// `DELETE /v1/members/{id}`.
+/// `DELETE /v1/members/{id}`: removes a member and the API keys they made there.
 #[utoipa::path(
     delete,
     path = "/v1/members/{id}",
@@ -260,6 +269,12 @@ pub async fn remove(
         last_owner_guard(&state, &caller).await?;
     }
     state.store.remove_member(&caller.org_id, &user_id).await?;
+    // Their keys go with them: a key someone made must not outlive their access.
+    for key in state.store.api_keys(&caller.org_id).await? {
+        if key.created_by.as_deref() == Some(user_id.as_str()) {
+            state.store.delete_api_key(&caller.org_id, &key.id).await?;
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

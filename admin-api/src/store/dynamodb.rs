@@ -515,6 +515,35 @@ impl DynamoAdmin {
         }
     }
 
+    /// Deletes an item if `cond` holds, returning what it held; none when it is absent
+    /// or `cond` does not hold.
+    async fn delete_if(&self, pk: String, sk: &str, cond: Cond) -> Result<Option<Item>> {
+        let sent = timed(
+            self.timeout,
+            "DeleteItem",
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, sk)))
+                .set_condition_expression(cond.expr.clone())
+                .set_expression_attribute_names(cond.names())
+                .set_expression_attribute_values(cond.values())
+                .return_values(ReturnValue::AllOld)
+                .send(),
+        )
+        .await?;
+        match sent {
+            Ok(out) => Ok(out.attributes.filter(|i| !i.is_empty())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error("DeleteItem", e)),
+        }
+    }
+
     /// Deletes an item, returning what it held.
     async fn delete(&self, pk: String, sk: &str) -> Result<Option<Item>> {
         let out = self
@@ -1058,13 +1087,19 @@ impl AdminStore for DynamoAdmin {
     async fn take_invitation(
         &self,
         token_hash: &str,
+        email: &str,
         now_ms: i64,
     ) -> Result<Option<(OrgId, String, Role)>> {
-        // One delete: of two takers only one gets the item back.
-        let Some(i) = self
-            .delete(format!("INVITE#{token_hash}"), "INVITE")
-            .await?
-        else {
+        // One conditional delete: of two takers only one gets the item back, and only
+        // when it is addressed to them (or expired); otherwise it stays and is read back.
+        let pk = format!("INVITE#{token_hash}");
+        let cond = Cond::new("email = :email OR expires_ms <= :now")
+            .value(":email", s(email))
+            .value(":now", AttributeValue::N(now_ms.to_string()));
+        let Some(i) = (match self.delete_if(pk.clone(), "INVITE", cond).await? {
+            Some(taken) => Some(taken),
+            None => self.get(pk, "INVITE").await?,
+        }) else {
             return Ok(None);
         };
         if number(&i, "expires_ms")? <= now_ms {
@@ -1079,9 +1114,15 @@ impl AdminStore for DynamoAdmin {
 
     async fn create_api_key(&self, org: &OrgId, key: &ApiKey, key_hash: &str) -> Result<()> {
         let o = org.as_str();
+        let by = |mut i: Item| {
+            if let Some(u) = &key.created_by {
+                i.insert("created_by".into(), s(u));
+            }
+            i
+        };
         let items = vec![
             self.tx_put(
-                item(
+                by(item(
                     org_pk(o),
                     format!("APIKEY#{}", key.id),
                     [
@@ -1090,11 +1131,11 @@ impl AdminStore for DynamoAdmin {
                         ("scope", s(scope_str(key.scope))),
                         ("key_hash", s(key_hash)),
                     ],
-                ),
+                )),
                 Cond::absent(),
             )?,
             self.tx_put(
-                item(
+                by(item(
                     format!("APIKEY#{key_hash}"),
                     "APIKEY",
                     [
@@ -1103,7 +1144,7 @@ impl AdminStore for DynamoAdmin {
                         ("name", s(&key.name)),
                         ("scope", s(scope_str(key.scope))),
                     ],
-                ),
+                )),
                 Cond::absent(),
             )?,
         ];
@@ -1121,6 +1162,7 @@ impl AdminStore for DynamoAdmin {
                 id: text(&i, "id")?.to_string(),
                 name: text(&i, "name")?.to_string(),
                 scope: scope_of(&i)?,
+                created_by: text(&i, "created_by").ok().map(str::to_string),
             },
         )))
     }
@@ -1135,6 +1177,7 @@ impl AdminStore for DynamoAdmin {
                     id: text(i, "id")?.to_string(),
                     name: text(i, "name")?.to_string(),
                     scope: scope_of(i)?,
+                    created_by: text(i, "created_by").ok().map(str::to_string),
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -68,10 +68,13 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
         role: Role,
         expires_ms: i64,
     ) -> Result<()>;
-    /// Takes (deletes and returns) a live invitation.
+    /// Takes (deletes and returns) a live invitation addressed to `email`. A live one
+    /// addressed to another email is returned but kept, so whoever it is for can still
+    /// accept it; the caller refuses the mismatch.
     async fn take_invitation(
         &self,
         token_hash: &str,
+        email: &str,
         now_ms: i64,
     ) -> Result<Option<(OrgId, String, Role)>>;
     /// Stores an API key.

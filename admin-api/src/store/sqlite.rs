@@ -31,7 +31,8 @@ CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 CREATE TABLE IF NOT EXISTS invitations (
     token_hash TEXT PRIMARY KEY, org_id TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL, expires_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS api_keys (
-    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE);
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT);
 CREATE TABLE IF NOT EXISTS probe_tokens (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS endpoints (
@@ -90,11 +91,31 @@ fn endpoint_of(doc: &str) -> Result<Endpoint> {
     serde_json::from_str(doc).map_err(|e| unavailable(format!("unreadable endpoint: {e}")))
 }
 
+/// Columns added after a table was first created: databases made by an older version
+/// get them on open.
+fn add_missing_columns(conn: &Connection) -> Result<()> {
+    for (table, column, decl) in [("api_keys", "created_by", "TEXT")] {
+        let present: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+                params![table, column],
+                |r| r.get(0),
+            )
+            .map_err(unavailable)?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+                .map_err(unavailable)?;
+        }
+    }
+    Ok(())
+}
+
 impl SqliteAdmin {
     /// Opens (creating) the database at `path`; `:memory:` for tests.
     pub fn open(path: &Path) -> Result<Self> {
         let conn = Connection::open(path).map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        add_missing_columns(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -328,9 +349,10 @@ impl AdminStore for SqliteAdmin {
     async fn take_invitation(
         &self,
         token_hash: &str,
+        email: &str,
         now_ms: i64,
     ) -> Result<Option<(OrgId, String, Role)>> {
-        let t = token_hash.to_string();
+        let (t, e) = (token_hash.to_string(), email.to_string());
         self.run(move |c| {
             let tx = c.transaction().map_err(unavailable)?;
             let found = tx
@@ -341,7 +363,12 @@ impl AdminStore for SqliteAdmin {
                 )
                 .optional()
                 .map_err(unavailable)?;
-            tx.execute("DELETE FROM invitations WHERE token_hash = ?1", params![t]).map_err(unavailable)?;
+            // Expired ones go too; a live one for another email stays.
+            tx.execute(
+                "DELETE FROM invitations WHERE token_hash = ?1 AND (email = ?2 OR expires_ms <= ?3)",
+                params![t, e, now_ms],
+            )
+            .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(found)
         })
@@ -352,8 +379,8 @@ impl AdminStore for SqliteAdmin {
         let (o, k, h) = (org.as_str().to_string(), key.clone(), key_hash.to_string());
         self.run(move |c| {
             c.execute(
-                "INSERT INTO api_keys (id, org_id, name, scope, key_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![k.id, o, k.name, scope_str(k.scope), h],
+                "INSERT INTO api_keys (id, org_id, name, scope, key_hash, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![k.id, o, k.name, scope_str(k.scope), h, k.created_by],
             )
             .map(|_| ())
             .map_err(unavailable)
@@ -365,7 +392,7 @@ impl AdminStore for SqliteAdmin {
         let h = key_hash.to_string();
         self.run(move |c| {
             c.query_row(
-                "SELECT org_id, id, name, scope FROM api_keys WHERE key_hash = ?1",
+                "SELECT org_id, id, name, scope, created_by FROM api_keys WHERE key_hash = ?1",
                 params![h],
                 |r| {
                     Ok((
@@ -374,6 +401,7 @@ impl AdminStore for SqliteAdmin {
                             id: r.get(1)?,
                             name: r.get(2)?,
                             scope: scope_of(&r.get::<_, String>(3)?),
+                            created_by: r.get(4)?,
                         },
                     ))
                 },
@@ -389,7 +417,7 @@ impl AdminStore for SqliteAdmin {
         self.run(move |c| {
             let mut q = c
                 .prepare_cached(
-                    "SELECT id, name, scope FROM api_keys WHERE org_id = ?1 ORDER BY id",
+                    "SELECT id, name, scope, created_by FROM api_keys WHERE org_id = ?1 ORDER BY id",
                 )
                 .map_err(unavailable)?;
             let rows = q
@@ -398,6 +426,7 @@ impl AdminStore for SqliteAdmin {
                         id: r.get(0)?,
                         name: r.get(1)?,
                         scope: scope_of(&r.get::<_, String>(2)?),
+                        created_by: r.get(3)?,
                     })
                 })
                 .map_err(unavailable)?;

@@ -376,19 +376,46 @@ async fn invitations(s: &dyn AdminStore, t: &str) {
         s.create_invitation(&inv("1"), &o, "x@a.example", Role::Viewer, NOW + 1000)
             .await
     ));
-    // Taken once.
+    let dan = Some((o.clone(), "dan@a.example".to_string(), Role::Admin));
+    // Someone else is shown whom it is for, and it stays.
     assert_eq!(
-        s.take_invitation(&inv("1"), NOW).await.unwrap(),
-        Some((o.clone(), "dan@a.example".to_string(), Role::Admin))
+        s.take_invitation(&inv("1"), "mallory@a.example", NOW)
+            .await
+            .unwrap(),
+        dan
     );
-    assert_eq!(s.take_invitation(&inv("1"), NOW).await.unwrap(), None);
-    // An expired one is not returned, and is deleted all the same.
-    assert_eq!(s.take_invitation(&inv("old"), NOW).await.unwrap(), None);
+    // Taken once, by the invited email.
     assert_eq!(
-        s.take_invitation(&inv("old"), NOW - 10_000).await.unwrap(),
+        s.take_invitation(&inv("1"), "dan@a.example", NOW)
+            .await
+            .unwrap(),
+        dan
+    );
+    assert_eq!(
+        s.take_invitation(&inv("1"), "dan@a.example", NOW)
+            .await
+            .unwrap(),
         None
     );
-    assert_eq!(s.take_invitation(&inv("none"), NOW).await.unwrap(), None);
+    // An expired one is not returned, and is deleted all the same (by anyone).
+    assert_eq!(
+        s.take_invitation(&inv("old"), "mallory@a.example", NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_invitation(&inv("old"), "eve@a.example", NOW - 10_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_invitation(&inv("none"), "dan@a.example", NOW)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 async fn keys_and_probe_tokens(s: &dyn AdminStore, t: &str) {
@@ -400,11 +427,15 @@ async fn keys_and_probe_tokens(s: &dyn AdminStore, t: &str) {
         id: format!("{t}{id}"),
         name: format!("key {id}"),
         scope,
+        created_by: None,
     };
     let hash = |h: &str| format!("{t}khash-{h}");
     let (k1, k2, kb) = (
         key("key_1", KeyScope::Read),
-        key("key_2", KeyScope::ReadWrite),
+        ApiKey {
+            created_by: Some("usr_maker".into()),
+            ..key("key_2", KeyScope::ReadWrite)
+        },
         key("key_b", KeyScope::Read),
     );
     s.create_api_key(&a, &k2, &hash("2")).await.unwrap();
