@@ -122,6 +122,15 @@ pub struct ApiKey {
     pub created_by: Option<String>,
 }
 
+/// A probe token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProbeToken {
+    /// Its id.
+    pub id: String,
+    /// A label.
+    pub name: String,
+}
+
 /// An alert channel as listed and returned: never its configuration, which holds
 /// secrets (webhook URLs, tokens, passwords).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -65,6 +65,8 @@ use crate::routes;
         routes::keys::create,
         routes::keys::delete,
         routes::keys::create_probe_token,
+        routes::keys::list_probe_tokens,
+        routes::keys::delete_probe_token,
         routes::endpoints::list,
         routes::events::events,
         routes::endpoints::create,

@@ -279,6 +279,16 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     let b_hook = hook["id"].as_str().unwrap().to_string();
+    let (status, token, _) = api
+        .call(
+            Method::POST,
+            "/v1/probe-tokens",
+            Cred::Cookie(&b.cookie),
+            Some(json!({"name": "datacenter"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let b_probe_token = token["id"].as_str().unwrap().to_string();
     let mut checked = 0;
     for route in table() {
         if route.access != Access::Org {
@@ -298,6 +308,8 @@ async fn every_org_route_hides_another_orgs_things_behind_404() {
                 &b.window_id
             } else if route.path.starts_with("/v1/hooks/") {
                 &b_hook
+            } else if route.path.starts_with("/v1/probe-tokens/") {
+                &b_probe_token
             } else if route.path.starts_with("/v1/status-pages/") {
                 &b.page_id
             } else if route.path.starts_with("/v1/incidents/") {
@@ -981,6 +993,34 @@ async fn the_probe_list_is_sharded_paged_scoped_and_due() {
     assert_eq!(status, StatusCode::CREATED);
     let (mine, _) = list(t["token"].as_str().unwrap().to_string(), 0, 1, at).await;
     assert!(!mine.is_empty() && !mine.contains(&b.endpoint_id));
+    // It is listed (never the token itself), and once deleted it lists nothing.
+    let (_, tokens, _) = api
+        .call(
+            Method::GET,
+            "/v1/probe-tokens",
+            Cred::Cookie(&a.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(tokens, json!([{"id": t["id"], "name": "private"}]));
+    let (status, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/probe-tokens/{}", t["id"].as_str().unwrap()),
+            Cred::Cookie(&a.cookie),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = api
+        .call(
+            Method::GET,
+            "/v1/probe/endpoints?region=eu-west-1",
+            Cred::Key(t["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // An API key is not a probe token; bad queries name the field.
     assert_eq!(
         api.call(

@@ -9,7 +9,7 @@ use super::JsonBody;
 use crate::app::AppState;
 use crate::auth::{Caller, hash_secret};
 use crate::error::ApiError;
-use crate::model::{ApiKey, Invalid, KeyScope, new_id, new_secret};
+use crate::model::{ApiKey, Invalid, KeyScope, ProbeToken, new_id, new_secret};
 
 /// A new key or token.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -198,4 +198,54 @@ pub async fn create_probe_token(
             token: secret,
         }),
     ))
+}
+
+/// `GET /v1/probe-tokens`.
+#[utoipa::path(
+    get,
+    path = "/v1/probe-tokens",
+    operation_id = "list_probe_tokens",
+    tag = "keys",
+    security(("session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The organization's probe tokens (never the tokens).", body = Vec<ProbeToken>),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn list_probe_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<ProbeToken>>, ApiError> {
+    Ok(Json(state.store.probe_tokens(&caller.org_id).await?))
+}
+
+/// `DELETE /v1/probe-tokens/{id}`: the token stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/probe-tokens/{id}",
+    operation_id = "delete_probe_token",
+    tag = "keys",
+    security(("session" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The token's id.")),
+    responses(
+        (status = 204, description = "Deleted: the token no longer works."),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
+pub async fn delete_probe_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.must_write()?;
+    if state.store.delete_probe_token(&caller.org_id, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }

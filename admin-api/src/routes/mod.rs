@@ -197,10 +197,22 @@ pub fn table() -> Vec<Route> {
             delete(keys::delete),
         ),
         r(
+            Method::GET,
+            "/v1/probe-tokens",
+            Org,
+            get(keys::list_probe_tokens),
+        ),
+        r(
             Method::POST,
             "/v1/probe-tokens",
             Org,
             post(keys::create_probe_token),
+        ),
+        r(
+            Method::DELETE,
+            "/v1/probe-tokens/{id}",
+            Org,
+            delete(keys::delete_probe_token),
         ),
         r(Method::GET, "/v1/endpoints", Org, get(endpoints::list)),
         r(Method::GET, "/v1/events", Org, get(events::events)),

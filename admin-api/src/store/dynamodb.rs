@@ -93,8 +93,8 @@ use serde::de::DeserializeOwned;
 use super::{AdminStore, Result, StoreError};
 use crate::hook::StoredHook;
 use crate::model::{
-    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, StatusPage,
-    User,
+    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, ProbeToken, Role,
+    StatusPage, User,
 };
 
 /// The name of the table's global secondary index (`gsi1pk` hash, `gsi1sk` range, keys
@@ -1206,25 +1206,63 @@ impl AdminStore for DynamoAdmin {
         name: &str,
         token_hash: &str,
     ) -> Result<()> {
-        let created = self
-            .put(
+        // The token's own item (what a probe's call reads) and one in the org's
+        // partition (what the list and a delete read).
+        let o = org.as_str();
+        let items = vec![
+            self.tx_put(
                 item(
                     format!("PROBE#{token_hash}"),
                     "PROBE",
+                    [("org_id", s(o)), ("id", s(id)), ("name", s(name))],
+                ),
+                Cond::absent(),
+            )?,
+            self.tx_put(
+                item(
+                    org_pk(o),
+                    format!("PROBETOKEN#{id}"),
                     [
-                        ("org_id", s(org.as_str())),
                         ("id", s(id)),
                         ("name", s(name)),
+                        ("token_hash", s(token_hash)),
                     ],
                 ),
                 Cond::absent(),
-            )
-            .await?;
-        if created {
-            Ok(())
-        } else {
-            Err(unavailable("probe token already exists"))
-        }
+            )?,
+        ];
+        self.transact_new(items, "a probe token with this id or hash")
+            .await
+    }
+
+    async fn probe_tokens(&self, org: &OrgId) -> Result<Vec<ProbeToken>> {
+        let mut out = self
+            .query(org_pk(org.as_str()), Some("PROBETOKEN#"))
+            .await?
+            .iter()
+            .map(|i| {
+                Ok(ProbeToken {
+                    id: text(i, "id")?.to_string(),
+                    name: text(i, "name")?.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    async fn delete_probe_token(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (pk, sk) = (org_pk(org.as_str()), format!("PROBETOKEN#{id}"));
+        let Some(i) = self.get(pk.clone(), &sk).await? else {
+            return Ok(false);
+        };
+        let hash = text(&i, "token_hash")?;
+        let items = vec![
+            self.tx_delete(pk, &sk, Cond::present())?,
+            self.tx_delete(format!("PROBE#{hash}"), "PROBE", Cond::none())?,
+        ];
+        // Refused: deleted meanwhile by another caller.
+        Ok(self.transact(items).await?.is_ok())
     }
 
     async fn probe_token(&self, token_hash: &str) -> Result<Option<OrgId>> {

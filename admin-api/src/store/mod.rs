@@ -16,7 +16,8 @@ use scoville_core::{EndpointId, OrgId};
 
 use crate::hook::StoredHook;
 use crate::model::{
-    AlertChannel, ApiKey, Endpoint, MaintenanceWindow, Member, Org, Role, StatusPage, User,
+    AlertChannel, ApiKey, Endpoint, MaintenanceWindow, Member, Org, ProbeToken, Role, StatusPage,
+    User,
 };
 
 /// Why a store call failed.
@@ -95,6 +96,10 @@ pub trait AdminStore: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// The organization of a probe token.
     async fn probe_token(&self, token_hash: &str) -> Result<Option<OrgId>>;
+    /// An organization's probe tokens, by id.
+    async fn probe_tokens(&self, org: &OrgId) -> Result<Vec<ProbeToken>>;
+    /// Deletes a probe token; false if the org has none with that id.
+    async fn delete_probe_token(&self, org: &OrgId, id: &str) -> Result<bool>;
     /// Creates or replaces an endpoint; with `must_exist`, false (and nothing written)
     /// when the org has no endpoint with that id.
     async fn put_endpoint(&self, endpoint: &Endpoint, must_exist: bool) -> Result<bool>;

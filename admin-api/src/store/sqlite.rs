@@ -11,8 +11,8 @@ use scoville_core::{EndpointId, OrgId};
 use super::{AdminStore, Result, StoreError};
 use crate::hook::StoredHook;
 use crate::model::{
-    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, Role, StatusPage,
-    User,
+    AlertChannel, ApiKey, Endpoint, KeyScope, MaintenanceWindow, Member, Org, ProbeToken, Role,
+    StatusPage, User,
 };
 
 const SCHEMA: &str = "
@@ -482,6 +482,39 @@ impl AdminStore for SqliteAdmin {
                 |r| org_id(r.get(0)?),
             )
             .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn probe_tokens(&self, org: &OrgId) -> Result<Vec<ProbeToken>> {
+        let o = org.as_str().to_string();
+        self.run(move |c| {
+            let mut q = c
+                .prepare_cached("SELECT id, name FROM probe_tokens WHERE org_id = ?1 ORDER BY id")
+                .map_err(unavailable)?;
+            let rows = q
+                .query_map(params![o], |r| {
+                    Ok(ProbeToken {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_probe_token(&self, org: &OrgId, id: &str) -> Result<bool> {
+        let (o, i) = (org.as_str().to_string(), id.to_string());
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM probe_tokens WHERE org_id = ?1 AND id = ?2",
+                params![o, i],
+            )
+            .map(|n| n > 0)
             .map_err(unavailable)
         })
         .await

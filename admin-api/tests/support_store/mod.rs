@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use scoville_admin_api::model::{
-    AlertChannel, ApiKey, Endpoint, EndpointInput, KeyScope, MaintenanceWindow, Member, Org, Role,
-    StatusPage, User,
+    AlertChannel, ApiKey, Endpoint, EndpointInput, KeyScope, MaintenanceWindow, Member, Org,
+    ProbeToken, Role, StatusPage, User,
 };
 use scoville_admin_api::store::{AdminStore, StoreError};
 use scoville_core::{EndpointId, OrgId};
@@ -479,6 +479,28 @@ async fn keys_and_probe_tokens(s: &dyn AdminStore, t: &str) {
             .await
     ));
     assert_eq!(s.probe_token(&p("1")).await.unwrap(), Some(a.clone()));
+    // Listed by their org (the refused one is not half-written), deleted by it only.
+    s.create_probe_token(&a, &format!("{t}pt_0"), "office", &p("0"))
+        .await
+        .unwrap();
+    let token = |id: &str, name: &str| ProbeToken {
+        id: format!("{t}{id}"),
+        name: name.into(),
+    };
+    assert_eq!(
+        s.probe_tokens(&a).await.unwrap(),
+        vec![token("pt_0", "office"), token("pt_1", "datacenter")]
+    );
+    assert_eq!(s.probe_tokens(&b).await.unwrap(), vec![]);
+    assert!(!s.delete_probe_token(&b, &format!("{t}pt_1")).await.unwrap());
+    assert!(s.delete_probe_token(&a, &format!("{t}pt_1")).await.unwrap());
+    assert!(!s.delete_probe_token(&a, &format!("{t}pt_1")).await.unwrap());
+    assert_eq!(s.probe_token(&p("1")).await.unwrap(), None);
+    assert_eq!(s.probe_token(&p("0")).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        s.probe_tokens(&a).await.unwrap(),
+        vec![token("pt_0", "office")]
+    );
 }
 
 async fn endpoints_and_generation(s: &dyn AdminStore, t: &str) {
