@@ -79,8 +79,12 @@ pub enum QueueKind {
 pub struct QueueSection {
     /// `redis` or `memory`.
     pub kind: QueueKind,
-    /// Redis URL (`redis://[:password@]host:port/db`, `rediss://` for TLS).
+    /// Redis URL (`redis://[:password@]host:port/db`, `rediss://` for TLS, trusting the
+    /// system's roots unless `redis_ca_file` is set).
     pub redis_url: String,
+    /// With `rediss://`: a PEM file of the CA(s) to trust instead of the system's roots
+    /// (a self-hosted Redis with its own CA).
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// Stream key.
     pub stream: String,
     /// Most results waiting before the receiver answers 503.
@@ -94,6 +98,7 @@ impl Default for QueueSection {
         Self {
             kind: QueueKind::Redis,
             redis_url: "redis://127.0.0.1:6379/".into(),
+            redis_ca_file: None,
             stream: "scoville:results".into(),
             max_backlog: 5_000_000,
             timeout_ms: 2000,
@@ -260,7 +265,7 @@ impl Config {
             return Err(err("worker.lanes", "must be between 1 and 64"));
         }
         crate::queue::redis_consumer::RedisConsumer::new(
-            &q.redis_url,
+            self.redis_endpoint()?,
             &q.stream,
             &format!("{}-{lane}", self.worker.consumer),
             Duration::from_millis(self.worker.claim_idle_ms),
@@ -279,7 +284,7 @@ impl Config {
             QueueKind::Memory => Arc::new(crate::trend::MemoryTrendState::default()),
             QueueKind::Redis => Arc::new(
                 crate::trend::redis_state::RedisTrendState::new(
-                    &q.redis_url,
+                    self.redis_endpoint()?,
                     &q.stream,
                     Duration::from_millis(q.timeout_ms.max(1)),
                 )
@@ -356,6 +361,25 @@ impl Config {
         .map_err(|m| err("influx", m))
     }
 
+    /// Where Redis is: `queue.redis_url` and, when set, the CA in `queue.redis_ca_file`.
+    pub fn redis_endpoint(&self) -> Result<crate::queue::redis::RedisEndpoint, ConfigError> {
+        let q = &self.queue;
+        let at = crate::queue::redis::RedisEndpoint::new(q.redis_url.as_str());
+        let Some(path) = &q.redis_ca_file else {
+            return Ok(at);
+        };
+        if !q.redis_url.starts_with("rediss://") {
+            return Err(err("queue.redis_ca_file", "needs a rediss:// redis_url"));
+        }
+        let pem = std::fs::read(path).map_err(|e| {
+            err(
+                "queue.redis_ca_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        Ok(at.with_ca_pem(pem))
+    }
+
     /// The queue adapter, built.
     pub fn queue(&self) -> Result<Arc<dyn ResultQueue>, ConfigError> {
         let q = &self.queue;
@@ -373,7 +397,7 @@ impl Config {
                 }
                 let timeout = Duration::from_millis(q.timeout_ms);
                 Arc::new(
-                    RedisQueue::new(&q.redis_url, &q.stream, q.max_backlog, timeout)
+                    RedisQueue::new(self.redis_endpoint()?, &q.stream, q.max_backlog, timeout)
                         .map_err(|e| err("queue.redis_url", e.to_string()))?,
                 )
             }

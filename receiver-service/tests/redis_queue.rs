@@ -179,3 +179,104 @@ async fn the_probe_delivers_a_round_into_the_receiver() {
         .unwrap();
     assert_eq!(backlog, 300, "every result of the round is in the queue");
 }
+
+/// A CA and a `localhost` server certificate it signed, as PEM files in a directory of
+/// their own (removed on drop): (dir, ca, cert, key).
+struct Pki {
+    dir: std::path::PathBuf,
+}
+
+impl Pki {
+    fn new(name: &str) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "scoville-redis-pki-{name}-{}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.dir.join(file)
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn start_tls(redis: &RedisServer, ca: &std::path::Path) -> (String, Config) {
+    let mut config = Config::default();
+    config.receiver.listen = "127.0.0.1:0".parse().unwrap();
+    config.receiver.probe_token_hashes = vec![TokenHash::of(TOKEN).to_config_string()];
+    config.queue.kind = QueueKind::Redis;
+    config.queue.redis_url = redis.tls_url();
+    config.queue.redis_ca_file = Some(ca.to_path_buf());
+    config.queue.timeout_ms = 2000;
+    let app = scoville_receiver_service::app::build(&config)
+        .await
+        .unwrap();
+    let addr = app.local_addr().unwrap();
+    tokio::spawn(app.run_until_stopped());
+    (format!("http://{addr}"), config)
+}
+
+/// `rediss://` works end to end (the receiver queues and a worker's consumer takes and
+/// acknowledges over TLS), the server's certificate is verified against the configured
+/// CA (another CA's trust gets 503, nothing queued), and a CA with a plain URL is refused
+/// at start naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receiver_and_its_worker_reach_redis_over_tls_verified_by_a_private_ca() {
+    use scoville_receiver_service::queue::QueueConsumer;
+    let pki = Pki::new("good");
+    let redis = RedisServer::start_tls(&pki.path("cert.pem"), &pki.path("key.pem"));
+    let (base, config) = start_tls(&redis, &pki.path("ca.pem")).await;
+    let resp = post(&base, 3).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let len: u64 = redis::cmd("XLEN")
+        .arg("scoville:results")
+        .query(&mut redis.connection())
+        .unwrap();
+    assert_eq!(len, 1, "the batch went over TLS into the stream");
+    let consumer = config.consumer(0).unwrap();
+    let taken = consumer.take(10, Duration::from_millis(500)).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    consumer.ack(&taken).await.unwrap();
+
+    // Trusting another CA: the handshake fails, the receiver answers 503.
+    let other = Pki::new("other");
+    let (base, _) = start_tls(&redis, &other.path("ca.pem")).await;
+    let resp = post(&base, 2).await;
+    assert_eq!(resp.status(), 503);
+    let len: u64 = redis::cmd("XLEN")
+        .arg("scoville:results")
+        .query(&mut redis.connection())
+        .unwrap();
+    assert_eq!(len, 0, "acknowledged and deleted; nothing new");
+
+    // A CA with a plain URL is a configuration error naming the field.
+    let mut plain = Config::default();
+    plain.queue.redis_url = redis.url();
+    plain.queue.redis_ca_file = Some(pki.path("ca.pem"));
+    let e = plain.queue().err().unwrap().to_string();
+    assert!(e.contains("queue.redis_ca_file"), "{e}");
+}

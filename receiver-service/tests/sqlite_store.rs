@@ -94,7 +94,7 @@ async fn the_worker_drains_into_sqlite_through_the_same_trait() {
 
     let redis = support::RedisServer::start();
     let queue = RedisQueue::new(
-        &redis.url(),
+        redis.url(),
         "scoville:results",
         1_000_000,
         Duration::from_secs(2),
@@ -113,7 +113,7 @@ async fn the_worker_drains_into_sqlite_through_the_same_trait() {
     }
     let store = SqliteStore::open(std::path::Path::new(":memory:")).unwrap();
     let consumer = RedisConsumer::new(
-        &redis.url(),
+        redis.url(),
         "scoville:results",
         "w",
         Duration::from_secs(1),

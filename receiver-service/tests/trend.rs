@@ -298,7 +298,7 @@ async fn the_sender_keeps_reports_while_the_failure_service_is_unreachable() {
 async fn the_redis_state_commits_together_and_never_goes_back_in_time() {
     let redis = support::RedisServer::start();
     let state = Arc::new(
-        RedisTrendState::new(&redis.url(), "scoville:results", Duration::from_secs(2)).unwrap(),
+        RedisTrendState::new(redis.url(), "scoville:results", Duration::from_secs(2)).unwrap(),
     );
     let analyzer = TrendAnalyzer::new(state.clone(), Settings::default());
     let checks = |minute: i64| {

@@ -32,12 +32,12 @@ fn store(influx: &InfluxServer) -> InfluxStore {
 }
 
 fn queue(redis: &RedisServer) -> RedisQueue {
-    RedisQueue::new(&redis.url(), STREAM, 10_000_000, Duration::from_secs(2)).unwrap()
+    RedisQueue::new(redis.url(), STREAM, 10_000_000, Duration::from_secs(2)).unwrap()
 }
 
 fn worker(redis: &RedisServer, store: InfluxStore, consumer: &str) -> Worker {
     let consumer = RedisConsumer::new(
-        &redis.url(),
+        redis.url(),
         STREAM,
         consumer,
         Duration::from_millis(500),

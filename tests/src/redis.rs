@@ -1,8 +1,9 @@
 //! A real `redis-server` on a free loopback port, owned by one test (no persistence, or
 //! an append-only file in its own directory with [`RedisServer::start_persistent`]),
 //! stoppable (SIGKILL or SIGTERM) and restartable on the same port and data for outage
-//! tests; killed (and its data removed) when dropped. `.ci/run` installs Debian's
-//! redis-server.
+//! tests; killed (and its data removed) when dropped. With [`RedisServer::start_tls`]
+//! it also serves TLS on a second port with the given certificate. `.ci/run` installs
+//! Debian's redis-server (built with TLS).
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -17,23 +18,49 @@ pub struct RedisServer {
     child: Option<Child>,
     /// With persistence: the data directory and the `appendfsync` policy.
     persist: Option<(std::path::PathBuf, String)>,
+    /// With TLS: its port and the certificate chain and key files.
+    tls: Option<(u16, std::path::PathBuf, std::path::PathBuf)>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl RedisServer {
     /// Starts a server on a free port.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut server = Self {
-            port,
+            port: free_port(),
             child: None,
             persist: None,
+            tls: None,
         };
         server.restart();
         server
+    }
+
+    /// Starts a server that also serves TLS (no client certificates asked) on a second
+    /// free port, with the PEM certificate chain and key in `cert` and `key`; the plain
+    /// port stays for readiness and assertions.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+            persist: None,
+            tls: Some((free_port(), cert.to_path_buf(), key.to_path_buf())),
+        };
+        server.restart();
+        server
+    }
+
+    /// `rediss://localhost:<tls port>/` (panics without TLS).
+    pub fn tls_url(&self) -> String {
+        let (port, _, _) = self.tls.as_ref().expect("started with start_tls");
+        format!("rediss://localhost:{port}/")
     }
 
     /// Starts a server on a free port with persistence as a production deployment
@@ -41,11 +68,7 @@ impl RedisServer {
     /// start) with the given `appendfsync` policy (`always`, `everysec`), no RDB
     /// snapshots, in a directory of its own that restarts keep.
     pub fn start_persistent(appendfsync: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let n = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -56,6 +79,7 @@ impl RedisServer {
             port,
             child: None,
             persist: Some((dir, appendfsync.to_string())),
+            tls: None,
         };
         server.restart();
         server
@@ -106,6 +130,13 @@ impl RedisServer {
                 ]);
                 args.push(dir.to_str().unwrap());
             }
+        }
+        let tls_port;
+        if let Some((p, cert, key)) = &self.tls {
+            tls_port = p.to_string();
+            args.extend(["--tls-port", &tls_port, "--tls-auth-clients", "no"]);
+            args.extend(["--tls-cert-file", cert.to_str().unwrap()]);
+            args.extend(["--tls-key-file", key.to_str().unwrap()]);
         }
         let child = Command::new("redis-server")
             .args(&args)

@@ -94,7 +94,8 @@ fn endpoint_of(doc: &str) -> Result<Endpoint> {
 /// Columns added after a table was first created: databases made by an older version
 /// get them on open.
 fn add_missing_columns(conn: &Connection) -> Result<()> {
-    for (table, column, decl) in [("api_keys", "created_by", "TEXT")] {
+    const ADDED: &[(&str, &str, &str)] = &[("api_keys", "created_by", "TEXT")];
+    for (table, column, decl) in ADDED {
         let present: bool = conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",

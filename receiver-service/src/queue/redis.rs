@@ -11,6 +11,10 @@
 //! `n`, the count, and `b`, the body) and raises the counter, atomically; past
 //! `max_backlog` results it refuses and the receiver answers 503. The worker lowers the
 //! counter when it acknowledges and deletes an entry. Every call has a timeout.
+//!
+//! TLS: a `rediss://` URL connects over rustls, trusting the system's roots (what
+//! ElastiCache's in-transit encryption needs) or, with [`RedisEndpoint::with_ca_pem`]
+//! (`queue.redis_ca_file`), only the given CA (a self-hosted Redis with its own CA).
 
 use std::time::Duration;
 
@@ -32,6 +36,82 @@ redis.call('INCRBY', KEYS[2], n)
 return {1, backlog + n}
 ";
 
+/// Where Redis is: its URL and, for `rediss://` with a private CA, that CA's PEM.
+#[derive(Clone)]
+pub struct RedisEndpoint {
+    url: String,
+    ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RedisEndpoint {
+    // The URL may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEndpoint")
+            .field("tls", &self.url.starts_with("rediss://"))
+            .field("private_ca", &self.ca_pem.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisEndpoint {
+    /// Redis at `url` (`redis://` or `rediss://`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            ca_pem: None,
+        }
+    }
+
+    /// Trusts only the CA certificate(s) in `pem` for `rediss://`.
+    #[must_use]
+    pub fn with_ca_pem(mut self, pem: Vec<u8>) -> Self {
+        self.ca_pem = Some(pem);
+        self
+    }
+
+    fn client(self) -> Result<redis::Client, QueueError> {
+        let tls = self.url.starts_with("rediss://");
+        if tls {
+            // The AWS SDK and reqwest each enable a rustls provider, so rustls cannot
+            // pick one by itself: name it (once per process; a second call is a no-op).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let unavailable = |e: redis::RedisError| QueueError::Unavailable(e.to_string());
+        match self.ca_pem {
+            Some(_) if !tls => Err(QueueError::Unavailable(
+                "a CA for Redis needs a rediss:// URL".into(),
+            )),
+            Some(pem) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+            .map_err(unavailable),
+            None => redis::Client::open(self.url.as_str()).map_err(unavailable),
+        }
+    }
+}
+
+impl From<&str> for RedisEndpoint {
+    fn from(url: &str) -> Self {
+        Self::new(url)
+    }
+}
+
+impl From<&String> for RedisEndpoint {
+    fn from(url: &String) -> Self {
+        Self::new(url.as_str())
+    }
+}
+
+impl From<String> for RedisEndpoint {
+    fn from(url: String) -> Self {
+        Self::new(url)
+    }
+}
+
 /// A lazily made, self-healing Redis connection whose every call has a timeout.
 pub(crate) struct RedisConn {
     client: redis::Client,
@@ -40,9 +120,8 @@ pub(crate) struct RedisConn {
 }
 
 impl RedisConn {
-    pub(crate) fn new(url: &str, timeout: Duration) -> Result<Self, QueueError> {
-        let client =
-            redis::Client::open(url).map_err(|e| QueueError::Unavailable(e.to_string()))?;
+    pub(crate) fn new(at: RedisEndpoint, timeout: Duration) -> Result<Self, QueueError> {
+        let client = at.client()?;
         Ok(Self {
             client,
             conn: Mutex::new(None),
@@ -108,13 +187,13 @@ impl RedisQueue {
     /// A queue on stream `stream` at `url`. Connects lazily, so the receiver starts (and
     /// answers 503) while Redis is down.
     pub fn new(
-        url: &str,
+        at: impl Into<RedisEndpoint>,
         stream: &str,
         max_backlog: u64,
         timeout: Duration,
     ) -> Result<Self, QueueError> {
         Ok(Self {
-            redis: RedisConn::new(url, timeout)?,
+            redis: RedisConn::new(at.into(), timeout)?,
             stream: stream.to_string(),
             backlog_key: backlog_key(stream),
             max_backlog,

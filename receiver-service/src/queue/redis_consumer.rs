@@ -16,7 +16,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use redis::Value;
 
-use super::redis::{RedisConn, backlog_key};
+use super::redis::{RedisConn, RedisEndpoint, backlog_key};
 use super::{DirtyMark, Period, QueueConsumer, QueueError, Taken};
 
 const GROUP: &str = "workers";
@@ -120,14 +120,14 @@ impl std::fmt::Debug for RedisConsumer {
 impl RedisConsumer {
     /// Consumer `consumer` of `stream` at `url`.
     pub fn new(
-        url: &str,
+        at: impl Into<RedisEndpoint>,
         stream: &str,
         consumer: &str,
         claim_idle: Duration,
         timeout: Duration,
     ) -> Result<Self, QueueError> {
         Ok(Self {
-            redis: RedisConn::new(url, timeout)?,
+            redis: RedisConn::new(at.into(), timeout)?,
             stream: stream.to_string(),
             consumer: consumer.to_string(),
             claim_idle,

@@ -10,7 +10,7 @@ use scoville_core::degradation::DegradationReport;
 
 use super::{EndpointTrend, TrendState};
 use crate::queue::QueueError;
-use crate::queue::redis::RedisConn;
+use crate::queue::redis::{RedisConn, RedisEndpoint};
 
 const COMMIT: &str = r"
 local n = tonumber(ARGV[1])
@@ -64,10 +64,14 @@ fn unavailable(e: impl std::fmt::Display) -> QueueError {
 
 impl RedisTrendState {
     /// State under `<prefix>:trend*` in the Redis at `url`.
-    pub fn new(url: &str, prefix: &str, timeout: std::time::Duration) -> Result<Self, QueueError> {
+    pub fn new(
+        at: impl Into<RedisEndpoint>,
+        prefix: &str,
+        timeout: std::time::Duration,
+    ) -> Result<Self, QueueError> {
         let base = format!("{prefix}:trend");
         Ok(Self {
-            redis: RedisConn::new(url, timeout)?,
+            redis: RedisConn::new(at.into(), timeout)?,
             keys: [
                 base.clone(),
                 format!("{base}:minute"),
