@@ -23,6 +23,8 @@ pub struct Settings {
     pub dummy_hash: String,
     /// Where people reach the UI, for links.
     pub public_url: String,
+    /// Anyone may sign up (otherwise only with an invitation or a service token).
+    pub open_signup: bool,
 }
 
 /// What the handlers share.
@@ -80,6 +82,7 @@ impl AppState {
                 secure_cookies,
                 dummy_hash,
                 public_url: "http://127.0.0.1:8080".into(),
+                open_signup: true,
             }),
             channel_ctx: scoville_notifier::http::SendContext::new(
                 scoville_core::AddressPolicy::global_only(),
@@ -106,6 +109,14 @@ impl AppState {
     pub fn with_public_url(mut self, url: &str) -> Self {
         let mut s = (*self.settings).clone();
         s.public_url = url.trim_end_matches('/').to_string();
+        self.settings = Arc::new(s);
+        self
+    }
+
+    /// Closes sign-up to all but invitees and service-token holders.
+    pub fn with_closed_signup(mut self) -> Self {
+        let mut s = (*self.settings).clone();
+        s.open_signup = false;
         self.settings = Arc::new(s);
         self
     }
@@ -150,6 +161,11 @@ impl AppState {
         .with_heartbeats(config.heartbeats().await?)
         .with_service_tokens(config.service_tokens()?)
         .with_public_url(&config.admin.public_url);
+        let state = if config.admin.open_signup {
+            state
+        } else {
+            state.with_closed_signup()
+        };
         Ok(if config.admin.allow_private_channels {
             state.allowing_private_channels()?
         } else {

@@ -194,6 +194,9 @@ pub struct AdminSection {
     pub session_ttl_hours: u32,
     /// Let test notifications reach loopback and private addresses (self-hosting).
     pub allow_private_channels: bool,
+    /// Anyone may sign up. When false, `POST /v1/signup` needs an invitation for the
+    /// email being signed up (or a service token: the operator's own tooling).
+    pub open_signup: bool,
     /// SHA-256 hashes of platform probe tokens (`sha256:<64 hex>`): they list every
     /// organization's endpoints.
     pub probe_token_hashes: Vec<String>,
@@ -211,6 +214,7 @@ impl Default for AdminSection {
             sqlite_path: "scoville-admin.db".into(),
             session_ttl_hours: 24 * 14,
             allow_private_channels: false,
+            open_signup: true,
             probe_token_hashes: Vec::new(),
             service_token_hashes: Vec::new(),
         }
@@ -310,7 +314,11 @@ impl Config {
         if h.timeout_ms == 0 || h.timeout_ms > 60_000 {
             return Err(err("heartbeat.timeout_ms", "must be between 1 and 60000"));
         }
-        let set = |v: &Option<String>| v.as_deref().filter(|v| !v.trim().is_empty()).map(str::to_string);
+        let set = |v: &Option<String>| {
+            v.as_deref()
+                .filter(|v| !v.trim().is_empty())
+                .map(str::to_string)
+        };
         let forward = match (set(&h.receiver_url), set(&h.failure_url), set(&h.token)) {
             (Some(r), Some(f), Some(t)) => Some(
                 Forwarder::new(&r, &f, &t, Duration::from_millis(h.timeout_ms))

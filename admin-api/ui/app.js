@@ -331,6 +331,7 @@
         autocomplete: signup ? "new-password" : "current-password", required: true, minlength: signup ? 10 : null,
       }),
       signup ? field("org_name", "Organization name", "text", { autocomplete: "organization", required: true }) : null,
+      signup ? field("invitation", "Invitation token (if you were invited)", "text", { autocomplete: "off" }) : null,
       el("p", { class: "form-error", role: "alert" }),
       el("button", { type: "submit" }, signup ? "Sign up" : "Log in"),
       el("p", { class: "switch" },
@@ -341,6 +342,7 @@
       if (signup && String(data.password).length < 10) {
         throw new ApiError(422, { error: "invalid", field: "password", reason: "must be 10-256 characters" });
       }
+      if (!data.invitation) delete data.invitation;
       await api("POST", signup ? "/v1/signup" : "/v1/login", data);
       await loadMe();
       const next = sessionStorage.getItem("scoville.next");

@@ -25,16 +25,27 @@ pub struct FirstRun {
 /// Creates the first user, org, API key and sample endpoint unless the first user
 /// exists (then `None`). `region` is the probe's, so the sample gets checked.
 pub async fn ensure(admin_url: &str, region: &str) -> anyhow::Result<Option<FirstRun>> {
+    ensure_as(admin_url, region, None).await
+}
+
+/// [`ensure`], signing up with `operator_token` (the service token) so that it works
+/// while sign-up is closed to the public.
+pub async fn ensure_as(
+    admin_url: &str,
+    region: &str,
+    operator_token: Option<&str>,
+) -> anyhow::Result<Option<FirstRun>> {
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
     let password = hex::encode(rand::random::<[u8; 12]>());
-    let resp = http
+    let mut signup = http
         .post(format!("{admin_url}/v1/signup"))
-        .json(&json!({"email": FIRST_EMAIL, "password": password, "org_name": "My organization"}))
-        .send()
-        .await
-        .context("signing up the first user")?;
+        .json(&json!({"email": FIRST_EMAIL, "password": password, "org_name": "My organization"}));
+    if let Some(token) = operator_token {
+        signup = signup.bearer_auth(token);
+    }
+    let resp = signup.send().await.context("signing up the first user")?;
     if resp.status() == reqwest::StatusCode::CONFLICT {
         return Ok(None);
     }

@@ -37,7 +37,28 @@ enum Command {
         /// Log filter (`info`, `debug`, `scoville=debug`, ...).
         #[arg(long, default_value = "info")]
         log: String,
+        /// Who may create an account: `open` (anyone) or `closed` (only people holding
+        /// an invitation). Default: open on a loopback address, closed elsewhere.
+        #[arg(long, value_enum)]
+        signup: Option<Signup>,
+        /// Whether checks and alert channels may reach loopback and private addresses
+        /// (a LAN's services): `allow` (default) or `deny` (public addresses only,
+        /// checked after DNS resolution and on every redirect).
+        #[arg(long, value_enum, default_value = "allow")]
+        private_targets: PrivateTargets,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Signup {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PrivateTargets {
+    Allow,
+    Deny,
 }
 
 #[tokio::main]
@@ -48,11 +69,25 @@ async fn main() -> ExitCode {
         region,
         config,
         log,
+        signup,
+        private_targets,
     } = Cli::parse().command;
     scoville_service_kit::telemetry::init(scoville_service_kit::telemetry::LogFormat::Text, &log);
     let mut options = scoville::up::Options::new(data_dir);
+    let public = !listen.ip().is_loopback();
     options.listen = listen;
     options.region = region;
+    options.open_signup = signup.map_or(!public, |s| s == Signup::Open);
+    options.private_targets = private_targets == PrivateTargets::Allow;
+    if public && options.open_signup {
+        eprintln!("scoville: warning: anyone who reaches {listen} can sign up (--signup open)");
+    }
+    if public && options.private_targets {
+        eprintln!(
+            "scoville: warning: listening on {listen} with private targets allowed: members can check \
+             and notify addresses inside this network (--private-targets deny to refuse them)"
+        );
+    }
     match up(options, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -65,7 +100,9 @@ async fn main() -> ExitCode {
 async fn up(options: scoville::up::Options, config: Option<PathBuf>) -> anyhow::Result<()> {
     let running = scoville::up::start(&options).await?;
     let url = &running.admin_url;
-    match scoville::first_run::ensure(url, &options.region).await? {
+    match scoville::first_run::ensure_as(url, &options.region, Some(running.service_token()))
+        .await?
+    {
         Some(first) => {
             println!("Scoville is running: {url}");
             println!(

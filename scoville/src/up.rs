@@ -36,16 +36,25 @@ pub struct Options {
     pub region: String,
     /// Time between probe rounds; none: no probe loop (tests drive rounds).
     pub probe_interval: Option<Duration>,
+    /// Anyone may sign up; otherwise only invitees (and the first run).
+    pub open_signup: bool,
+    /// Checks and alert channels may reach loopback and private addresses (a LAN's
+    /// services); otherwise only public ones, checked after DNS resolution.
+    pub private_targets: bool,
 }
 
 impl Options {
-    /// Defaults: `./scoville-data`, `127.0.0.1:8080`, region `local`, a round a minute.
+    /// Defaults: `./scoville-data`, `127.0.0.1:8080`, region `local`, a round a minute,
+    /// open sign-up, private targets allowed (right for the loopback default; the
+    /// binary closes sign-up when it listens elsewhere).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             data_dir: data_dir.into(),
             listen: "127.0.0.1:8080".parse().expect("literal address"),
             region: "local".into(),
             probe_interval: Some(Duration::from_secs(60)),
+            open_signup: true,
+            private_targets: true,
         }
     }
 }
@@ -76,6 +85,9 @@ pub struct Running {
     /// [`Running::sweep_heartbeats_at`]).
     heartbeats: scoville_admin_api::heartbeat::Heartbeats,
     admin_store: Arc<dyn scoville_admin_api::store::AdminStore>,
+    /// The per-start service token (the first run signs up with it when sign-up is
+    /// closed).
+    service_token: String,
 }
 
 /// How long a stop waits for the probe round in flight: a round's window plus its checks'
@@ -131,7 +143,8 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
     admin.admin.listen = listener.local_addr()?;
     admin.admin.public_url = admin_url.clone();
     admin.admin.sqlite_path = db.clone();
-    admin.admin.allow_private_channels = true;
+    admin.admin.allow_private_channels = options.private_targets;
+    admin.admin.open_signup = options.open_signup;
     admin.admin.probe_token_hashes = vec![hash(&probe_token)];
     admin.admin.service_token_hashes = vec![hash(&service_token)];
     admin.history.sqlite_path = db.clone();
@@ -214,7 +227,7 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
         async move { Ok(server.run_until(until(stopped)).await?) }
     });
     let mut notifier = scoville_notifier::config::Config::default();
-    notifier.notifier.allow_private = true;
+    notifier.notifier.allow_private = options.private_targets;
     notifier.directory.admin_url = Some(admin_url.clone());
     notifier.directory.admin_token = Some(service_token.clone());
     notifier.validate().context("the notifier")?;
@@ -285,7 +298,7 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
     // The probe.
     let mut probe = scoville_probe::config::Config::default();
     probe.probe.region = options.region.clone();
-    probe.probe.allow_private = true;
+    probe.probe.allow_private = options.private_targets;
     probe.endpoints.api_url = Some(admin_url.clone());
     probe.endpoints.token = Some(probe_token.clone());
     probe.receiver.url = Some(receiver_url.clone());
@@ -329,10 +342,17 @@ pub async fn start(options: &Options) -> anyhow::Result<Running> {
         worker,
         heartbeats,
         admin_store,
+        service_token,
     })
 }
 
 impl Running {
+    /// The per-start service token: whoever holds it may sign up while sign-up is
+    /// closed (the first run does). It never leaves the process.
+    pub fn service_token(&self) -> &str {
+        &self.service_token
+    }
+
     /// The heartbeats (their store: tests set what was last heard).
     pub fn heartbeats(&self) -> &scoville_admin_api::heartbeat::Heartbeats {
         &self.heartbeats

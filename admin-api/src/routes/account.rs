@@ -29,6 +29,10 @@ pub struct SignUp {
     /// The new organization's name, 1-100 characters (trimmed).
     #[schema(min_length = 1, example = "Acme")]
     org_name: String,
+    /// An invitation for this email: the new user also joins the inviting organization.
+    /// Required when the server's sign-up is closed.
+    #[serde(default)]
+    invitation: Option<String>,
 }
 
 /// Login body.
@@ -151,7 +155,9 @@ fn with_cookie(status: StatusCode, cookie: HeaderValue, body: impl Serialize) ->
     r
 }
 
-/// `POST /v1/signup`: a user, their organization (they own it) and a session.
+/// `POST /v1/signup`: a user, their organization (they own it) and a session; with an
+/// invitation for their email they also join the inviting organization. Where sign-up
+/// is closed (`admin.open_signup = false`) an invitation (or a service token) is needed.
 #[utoipa::path(
     post,
     path = "/v1/signup",
@@ -162,6 +168,7 @@ fn with_cookie(status: StatusCode, cookie: HeaderValue, body: impl Serialize) ->
         (status = 201, description = "Signed up and signed in.", body = SignedUp,
             headers(("Set-Cookie" = String, description = "The session cookie."))),
         (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
         (status = 409, response = crate::openapi::Conflict),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, response = crate::openapi::UnsupportedMediaType),
@@ -171,6 +178,7 @@ fn with_cookie(status: StatusCode, cookie: HeaderValue, body: impl Serialize) ->
 )]
 pub async fn signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SignUp>,
 ) -> Result<Response, ApiError> {
     let email = email(&body.email)?;
@@ -179,6 +187,32 @@ pub async fn signup(
     if org_name.is_empty() || org_name.chars().count() > 100 {
         return Err(Invalid::new("org_name", "must be 1-100 characters").into());
     }
+    let operator = crate::auth::bearer(&headers).is_some_and(|t| state.service_tokens.accepts(t));
+    if body.invitation.is_none() && !state.settings.open_signup && !operator {
+        return Err(ApiError::Forbidden(
+            "sign-up is closed on this server: ask an organization's owner for an invitation",
+        ));
+    }
+    // Taken only once the email is known to be free, so a refused sign-up keeps it.
+    let joining = match &body.invitation {
+        None => None,
+        Some(token) => {
+            if state.store.user_by_email(&email).await?.is_some() {
+                return Err(ApiError::Conflict("a user with this email"));
+            }
+            let (org, invited, role) = state
+                .store
+                .take_invitation(&hash_secret(token), &email, now_ms())
+                .await?
+                .ok_or_else(|| Invalid::new("invitation", "is unknown, used or expired"))?;
+            if invited != email {
+                return Err(ApiError::Forbidden(
+                    "this invitation is for another email address",
+                ));
+            }
+            Some((org, role))
+        }
+    };
     let user = User {
         id: new_id("usr_"),
         email,
@@ -189,6 +223,9 @@ pub async fn signup(
     };
     let hash = hash_password(body.password).await?;
     state.store.create_user_with_org(&user, &hash, &org).await?;
+    if let Some((invited_to, role)) = joining {
+        state.store.set_member(&invited_to, &user.id, role).await?;
+    }
     let cookie = new_session(&state, &user.id).await?;
     Ok(with_cookie(
         StatusCode::CREATED,
