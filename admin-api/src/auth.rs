@@ -84,6 +84,8 @@ pub struct Caller {
     pub user_id: Option<String>,
     /// The user's email (lower-cased), for sessions; none for API keys.
     pub email: Option<String>,
+    /// The API key's id, for API keys; none for sessions.
+    pub key_id: Option<String>,
     /// The session's hash, for logout.
     pub session_hash: Option<String>,
 }
@@ -145,6 +147,7 @@ impl FromRequestParts<AppState> for Caller {
                 role,
                 user_id: None,
                 email: None,
+                key_id: Some(key.id),
                 session_hash: None,
             });
         }
@@ -180,6 +183,7 @@ impl FromRequestParts<AppState> for Caller {
             role,
             user_id: Some(user.id),
             email: Some(user.email),
+            key_id: None,
             session_hash: Some(hash),
         })
     }

@@ -15,6 +15,7 @@
 //! - [`config`], [`error`].
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod backoff;
 pub mod config;

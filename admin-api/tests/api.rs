@@ -722,6 +722,94 @@ async fn api_answers_are_not_sniffed_or_stored_but_badges_keep_their_caching() {
     assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
 }
 
+/// A log sink for the audit test.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn access_changes_and_refusals_are_audited_without_secrets() {
+    let sink = Captured::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let api = Api::new().await;
+    let (owner, body) = api.signup("audit@a.example", "Org Audit").await;
+    let owner_id = body["user"]["id"].as_str().unwrap().to_string();
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/v1/login",
+            Cred::None,
+            Some(json!({"email": "audit@a.example", "password": "not the password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (key, key_id) = api.key(&owner, "read").await;
+    let (status, _, _) = api
+        .call(
+            Method::POST,
+            "/v1/api-keys",
+            Cred::Key(&key),
+            Some(json!({"name": "escalate"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{key_id}"),
+            Cred::Cookie(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let audit: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["target"] == "scoville::audit")
+        .map(|e| e["fields"].clone())
+        .collect();
+    let events: Vec<&str> = audit.iter().filter_map(|f| f["event"].as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "signup",
+            "login",
+            "api_key.created",
+            "forbidden",
+            "api_key.deleted"
+        ],
+        "{logs}"
+    );
+    assert_eq!(audit[1]["actor"], "audit@a.example");
+    assert_eq!(audit[1]["detail"], "wrong email or password");
+    assert_eq!(audit[2]["actor"], owner_id.as_str());
+    assert_eq!(audit[2]["subject"], key_id.as_str());
+    assert_eq!(audit[4]["subject"], key_id.as_str());
+    assert!(!logs.contains(&key), "no key in the logs");
+    assert!(
+        !logs.contains("not the password"),
+        "no password in the logs"
+    );
+}
+
 #[tokio::test]
 async fn validation_errors_name_the_field() {
     let api = Api::new().await;

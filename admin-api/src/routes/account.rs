@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JsonBody;
 use crate::app::{AppState, now_ms};
+use crate::audit;
 use crate::auth::{
     Caller, SESSION_COOKIE, hash_password, hash_secret, session_token, verify_password,
 };
@@ -189,6 +190,7 @@ pub async fn signup(
     }
     let operator = crate::auth::bearer(&headers).is_some_and(|t| state.service_tokens.accepts(t));
     if body.invitation.is_none() && !state.settings.open_signup && !operator {
+        audit::refused("signup", &email, "sign-up is closed");
         return Err(ApiError::Forbidden(
             "sign-up is closed on this server: ask an organization's owner for an invitation",
         ));
@@ -206,6 +208,7 @@ pub async fn signup(
                 .await?
                 .ok_or_else(|| Invalid::new("invitation", "is unknown, used or expired"))?;
             if invited != email {
+                audit::refused("signup.invitation", &email, "invited another email");
                 return Err(ApiError::Forbidden(
                     "this invitation is for another email address",
                 ));
@@ -223,8 +226,10 @@ pub async fn signup(
     };
     let hash = hash_password(body.password).await?;
     state.store.create_user_with_org(&user, &hash, &org).await?;
+    audit::account("signup", &user.id, org.id.as_str());
     if let Some((invited_to, role)) = joining {
         state.store.set_member(&invited_to, &user.id, role).await?;
+        audit::account("invitation.accepted", &user.id, invited_to.as_str());
     }
     let cookie = new_session(&state, &user.id).await?;
     Ok(with_cookie(
@@ -258,7 +263,10 @@ pub async fn login(
     JsonBody(body): JsonBody<Login>,
 ) -> Result<Response, ApiError> {
     let email = email(&body.email).map_err(|_| ApiError::Unauthorized)?;
-    state.login_limiter.check(&email)?;
+    if let Err(e) = state.login_limiter.check(&email) {
+        audit::refused("login", &email, "throttled");
+        return Err(e);
+    }
     let found = state.store.user_by_email(&email).await?;
     // Verify against a dummy hash when the user does not exist, so timing says nothing.
     let (user, hash) = match found {
@@ -268,9 +276,11 @@ pub async fn login(
     let ok = verify_password(body.password, hash).await;
     let Some(user) = user.filter(|_| ok) else {
         state.login_limiter.failed(&email);
+        audit::refused("login", &email, "wrong email or password");
         return Err(ApiError::Unauthorized);
     };
     state.login_limiter.succeeded(&email);
+    audit::account("login", &user.id, "");
     let cookie = new_session(&state, &user.id).await?;
     Ok(with_cookie(StatusCode::OK, cookie, LoggedIn { user }))
 }
@@ -336,6 +346,7 @@ pub async fn change_password(
     }
     let new_hash = hash_password(body.new).await?;
     state.store.set_password(&user_id, &new_hash).await?;
+    audit::account("password.changed", &user_id, "every session revoked");
     let cookie = new_session(&state, &user_id).await?;
     Ok(with_cookie(
         StatusCode::OK,

@@ -118,6 +118,7 @@ pub async fn create(
         .store
         .create_api_key(&caller.org_id, &key, &hash_secret(&secret))
         .await?;
+    crate::audit::by(&caller, "api_key.created", &key.id, scope_name(key.scope));
     Ok((
         StatusCode::CREATED,
         Json(NewApiKey {
@@ -152,6 +153,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.must_write()?;
     if state.store.delete_api_key(&caller.org_id, &id).await? {
+        crate::audit::by(&caller, "api_key.deleted", &id, "");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
@@ -190,6 +192,7 @@ pub async fn create_probe_token(
         .store
         .create_probe_token(&caller.org_id, &id, &name, &hash_secret(&secret))
         .await?;
+    crate::audit::by(&caller, "probe_token.created", &id, "");
     Ok((
         StatusCode::CREATED,
         Json(NewProbeToken {
@@ -244,8 +247,16 @@ pub async fn delete_probe_token(
 ) -> Result<StatusCode, ApiError> {
     caller.must_write()?;
     if state.store.delete_probe_token(&caller.org_id, &id).await? {
+        crate::audit::by(&caller, "probe_token.deleted", &id, "");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)
+    }
+}
+
+fn scope_name(scope: KeyScope) -> &'static str {
+    match scope {
+        KeyScope::Read => "read",
+        KeyScope::ReadWrite => "read_write",
     }
 }

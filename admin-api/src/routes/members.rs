@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JsonBody;
 use crate::app::{AppState, now_ms};
+use crate::audit;
 use crate::auth::{Caller, hash_secret};
 use crate::error::ApiError;
 use crate::model::{Invalid, Member, Role, new_secret};
@@ -127,6 +128,7 @@ pub async fn invite(
             expires,
         )
         .await?;
+    audit::by(&caller, "invitation.created", &email, body.role.as_str());
     Ok((
         StatusCode::CREATED,
         Json(Invitation {
@@ -174,11 +176,13 @@ pub async fn accept(
     // The token travels by email: only the account with that address may use it (the
     // invitation stays for them).
     if invited != email {
+        audit::refused("invitation.accept", &user_id, "invited another email");
         return Err(ApiError::Forbidden(
             "this invitation is for another email address",
         ));
     }
     state.store.set_member(&org, &user_id, role).await?;
+    audit::account("invitation.accepted", &user_id, org.as_str());
     Ok(Json(Joined { org_id: org, role }))
 }
 
@@ -233,6 +237,7 @@ pub async fn set_role(
         .store
         .set_member(&caller.org_id, &user_id, body.role)
         .await?;
+    audit::by(&caller, "member.role_changed", &user_id, body.role.as_str());
     Ok(Json(Member {
         role: body.role,
         ..m
@@ -270,11 +275,19 @@ pub async fn remove(
     }
     state.store.remove_member(&caller.org_id, &user_id).await?;
     // Their keys go with them: a key someone made must not outlive their access.
+    let mut revoked = 0;
     for key in state.store.api_keys(&caller.org_id).await? {
         if key.created_by.as_deref() == Some(user_id.as_str()) {
             state.store.delete_api_key(&caller.org_id, &key.id).await?;
+            revoked += 1;
         }
     }
+    audit::by(
+        &caller,
+        "member.removed",
+        &user_id,
+        &format!("{revoked} API keys revoked"),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
