@@ -343,7 +343,8 @@ pub fn result_line(r: &CheckResult) -> String {
     )
 }
 
-/// Runs `probe run`: rounds every interval until Ctrl-C, or one round with `--once`.
+/// Runs `probe run`: rounds every interval until Ctrl-C, or one round with `--once`
+/// (exit 3 when some of its results could not be delivered).
 pub async fn run(mut config: Config, args: &RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     if let Some(file) = &args.endpoints_file {
@@ -371,6 +372,18 @@ pub async fn run(mut config: Config, args: &RunArgs) -> anyhow::Result<ExitCode>
             .run_round_at(&settings.scope, window, printer(), args.at)
             .await?;
         println!("{}", serde_json::to_string(&summary)?);
+        // A one-off run has no next round to carry results over to: say so, and fail
+        // the way scripts and cron notice.
+        let d = &summary.delivery;
+        if d.carried_over + d.dropped > 0 {
+            eprintln!(
+                "probe: {} results were not delivered ({} after every attempt, {} dropped) and are lost with this run",
+                d.carried_over + d.dropped,
+                d.carried_over,
+                d.dropped
+            );
+            return Ok(ExitCode::from(3));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut ticks = tokio::time::interval(settings.interval);

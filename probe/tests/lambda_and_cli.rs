@@ -255,6 +255,29 @@ async fn probe_run_once_checks_a_file_and_delivers() {
     assert_eq!(farm.sink().results, 10);
     assert_eq!(farm.holds("cli").len(), 10);
 
+    // A receiver nobody answers at: the run says its results are lost, and exits 3.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let lost = dir.join("lost.toml");
+    std::fs::write(&lost, format!(
+        "[probe]\nregion = \"cli-test\"\nallow_private = true\n[endpoints]\nfile = {:?}\n[receiver]\nurl = {nowhere:?}\n[delivery]\nattempts = 1\n",
+        file.display().to_string()
+    )).unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        probe_bin()
+            .args(["run", "--once", "--config"])
+            .arg(&lost)
+            .env("SCOVILLE_PROBE__SPREAD", "0")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("10 results were not delivered"), "{stderr}");
+
     std::fs::write(&config, "[probe]\nmax_in_flight = \"many\"\n").unwrap();
     let out = probe_bin()
         .args(["run", "--once", "--config"])
