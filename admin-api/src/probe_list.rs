@@ -97,6 +97,13 @@ struct Stored<'a> {
     backoff: Option<Backoff>,
 }
 
+/// A stored check's kind, read without parsing the rest of it.
+#[derive(Deserialize)]
+struct CheckTag<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+}
+
 /// [`ProbeEndpoint`]'s wire form with the check spec as stored (a test holds the two
 /// byte for byte equal).
 #[derive(Serialize)]
@@ -116,8 +123,14 @@ impl Entry {
     fn from_doc(doc: &str) -> Result<Option<Self>, ApiError> {
         let bad = |e: serde_json::Error| ApiError::Unavailable(format!("stored endpoint: {e}"));
         let e: Stored<'_> = serde_json::from_str(doc).map_err(bad)?;
-        // Heartbeats are pushed by the job (the serialized tag comes first).
-        if e.paused || e.check.get().starts_with(r#"{"type":"heartbeat""#) {
+        // Heartbeats are pushed by the job: read the check's tag (wherever it sits in
+        // the object; the rest is skipped unparsed).
+        if e.paused
+            || serde_json::from_str::<CheckTag<'_>>(e.check.get())
+                .map_err(bad)?
+                .kind
+                == "heartbeat"
+        {
             return Ok(None);
         }
         let json = serde_json::to_string(&Wire {
@@ -463,6 +476,24 @@ mod tests {
         );
         paused.paused = true;
         assert!(Entry::of(&paused).unwrap().is_none());
+    }
+
+    #[test]
+    fn heartbeats_are_left_out_wherever_their_tag_sits() {
+        let doc = |check: &str| {
+            format!(
+                r#"{{"id":"ep_1","org_id":"org_1","name":"n","check":{check},"apdex_t_ms":500,"regions":["eu-west-1"],"interval_s":60}}"#
+            )
+        };
+        for check in [
+            r#"{"type":"heartbeat","period_s":60,"grace_s":30}"#,
+            r#"{"period_s":60,"type":"heartbeat","grace_s":30}"#,
+        ] {
+            assert!(Entry::from_doc(&doc(check)).unwrap().is_none(), "{check}");
+        }
+        // A check that merely mentions the word is listed.
+        let tcp = r#"{"type":"tcp","host":"heartbeat.example","port":1}"#;
+        assert!(Entry::from_doc(&doc(tcp)).unwrap().is_some());
     }
 
     struct ProbeEndpointFor(scoville_core::ProbeEndpoint);
