@@ -11,7 +11,6 @@
 //! The sweep queries the one `HEARTBEATS` partition (heartbeats are few next to checks;
 //! past some thousands it should be sharded like the endpoint list).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,8 +21,7 @@ use scoville_core::{EndpointId, OrgId};
 
 use super::store::{Beat, Heard, HeartbeatStore, Result};
 use crate::store::StoreError;
-
-type Item = HashMap<String, AttributeValue>;
+use crate::store::dynamodb::{Item, key, number_of as number, s, text_of as text, timed};
 
 const BEATS: &str = "HEARTBEATS";
 
@@ -39,32 +37,12 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-}
-
 fn beat_key(org: &OrgId, id: &EndpointId) -> Item {
     key(BEATS, format!("{org}#{id}"))
 }
 
 fn token_key(hash: &str) -> Item {
     key(format!("PING#{hash}"), "PING")
-}
-
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|n| n.parse().ok())
 }
 
 fn beat_of(item: &Item) -> Result<Beat> {
@@ -95,14 +73,9 @@ impl DynamoHeartbeats {
         op: &'static str,
         fut: impl Future<Output = std::result::Result<T, E>>,
     ) -> Result<T> {
-        match tokio::time::timeout(self.timeout, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(unavailable(format!("DynamoDB {op}: {e}"))),
-            Err(_) => Err(unavailable(format!(
-                "DynamoDB {op} timed out after {} ms",
-                self.timeout.as_millis()
-            ))),
-        }
+        timed(self.timeout, op, fut)
+            .await?
+            .map_err(|e| unavailable(format!("DynamoDB {op}: {e}")))
     }
 
     async fn get(&self, key: Item) -> Result<Option<Item>> {
@@ -235,9 +208,7 @@ impl HeartbeatStore for DynamoHeartbeats {
         if let Some(ok) = ok {
             call = call.expression_attribute_values(":ok", AttributeValue::Bool(ok));
         }
-        let out = tokio::time::timeout(self.timeout, call.send())
-            .await
-            .map_err(|_| unavailable("DynamoDB UpdateItem timed out"))?;
+        let out = timed(self.timeout, "UpdateItem", call.send()).await?;
         match out {
             Ok(_) => Ok(()),
             // No token (removed meanwhile) or a newer time stored: nothing to do.

@@ -78,11 +78,7 @@ impl SqliteHeartbeats {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
-            .await
-            .map_err(unavailable)?
-            .map_err(unavailable)
+        crate::store::sqlite::on_blocking_pool(&self.conn, move |c| f(c).map_err(unavailable)).await
     }
 }
 

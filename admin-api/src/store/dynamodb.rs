@@ -114,7 +114,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPTS: u32 = 8;
 const CONDITION_FAILED: &str = "ConditionalCheckFailed";
 
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item (the heartbeat store shares these helpers).
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The DynamoDB admin store.
 #[derive(Debug, Clone)]
@@ -140,7 +141,11 @@ where
 }
 
 /// `fut`, or `Unavailable` once `timeout` has passed.
-async fn timed<F: Future>(timeout: Duration, op: &'static str, fut: F) -> Result<F::Output> {
+pub(crate) async fn timed<F: Future>(
+    timeout: Duration,
+    op: &'static str,
+    fut: F,
+) -> Result<F::Output> {
     tokio::time::timeout(timeout, fut).await.map_err(|_| {
         tracing::warn!(
             op,
@@ -161,7 +166,7 @@ async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(base + jitter)).await;
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
@@ -169,7 +174,7 @@ fn num(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn key(pk: String, sk: impl Into<String>) -> Item {
+pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
 }
 
@@ -183,18 +188,26 @@ fn item<const N: usize>(
     item
 }
 
-fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str> {
+/// A string attribute, if the item has one.
+pub(crate) fn text_of<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
         .map(String::as_str)
-        .ok_or_else(|| unavailable(format!("admin store item without {name}")))
 }
 
-fn number(item: &Item, name: &str) -> Result<i64> {
+/// A number attribute, if the item has one.
+pub(crate) fn number_of(item: &Item, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| unavailable(format!("admin store item without {name}")))
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Result<&'a str> {
+    text_of(item, name).ok_or_else(|| unavailable(format!("admin store item without {name}")))
+}
+
+fn number(item: &Item, name: &str) -> Result<i64> {
+    number_of(item, name).ok_or_else(|| unavailable(format!("admin store item without {name}")))
 }
 
 /// A number that reads as 0 when absent (`epoch` of a user who never changed password).
@@ -694,7 +707,7 @@ impl DynamoAdmin {
     fn tx_bump(&self) -> Result<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(key("META".into(), "GENERATION")))
+            .set_key(Some(key("META", "GENERATION")))
             .update_expression("ADD #n :one")
             .expression_attribute_names("#n", "n")
             .expression_attribute_values(":one", num(1))

@@ -126,11 +126,20 @@ impl SqliteAdmin {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
-            .await
-            .map_err(unavailable)?
+        on_blocking_pool(&self.conn, f).await
     }
+}
+
+/// `f` on the connection behind `conn`, on tokio's blocking pool (the heartbeat store
+/// shares it).
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || f(&mut conn.lock().unwrap_or_else(|p| p.into_inner())))
+        .await
+        .map_err(unavailable)?
 }
 
 #[async_trait::async_trait]
