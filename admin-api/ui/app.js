@@ -324,6 +324,8 @@
 
   function authForm(kind) {
     const signup = kind === "signup";
+    // Arriving from an invitation link (#/join/{token}): sign up with it.
+    const joining = (sessionStorage.getItem("scoville.next") || "").match(/^#\/join\/([^/]+)$/);
     const form = el("form", { class: "card", id: `${kind}-form`, novalidate: true },
       el("h1", {}, signup ? "Create your account" : "Log in"),
       field("email", "Email", "email", { autocomplete: "email", required: true }),
@@ -331,7 +333,8 @@
         autocomplete: signup ? "new-password" : "current-password", required: true, minlength: signup ? 10 : null,
       }),
       signup ? field("org_name", "Organization name", "text", { autocomplete: "organization", required: true }) : null,
-      signup ? field("invitation", "Invitation token (if you were invited)", "text", { autocomplete: "off" }) : null,
+      signup ? field("invitation", "Invitation token (if you were invited)", "text", { autocomplete: "off" },
+        { value: joining ? decodeURIComponent(joining[1]) : "" }) : null,
       el("p", { class: "form-error", role: "alert" }),
       el("button", { type: "submit" }, signup ? "Sign up" : "Log in"),
       el("p", { class: "switch" },
@@ -343,7 +346,12 @@
         throw new ApiError(422, { error: "invalid", field: "password", reason: "must be 10-256 characters" });
       }
       if (!data.invitation) delete data.invitation;
-      await api("POST", signup ? "/v1/signup" : "/v1/login", data);
+      const answer = await api("POST", signup ? "/v1/signup" : "/v1/login", data);
+      if (signup && answer.joined_org_id) {
+        // The invitation is used up by the sign-up: open the organization it joined.
+        document.cookie = `scoville_org=${encodeURIComponent(answer.joined_org_id)}; Path=/; SameSite=Lax; Max-Age=31536000`;
+        sessionStorage.removeItem("scoville.next");
+      }
       await loadMe();
       const next = sessionStorage.getItem("scoville.next");
       sessionStorage.removeItem("scoville.next");

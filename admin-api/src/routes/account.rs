@@ -65,6 +65,9 @@ pub struct SignedUp {
     pub user: User,
     /// Their new organization (they own it).
     pub org: Org,
+    /// The organization their invitation added them to, if they signed up with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined_org_id: Option<OrgId>,
 }
 
 /// Answer of a login.
@@ -227,15 +230,23 @@ pub async fn signup(
     let hash = hash_password(body.password).await?;
     state.store.create_user_with_org(&user, &hash, &org).await?;
     audit::account("signup", &user.id, org.id.as_str());
-    if let Some((invited_to, role)) = joining {
-        state.store.set_member(&invited_to, &user.id, role).await?;
-        audit::account("invitation.accepted", &user.id, invited_to.as_str());
-    }
+    let joined_org_id = match joining {
+        Some((invited_to, role)) => {
+            state.store.set_member(&invited_to, &user.id, role).await?;
+            audit::account("invitation.accepted", &user.id, invited_to.as_str());
+            Some(invited_to)
+        }
+        None => None,
+    };
     let cookie = new_session(&state, &user.id).await?;
     Ok(with_cookie(
         StatusCode::CREATED,
         cookie,
-        SignedUp { user, org },
+        SignedUp {
+            user,
+            org,
+            joined_org_id,
+        },
     ))
 }
 
