@@ -105,6 +105,7 @@
     ["#/maintenance", "Maintenance"],
     ["#/status-pages", "Status pages"],
     ["#/members", "Members"],
+    ["#/hooks", "Hooks"],
     ["#/api-keys", "API keys"],
   ];
 

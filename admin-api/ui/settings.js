@@ -1,6 +1,6 @@
 // Scoville's web UI: alert channels (#/channels), maintenance windows (#/maintenance),
 // public status pages (#/status-pages), members and invitations (#/members,
-// #/join/{token}) and API keys (#/api-keys).
+// #/join/{token}), result hooks (#/hooks), and API keys and probe tokens (#/api-keys).
 //
 // Rule: user text is only ever put in the page as text (el(), textContent).
 "use strict";
@@ -416,6 +416,81 @@
       el("p", { class: "lead" }, "For scripts and CI: the REST API is described at ", el("a", { href: "/v1/openapi.json" }, "/v1/openapi.json"), "."),
       created,
       table("keys", ["Name", "Access", "Id", ""], rows, "No API keys."),
+      canWrite() ? form : null,
+      await probeTokensSection());
+  }
+
+  /** Probe tokens: what the organization's own probes (in its data centres) list
+   *  their endpoints with. */
+  async function probeTokensSection() {
+    const tokens = await api("GET", "/v1/probe-tokens");
+    const rows = tokens.map((t) => el("tr", { "data-id": t.id },
+      el("th", { scope: "row" }, t.name),
+      el("td", { class: "mono" }, t.id),
+      el("td", { class: "row-actions" }, canWrite() ? confirmButton("Revoke", "Confirm: revoke", async () => {
+        await api("DELETE", `/v1/probe-tokens/${enc(t.id)}`);
+        S.rerender();
+      }) : null)));
+    const created = el("div", { id: "new-probe-token", "aria-live": "polite" });
+    const form = el("form", { class: "card wide", id: "probe-token-form", novalidate: true },
+      el("h3", {}, "Create a probe token"),
+      field("token_name", "Name", "text", { required: true, maxlength: 100, placeholder: "Frankfurt office" }),
+      el("p", { class: "form-error", role: "alert" }),
+      el("button", { type: "submit" }, "Create token"));
+    onSubmit(form, async () => {
+      const t = await api("POST", "/v1/probe-tokens", { name: String(new FormData(form).get("token_name")) });
+      await S.rerender();
+      document.getElementById("new-probe-token").replaceChildren(el("div", { class: "secret" },
+        el("p", {}, el("strong", {}, `Token “${t.name}” created.`),
+          " Copy it now: it is shown only once. The probe sends it as ", el("code", {}, "endpoints.token"), "."),
+        copyable(t.token, "probe-token-secret")));
+    });
+    return el("section", { "aria-labelledby": "probe-tokens-title" },
+      el("h2", { id: "probe-tokens-title" }, "Probe tokens"),
+      el("p", {}, "A probe you run yourself (", el("code", {}, "probe run"), ") lists this organization's endpoints with one."),
+      created,
+      table("probe-tokens", ["Name", "Id", ""], rows, "No probe tokens."),
+      canWrite() ? form : null);
+  }
+
+  // ---- Result hooks -------------------------------------------------------------------
+
+  async function hooksPage() {
+    const hooks = await api("GET", "/v1/hooks");
+    const events = { all: "Every result and state change", state_changes: "State changes only" };
+    const rows = hooks.map((h) => el("tr", { "data-id": h.id },
+      el("th", { scope: "row" }, h.name),
+      el("td", { class: "mono" }, h.url),
+      el("td", {}, events[h.events] || h.events),
+      el("td", { class: "row-actions" }, canWrite() ? confirmButton("Delete", "Confirm: delete", async () => {
+        await api("DELETE", `/v1/hooks/${enc(h.id)}`);
+        S.rerender();
+      }) : null)));
+    const created = el("div", { id: "new-hook", "aria-live": "polite" });
+    const form = el("form", { class: "card wide", id: "hook-form", novalidate: true },
+      el("h2", {}, "Add a hook"),
+      field("name", "Name", "text", { required: true, maxlength: 100, placeholder: "Data lake" }),
+      field("url", "URL", "url", { required: true, placeholder: "https://hooks.example.com/scoville" }),
+      field("events", "Sends", "select", {}, { options: Object.entries(events), value: "state_changes" }),
+      el("p", { class: "form-error", role: "alert" }),
+      el("button", { type: "submit" }, "Add hook"));
+    onSubmit(form, async () => {
+      const data = new FormData(form);
+      const h = await api("POST", "/v1/hooks", {
+        name: String(data.get("name")), url: String(data.get("url")), events: String(data.get("events")),
+      });
+      await S.rerender();
+      document.getElementById("new-hook").replaceChildren(el("div", { class: "secret" },
+        el("p", {}, el("strong", {}, `Hook “${h.name}” added.`),
+          " Copy its signing secret now: it is shown only once. Each POST carries ",
+          el("code", {}, "X-Scoville-Signature"), ", an HMAC-SHA256 of the body with it."),
+        copyable(h.secret, "hook-secret")));
+    });
+    show("Hooks",
+      el("h1", {}, "Result hooks"),
+      el("p", { class: "lead" }, "Signed webhooks for this organization: every endpoint's state changes, or every check result too."),
+      created,
+      table("hooks", ["Name", "URL", "Sends", ""], rows, "No hooks."),
       canWrite() ? form : null);
   }
 
@@ -424,5 +499,6 @@
   S.page(/^#\/status-pages$/, statusPagesPage);
   S.page(/^#\/members$/, membersPage);
   S.page(/^#\/api-keys$/, keysPage);
+  S.page(/^#\/hooks$/, hooksPage);
   S.page(/^#\/join\/([^/]+)$/, joinPage);
 })();
