@@ -22,9 +22,6 @@ use fantoccini::Locator;
 use scoville_admin_api::heartbeat::Heartbeats;
 use scoville_admin_api::heartbeat::forward::Forwarder;
 use scoville_admin_api::heartbeat::sqlite::SqliteHeartbeats;
-use scoville_admin_api::store::sqlite::SqliteAdmin;
-use scoville_admin_api::{AppState, router};
-use scoville_service_kit::auth::TokenSet;
 use scoville_service_kit::http::Server;
 use scoville_tests::browser::{Browser, click, fill, screenshot, wait_for, wait_text};
 
@@ -53,24 +50,11 @@ async fn a_heartbeat_made_in_the_ui_shows_its_ping_url_once_and_turns_up_when_pi
             .route("/v1/failures", post(|| async { StatusCode::ACCEPTED })),
     )
     .await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
-        Arc::new(SqliteAdmin::open(&dir.join("admin.db")).unwrap()),
-        TokenSet::new(Vec::new()),
-        3_600_000,
-        false,
-    )
-    .await
-    .unwrap()
-    .with_public_url(&base)
-    .with_heartbeats(Heartbeats::new(
+    let heartbeats = Heartbeats::new(
         Arc::new(SqliteHeartbeats::open(&dir.join("admin.db")).unwrap()),
         Some(Forwarder::new(&sink, &sink, "pt_ui", Duration::from_secs(5)).unwrap()),
-    ));
-    tokio::spawn(
-        Server::from_listener(listener, router(state)).run_until(std::future::pending::<()>()),
     );
+    let base = support_http::serve_with(&dir, |state, _| state.with_heartbeats(heartbeats)).await;
     let http = reqwest::Client::new();
     support_http::sign_up(&http, &base, "ops@example.com").await;
 

@@ -10,13 +10,7 @@
 
 mod support_http;
 
-use std::sync::Arc;
-
 use fantoccini::Locator;
-use scoville_admin_api::store::sqlite::SqliteAdmin;
-use scoville_admin_api::{AppState, router};
-use scoville_service_kit::auth::TokenSet;
-use scoville_service_kit::http::Server;
 use scoville_tests::browser::{Browser, click, fill, screenshot, wait_for, wait_text};
 use serde_json::Value;
 
@@ -29,20 +23,7 @@ async fn hooks_and_probe_tokens_are_made_shown_once_and_removed_in_the_ui() {
     let dir = std::env::temp_dir().join(format!("scoville-ui-hooks-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
-        Arc::new(SqliteAdmin::open(&dir.join("admin.db")).unwrap()),
-        TokenSet::new(Vec::new()),
-        3_600_000,
-        false,
-    )
-    .await
-    .unwrap()
-    .with_public_url(&base);
-    tokio::spawn(
-        Server::from_listener(listener, router(state)).run_until(std::future::pending::<()>()),
-    );
+    let base = support_http::serve(&dir, None).await;
     let http = reqwest::Client::new();
     let account = support_http::sign_up(&http, &base, "ops@example.com").await;
     let api = |path: &str| {

@@ -5,13 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod support_http;
 
 use fantoccini::Locator;
-use scoville_admin_api::store::sqlite::SqliteAdmin;
-use scoville_admin_api::{AppState, router};
 use scoville_service_kit::auth::{TokenHash, TokenSet};
-use scoville_service_kit::http::Server;
 use scoville_tests::browser::{Browser, click, fill, wait_for, wait_text};
 use serde_json::{Value, json};
 
@@ -26,47 +23,20 @@ async fn an_invitee_signs_up_on_a_closed_server_from_their_link_and_lands_in_the
     let dir = std::env::temp_dir().join(format!("scoville-ui-join-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
-        Arc::new(SqliteAdmin::open(&dir.join("admin.db")).unwrap()),
-        TokenSet::new(Vec::new()),
-        3_600_000,
-        false,
-    )
-    .await
-    .unwrap()
-    .with_public_url(&base)
-    .with_service_tokens(TokenSet::new(vec![TokenHash::of(OPERATOR)]))
-    .with_closed_signup();
-    tokio::spawn(
-        Server::from_listener(listener, router(state)).run_until(std::future::pending::<()>()),
-    );
+    let base = support_http::serve_with(&dir, |state, _| {
+        state
+            .with_service_tokens(TokenSet::new(vec![TokenHash::of(OPERATOR)]))
+            .with_closed_signup()
+    })
+    .await;
 
     // The owner is made by the operator (as `scoville up`'s first run is) and invites.
     let http = reqwest::Client::new();
-    let owner = http
-        .post(format!("{base}/v1/signup"))
-        .bearer_auth(OPERATOR)
-        .json(&json!({"email": "owner@example.com", "password": "correct horse battery", "org_name": "Acme"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(owner.status(), 201);
-    let cookie = owner.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let acme = owner.json::<Value>().await.unwrap()["org"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let owner = support_http::sign_up_as(&http, &base, "owner@example.com", Some(OPERATOR)).await;
+    let acme = owner.org.as_str().to_string();
     let invitation: Value = http
         .post(format!("{base}/v1/invitations"))
-        .header("cookie", &cookie)
+        .header("cookie", &owner.cookie)
         .json(&json!({"email": "grace@example.com", "role": "viewer"}))
         .send()
         .await

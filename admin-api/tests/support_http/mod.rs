@@ -20,18 +20,26 @@ pub const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
 /// Serves the admin API over `dir/admin.db` (and the receiver's SQLite file at
 /// `results`, when given, as its history); returns its base URL.
 pub async fn serve(dir: &Path, results: Option<&Path>) -> String {
+    serve_with(dir, |state, _| match results {
+        Some(path) => state.with_history(Arc::new(SqliteHistory::open(path).unwrap())),
+        None => state,
+    })
+    .await
+}
+
+/// Serves the admin API over `dir/admin.db` with links below its own address, after
+/// `configure` (given the state and that base URL) added what the test needs; returns
+/// the base URL.
+pub async fn serve_with(dir: &Path, configure: impl FnOnce(AppState, &str) -> AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
     let admin = Arc::new(SqliteAdmin::open(&dir.join("admin.db")).unwrap());
-    let mut state = AppState::new(admin, TokenSet::new(Vec::new()), 3_600_000, false)
+    let state = AppState::new(admin, TokenSet::new(Vec::new()), 3_600_000, false)
         .await
-        .unwrap();
-    if let Some(path) = results {
-        state = state.with_history(Arc::new(SqliteHistory::open(path).unwrap()));
-    }
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router(state))
-        .await
-        .unwrap();
-    let base = format!("http://{}", server.local_addr().unwrap());
-    tokio::spawn(server.run_until(std::future::pending::<()>()));
+        .unwrap()
+        .with_public_url(&base);
+    let app = router(configure(state, &base));
+    tokio::spawn(Server::from_listener(listener, app).run_until(std::future::pending::<()>()));
     base
 }
 
@@ -43,12 +51,24 @@ pub struct Account {
 
 /// Signs up `email` (its own organization).
 pub async fn sign_up(http: &reqwest::Client, base: &str, email: &str) -> Account {
-    let r = http
+    sign_up_as(http, base, email, None).await
+}
+
+/// Signs up `email`, sending `operator` (a service token) when given: what a server
+/// with closed sign-up asks.
+pub async fn sign_up_as(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    operator: Option<&str>,
+) -> Account {
+    let mut req = http
         .post(format!("{base}/v1/signup"))
-        .json(&json!({"email": email, "password": "correct horse battery", "org_name": email}))
-        .send()
-        .await
-        .unwrap();
+        .json(&json!({"email": email, "password": "correct horse battery", "org_name": email}));
+    if let Some(token) = operator {
+        req = req.bearer_auth(token);
+    }
+    let r = req.send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     let session = r
         .headers()
