@@ -9,12 +9,16 @@
 //! - [`redis`], [`influx`]: a real redis-server and influxd on free ports, restartable
 //!   for outage tests.
 //! - [`procs`]: the workspace's service binaries as child processes (built once, killed,
-//!   stopped, resumed, restarted), for the fault suites.
+//!   stopped, resumed, restarted), for the system suites.
+//! - [`launch`]: the system suites' launcher (`tests/e2e.rs`, `tests/faults_*.rs`): from
+//!   a plan of services and adapters, their configurations written and their processes
+//!   started, restartable one by one; and the suites' common talk to them.
 //! - [`browser`]: Debian's headless Chromium driven through chromedriver, for the web
 //!   UI's tests and benchmarks.
 
 pub mod browser;
 pub mod influx;
+pub mod launch;
 pub mod moto;
 pub mod procs;
 pub mod recorder;

@@ -1,8 +1,8 @@
-//! The workspace's service binaries as child processes, for the fault suites
-//! (`tests/faults_pipeline.rs`): built once per test binary the way the end-to-end test
-//! builds them, started with their stdout and stderr in files, and killed (SIGKILL),
-//! stopped (SIGSTOP), resumed (SIGCONT) and started again with the same arguments.
-//! Killed when dropped.
+//! The workspace's service binaries as child processes, for the system suites (started
+//! through [`crate::launch`]): built once per test binary the way the end-to-end test
+//! builds them, started with their stdout and stderr appended to files (a restarted
+//! service keeps its earlier lives' logs), and killed (SIGKILL), stopped (SIGSTOP),
+//! resumed (SIGCONT) and started again with the same arguments. Killed when dropped.
 
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
 
@@ -140,9 +140,9 @@ pub fn child_env(cmd: &mut Command) {
         .env_remove("AWS_ENDPOINT_URL");
 }
 
-/// A service process: stdout in `<dir>/<name>.out` (rewritten at each start, so
-/// [`Service::wait_line`] sees this life's first line), stderr appended to
-/// `<dir>/<name>.err` across lives; killed when dropped.
+/// A service process: stdout and stderr appended to `<dir>/<name>.out` and
+/// `<dir>/<name>.err` across lives ([`Service::wait_line`] reads only what this life
+/// printed); killed when dropped.
 #[derive(Debug)]
 pub struct Service {
     /// Its name in logs and file names.
@@ -151,6 +151,8 @@ pub struct Service {
     args: Vec<String>,
     dir: PathBuf,
     child: Option<Child>,
+    /// Where this life's stdout starts in the file.
+    stdout_from: usize,
     /// How many times it was started.
     pub starts: u32,
 }
@@ -164,6 +166,7 @@ impl Service {
             args: args.iter().map(|s| s.to_string()).collect(),
             dir: dir.to_path_buf(),
             child: None,
+            stdout_from: 0,
             starts: 0,
         };
         me.start();
@@ -176,17 +179,21 @@ impl Service {
 
     fn start(&mut self) {
         assert!(self.child.is_none(), "{} is running", self.name);
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("{}.err", self.name)))
-            .unwrap();
+        let append = |path: PathBuf| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap()
+        };
+        let stdout = append(self.stdout_path());
+        self.stdout_from = stdout.metadata().unwrap().len() as usize;
         let mut cmd = Command::new(&self.binary);
         cmd.args(&self.args)
             .current_dir(&self.dir)
             .stdin(Stdio::null())
-            .stdout(std::fs::File::create(self.stdout_path()).unwrap())
-            .stderr(stderr);
+            .stdout(stdout)
+            .stderr(append(self.dir.join(format!("{}.err", self.name))));
         child_env(&mut cmd);
         let child = cmd
             .spawn()
@@ -213,7 +220,7 @@ impl Service {
         signal(self.pid().expect("the process runs"), sig);
     }
 
-    /// SIGKILL, then start again with the same arguments.
+    /// SIGKILL (if it runs), then start again with the same arguments.
     pub fn restart(&mut self) {
         self.kill();
         self.start();
@@ -226,28 +233,40 @@ impl Service {
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
+    /// What this life printed on stdout so far.
+    fn this_life(&self) -> String {
+        let all = std::fs::read(self.stdout_path()).unwrap_or_default();
+        String::from_utf8_lossy(all.get(self.stdout_from..).unwrap_or_default()).into_owned()
+    }
+
     /// Waits (up to 60 s) until this life printed a line starting with `prefix` on
     /// stdout and returns the rest of it; panics with the logs if it exits first.
     pub async fn wait_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        match self.try_wait_line(prefix, Duration::from_secs(60)).await {
+            Ok(rest) => rest,
+            Err(why) => panic!("{} {why}{}", self.name, tails(&self.dir, 80)),
+        }
+    }
+
+    /// Waits (up to `patience`) until this life printed a line starting with `prefix`
+    /// on stdout and returns the rest of it; else says why not (it exited, or the time
+    /// ran out).
+    pub async fn try_wait_line(
+        &mut self,
+        prefix: &str,
+        patience: Duration,
+    ) -> Result<String, String> {
+        let deadline = Instant::now() + patience;
         loop {
-            let text = std::fs::read_to_string(self.stdout_path()).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.starts_with(prefix)) {
-                return line[prefix.len()..].trim().to_string();
+            if let Some(line) = self.this_life().lines().find(|l| l.starts_with(prefix)) {
+                return Ok(line[prefix.len()..].trim().to_string());
             }
             if let Some(status) = self.exited() {
-                panic!(
-                    "{} exited ({status}) before printing {prefix:?}{}",
-                    self.name,
-                    tails(&self.dir, 80)
-                );
+                return Err(format!("exited ({status}) before printing {prefix:?}"));
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not print {prefix:?} within 60 s{}",
-                self.name,
-                tails(&self.dir, 80)
-            );
+            if Instant::now() >= deadline {
+                return Err(format!("did not print {prefix:?} within {patience:?}"));
+            }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

@@ -30,9 +30,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,12 +37,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use scoville_service_kit::auth::TokenHash;
-use scoville_tests::influx::InfluxServer;
-use scoville_tests::moto::{MotoServer, REGION};
-use scoville_tests::procs::{Service, bin, binaries, child_env, tails};
+use scoville_tests::launch::{
+    Failure, Notifier, Plan, Probe, Receiver, Redis, Sqs, Stores, System,
+};
 use scoville_tests::recorder::Recorder;
-use scoville_tests::redis::RedisServer;
 use serde_json::{Value, json};
 
 /// The platform probe token (admin API, receiver, failure service).
@@ -145,49 +140,18 @@ impl Targets {
 // ---------------------------------------------------------------------------------
 // The system
 
-/// Every part, started; everything is stopped when dropped.
-struct System {
-    /// Child processes first: they are killed before the servers they use stop.
-    services: Vec<Service>,
-    admin_url: String,
-    failure_url: String,
-    notifier_url: String,
-    /// The probe's configuration file (region set per invocation).
-    probe_config: PathBuf,
-    influx: InfluxServer,
-    _redis: RedisServer,
-    _moto: MotoServer,
+/// Every part, started by the shared launcher, with the webhook's recorder and the
+/// targets; everything is stopped when dropped.
+struct Story {
+    /// The services first: they are killed before the servers they use stop.
+    sys: System,
     recorder: Recorder,
     targets: Targets,
-    dir: PathBuf,
-    http: reqwest::Client,
-    /// Set once the logs went into a panic message.
-    dumped: AtomicBool,
     /// The first simulated minute (Unix ms, a whole minute some hours ago).
     t0: i64,
-    /// The API key of the organization.
-    key: String,
 }
 
-impl std::fmt::Debug for System {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("System").field("dir", &self.dir).finish()
-    }
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        self.services.clear();
-        if std::thread::panicking() {
-            if !self.dumped.load(Ordering::Relaxed) {
-                eprintln!("{}", self.logs());
-            }
-            eprintln!("service logs kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
+scoville_tests::deref_to_system!(Story, sys);
 
 fn unix_ms() -> i64 {
     std::time::SystemTime::now()
@@ -196,267 +160,53 @@ fn unix_ms() -> i64 {
         .as_millis() as i64
 }
 
-fn toml_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
-impl System {
+impl Story {
+    /// The production adapters: the admin API on DynamoDB with InfluxDB history and the
+    /// failure service's incident log; the failure service on DynamoDB and SQS; the
+    /// receiver and its worker on Redis Streams and InfluxDB, reporting trends to the
+    /// failure service; the notifier on SQS with DynamoDB dedup; the probe's file for
+    /// region [`R1`] (each run names its region).
     async fn start() -> Self {
-        let bins = tokio::task::spawn_blocking(binaries);
-        let dir =
-            std::env::temp_dir().join(format!("scoville-e2e-{}-{}", std::process::id(), unix_ms()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // The backing servers start side by side (moto takes a second or two).
-        let moto = tokio::task::spawn_blocking(MotoServer::start);
-        let redis = tokio::task::spawn_blocking(RedisServer::start);
-        let influx = tokio::task::spawn_blocking(InfluxServer::start);
-        bins.await.unwrap();
-        let (moto, redis, influx) = (
-            moto.await.unwrap(),
-            redis.await.unwrap(),
-            influx.await.unwrap(),
-        );
-        let aws = moto.endpoint();
-
-        // The notification queue.
-        let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("scoville-notifications")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-
-        let recorder = Recorder::start().await;
-        let targets = Targets::start().await;
-        let probe_hash = TokenHash::of(PROBE_TOKEN).to_config_string();
-        let service_hash = TokenHash::of(SERVICE_TOKEN).to_config_string();
-        let write = |name: &str, text: String| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).unwrap();
-            path.to_string_lossy().into_owned()
-        };
-        let mut services = Vec::new();
-
-        // The admin API: DynamoDB store, InfluxDB history, the failure service's log.
-        let admin_config = write(
-            "admin.toml",
-            format!(
-                "[admin]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://scoville.test\"\n\
-                 allow_private_channels = true\nprobe_token_hashes = {}\nservice_token_hashes = {}\n\
-                 [store]\nkind = \"dynamodb\"\ntable = \"scoville-admin\"\nendpoint_url = \"{aws}\"\n\
-                 region = \"{REGION}\"\ncreate_table = true\n\
-                 [history]\nkind = \"influx\"\ninflux_url = \"{}\"\ninflux_database = \"scoville\"\n\
-                 [incidents]\nkind = \"dynamodb\"\ntable = \"scoville-incident-log\"\n\
-                 endpoint_url = \"{aws}\"\ncreate_table = true\n",
-                toml_list(std::slice::from_ref(&probe_hash)),
-                toml_list(std::slice::from_ref(&service_hash)),
-                influx.url(),
-            ),
-        );
-        let mut admin =
-            Service::spawn(&dir, "admin-api", "admin-api", &["--config", &admin_config]);
-        let admin_url = admin.wait_line("listening on ").await;
-        services.push(admin);
-
-        // The failure service: DynamoDB state and incident log, SQS, the admin API as
-        // its directory.
-        let failure_config = write(
-            "failure.toml",
-            format!(
-                "[failure]\nlisten = \"127.0.0.1:0\"\ntoken_hashes = {}\n\
-                 [store]\nkind = \"dynamodb\"\ndynamodb_table = \"scoville-incidents\"\n\
-                 dynamodb_log_table = \"scoville-incident-log\"\naws_endpoint_url = \"{aws}\"\n\
-                 create_table = true\n\
-                 [queue]\nkind = \"sqs\"\nsqs_queue_url = \"{queue_url}\"\naws_endpoint_url = \"{aws}\"\n\
-                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n",
-                toml_list(&[probe_hash.clone(), service_hash.clone()]),
-            ),
-        );
-        let mut failure = Service::spawn(
-            &dir,
-            "failure-service",
-            "failure-service",
-            &["--config", &failure_config],
-        );
-
-        // The receiver and its worker: Redis Streams, InfluxDB, trend reports to the
-        // failure service (its URL is needed first).
-        let failure_url = failure.wait_line("listening on ").await;
-        services.push(failure);
-        let receiver_config = write(
-            "receiver.toml",
-            format!(
-                "[receiver]\nlisten = \"127.0.0.1:0\"\nprobe_token_hashes = {}\n\
-                 [queue]\nkind = \"redis\"\nredis_url = \"{}\"\n\
-                 [worker]\nblock_ms = 100\nrollup_every_ms = 200\n\
-                 [influx]\nurl = \"{}\"\ndatabase = \"scoville\"\n\
-                 [trend]\nenabled = true\nfailure_url = \"{failure_url}\"\n\
-                 service_token = \"{SERVICE_TOKEN}\"\nmax_backoff_ms = 2000\n",
-                toml_list(std::slice::from_ref(&probe_hash)),
-                redis.url(),
-                influx.url(),
-            ),
-        );
-        let mut receiver = Service::spawn(
-            &dir,
-            "receiver",
-            "receiver",
-            &["--config", &receiver_config],
-        );
-        let mut worker = Service::spawn(
-            &dir,
-            "receiver-worker",
-            "receiver",
-            &["worker", "--config", &receiver_config],
-        );
-
-        // The notifier: SQS, DynamoDB dedup, channels from the admin API.
-        let notifier_config = write(
-            "notifier.toml",
-            format!(
-                "[notifier]\nlisten = \"127.0.0.1:0\"\nallow_private = true\nwait_ms = 1000\ngather_ms = 100\n\
-                 [queue]\nurl = \"{queue_url}\"\nendpoint_url = \"{aws}\"\n\
-                 [dedup]\nkind = \"dynamodb\"\ntable = \"scoville-notification-dedup\"\n\
-                 create_table = true\nendpoint_url = \"{aws}\"\n\
-                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n"
-            ),
-        );
-        let mut notifier = Service::spawn(
-            &dir,
-            "notifier",
-            "notifier",
-            &["--config", &notifier_config],
-        );
-
-        let receiver_url = receiver.wait_line("listening on ").await;
-        worker.wait_line("worker ").await;
-        let notifier_url = notifier.wait_line("listening on ").await;
-        services.extend([receiver, worker, notifier]);
-
-        let probe_config = dir.join("probe.toml");
-        std::fs::write(
-            &probe_config,
-            format!(
-                "[probe]\nregion = \"{R1}\"\nspread = 0.0\nallow_private = true\n\
-                 [endpoints]\napi_url = \"{admin_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
-                 [receiver]\nurl = \"{receiver_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
-                 [failure_service]\nurl = \"{failure_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
-                 [delivery]\nflush_ms = 50\n"
-            ),
-        )
-        .unwrap();
-
+        let sys = System::start(Plan {
+            moto: Some(Sqs::Plain),
+            redis: Redis::Start,
+            influx: true,
+            stores: Stores::DynamoDb { timeout_ms: None },
+            admin: true,
+            failure: Some(Failure::default()),
+            receiver: Some(Receiver {
+                worker: Some("block_ms = 100\nrollup_every_ms = 200".into()),
+            }),
+            notifier: Some(Notifier {
+                notifier: "wait_ms = 1000\ngather_ms = 100".into(),
+                ..Notifier::default()
+            }),
+            probe: Some(Probe {
+                region: R1,
+                extra: String::new(),
+            }),
+            ..Plan::new("e2e", PROBE_TOKEN, SERVICE_TOKEN)
+        })
+        .await;
         // Three hours ago, on a whole minute: every simulated minute has long settled,
         // so the worker rolls it up (and analyses it) as soon as it is dirty.
         let t0 = (unix_ms() - 3 * 3_600_000) / 60_000 * 60_000;
         Self {
-            services,
-            admin_url,
-            failure_url,
-            notifier_url,
-            probe_config,
-            influx,
-            _redis: redis,
-            _moto: moto,
-            recorder,
-            targets,
-            dir,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            dumped: AtomicBool::new(false),
+            sys,
+            recorder: Recorder::start().await,
+            targets: Targets::start().await,
             t0,
-            key: String::new(),
-        }
-    }
-
-    /// The tail of every service's log.
-    fn logs(&self) -> String {
-        tails(&self.dir, 60)
-    }
-
-    /// Fails the test with `message` and every service's log.
-    fn fail(&self, message: impl std::fmt::Display) -> ! {
-        self.dumped.store(true, Ordering::Relaxed);
-        panic!("{message}\n{}", self.logs());
-    }
-
-    /// Asserts `cond`, failing with the logs.
-    fn check(&self, cond: bool, message: impl FnOnce() -> String) {
-        if !cond {
-            self.fail(message());
         }
     }
 
     /// Polls `f` until it answers `Ok` (every 100 ms, up to [`PATIENCE`]); fails with
     /// its last complaint and the logs.
-    async fn eventually<T, F, Fut>(&self, what: &str, mut f: F) -> T
+    async fn eventually<T, F, Fut>(&self, what: &str, f: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, String>>,
     {
-        let started = Instant::now();
-        loop {
-            match f().await {
-                Ok(v) => return v,
-                Err(last) if started.elapsed() > PATIENCE => self.fail(format!(
-                    "timed out after {PATIENCE:?} waiting for {what}; last: {last}"
-                )),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-
-    // -- The public API -------------------------------------------------------------
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        auth: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.admin_url));
-        if let Some(cookie) = auth.strip_prefix("cookie:") {
-            req = req.header("cookie", cookie);
-        } else if !auth.is_empty() {
-            req = req.bearer_auth(auth);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => self.fail(format!("{method} {path}: {e}")),
-        };
-        let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    /// A call with the API key that must answer `expect`.
-    async fn api(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-        expect: u16,
-    ) -> Value {
-        let (status, answer) = self.call(method.clone(), path, &self.key, body).await;
-        self.check(status.as_u16() == expect, || {
-            format!("{method} {path}: expected {expect}, got {status}: {answer}")
-        });
-        answer
+        self.sys.eventually(what, PATIENCE, f).await
     }
 
     async fn create_endpoint(&self, name: &str, path: &str, channel: &str, extra: Value) -> String {
@@ -563,22 +313,9 @@ impl System {
         let q = format!(
             "SELECT count(\"total_ms\") FROM \"check_result\" WHERE \"endpoint_id\" = '{id}' GROUP BY \"region\""
         );
-        let answer: Value = self
-            .http
-            .get(format!("{}/query", self.influx.url()))
-            .query(&[("db", "scoville"), ("q", q.as_str())])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let answer = self.influx_query(&q).await?;
         let mut counts = BTreeMap::new();
-        for s in answer["results"][0]["series"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
+        for s in answer["series"].as_array().into_iter().flatten() {
             counts.insert(
                 s["tags"]["region"].as_str().unwrap_or_default().to_string(),
                 s["values"][0][1].as_u64().unwrap_or(0),
@@ -610,39 +347,10 @@ impl System {
     /// its summary after checking that everything was delivered.
     async fn probe(&self, region: &str, round: i64) -> Value {
         let at = self.t0 + round * 60_000;
-        let mut cmd = tokio::process::Command::new(bin("probe"));
-        cmd.args(["run", "--once", "--at", &at.to_string(), "--config"])
-            .arg(&self.probe_config)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        child_env(cmd.as_std_mut());
-        cmd.env("SCOVILLE_PROBE__REGION", region);
-        let out = match tokio::time::timeout(Duration::from_secs(60), cmd.output()).await {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => self.fail(format!("running the probe: {e}")),
-            Err(_) => self.fail(format!("the probe ({region}, round {round}) ran over 60 s")),
-        };
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let summary: Option<Value> = stdout
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok());
-        let Some(summary) = summary.filter(|_| out.status.success()) else {
-            self.fail(format!(
-                "probe {region} round {round} failed ({}):\n{stdout}\n{stderr}",
-                out.status
-            ))
-        };
-        let d = &summary["delivery"];
-        self.check(
-            summary["endpoints"] == 3
-                && d["results_delivered"] == 3
-                && d["carried_over"] == 0
-                && d["dropped"] == 0,
-            || format!("probe {region} round {round}: not everything checked and delivered: {summary}\n{stderr}"),
-        );
-        summary
+        let what = format!("probe {region} round {round}");
+        self.sys
+            .probe_once(&what, at, Some(region), 3, Duration::from_secs(60))
+            .await
     }
 
     /// A round from both regions at once; checks each region's count of down results.
@@ -686,24 +394,6 @@ impl System {
         })
         .await
     }
-
-    /// A counter's value in a Prometheus text page (summed over its labels).
-    async fn metric(&self, base: &str, name: &str) -> Result<u64, String> {
-        let text = self
-            .http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(text
-            .lines()
-            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64)
-    }
 }
 
 fn kinds(notices: &[(String, String, Value)]) -> Vec<(String, String)> {
@@ -719,7 +409,7 @@ fn kinds(notices: &[(String, String, Value)]) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_story_on_real_parts() {
     let started = Instant::now();
-    let mut sys = System::start().await;
+    let mut sys = Story::start().await;
     eprintln!(
         "system up in {:?} (logs in {})",
         started.elapsed(),
@@ -728,41 +418,7 @@ async fn the_whole_story_on_real_parts() {
 
     // 1. An organization and its user, an API key, a webhook channel and three
     //    endpoints, all through the public API.
-    let (status, signed_up) = {
-        let resp = sys
-            .http
-            .post(format!("{}/v1/signup", sys.admin_url))
-            .json(&json!({"email": "ops@e2e.example", "password": "correct horse battery", "org_name": "E2E"}))
-            .send()
-            .await
-            .unwrap();
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        (
-            resp.status().as_u16(),
-            (cookie, resp.json::<Value>().await.unwrap()),
-        )
-    };
-    sys.check(status == 201, || {
-        format!("sign-up: {status} {:?}", signed_up.1)
-    });
-    let (cookie, account) = signed_up;
-    let cookie = format!("cookie:{}", cookie.expect("a session cookie"));
-    let org_id = account["org"]["id"].as_str().unwrap().to_string();
-    let (status, key) = sys
-        .call(
-            reqwest::Method::POST,
-            "/v1/api-keys",
-            &cookie,
-            Some(json!({"name": "e2e", "scope": "read_write"})),
-        )
-        .await;
-    sys.check(status == StatusCode::CREATED, || {
-        format!("API key: {status} {key}")
-    });
-    sys.key = key["key"].as_str().unwrap().to_string();
+    let org_id = sys.sign_up("ops@e2e.example", "E2E", "e2e").await;
     let channel = sys
         .api(
             reqwest::Method::POST,
@@ -991,15 +647,7 @@ async fn the_whole_story_on_real_parts() {
     // 6. Everything decided has been delivered, and that is exactly the three notices:
     //    the target failing in one region only made none.
     sys.eventually("every notice decided to be delivered", || async {
-        let decided = sys
-            .metric(&sys.failure_url, "scoville_failure_notices_total")
-            .await?;
-        let sent = sys
-            .metric(
-                &sys.notifier_url,
-                "scoville_notifier_jobs_total{outcome=\"sent\"}",
-            )
-            .await?;
+        let (decided, sent) = sys.notices_decided_and_sent().await?;
         if decided == 3 && sent == 3 {
             Ok(())
         } else {

@@ -53,11 +53,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,9 +62,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use scoville_service_kit::auth::TokenHash;
-use scoville_tests::moto::MotoServer;
-use scoville_tests::procs::{bin, binaries, child_env, free_port, tails};
+use scoville_tests::launch::{
+    Failure, Notifier, Plan, Probe, Receiver, Sqs, Stores, System, metric_in,
+};
 use scoville_tests::recorder::{Recorded, Recorder};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -133,94 +130,11 @@ impl Targets {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Service processes (logs appended across restarts; the shared `procs::Service`
-// rewrites stdout at each start)
-
-/// A service process with its stdout and stderr in files; killed when dropped.
-#[derive(Debug)]
-struct Service {
-    name: &'static str,
-    child: Child,
-    stdout: PathBuf,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `name` with `args`, stdout and stderr into `dir/<name>.out|.err` (appended, so
-/// a restarted service keeps its earlier log).
-fn spawn(dir: &Path, name: &'static str, binary: &str, args: &[&str]) -> Service {
-    let stdout = dir.join(format!("{name}.out"));
-    let stderr = dir.join(format!("{name}.err"));
-    let open = |p: &Path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .unwrap()
-    };
-    let mut cmd = Command::new(bin(binary));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(open(&stdout))
-        .stderr(open(&stderr));
-    child_env(&mut cmd);
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {name} ({binary}): {e}"));
-    Service {
-        name,
-        child,
-        stdout,
-    }
-}
-
-/// Waits until `service` printed a line starting with `prefix` (the last such line, as
-/// a restarted service appends to its log), and returns the rest of it; fails with the
-/// logs if it exits or takes more than 60 s.
-async fn wait_line(dir: &Path, service: &mut Service, prefix: &str, skip: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let text = std::fs::read_to_string(&service.stdout).unwrap_or_default();
-        if let Some(line) = text.lines().filter(|l| l.starts_with(prefix)).nth(skip) {
-            return line[prefix.len()..].trim().to_string();
-        }
-        if let Ok(Some(status)) = service.child.try_wait() {
-            panic!(
-                "{} exited ({status}) before printing {prefix:?}{}",
-                service.name,
-                tails(dir, 80)
-            );
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not print {prefix:?} within 60 s{}",
-            service.name,
-            tails(dir, 80)
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-/// A counter's or gauge's value in a Prometheus text page, summed over the lines whose
-/// name and labels start with `name`.
-fn metric_in(text: &str, name: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
 }
 
 // ---------------------------------------------------------------------------------
@@ -258,32 +172,15 @@ impl Default for Options {
     }
 }
 
-/// Every part, started; everything is stopped when dropped.
+/// Every part, started by the shared launcher, with the targets; everything is stopped
+/// when dropped (the logs kept when the test failed or `SCOVILLE_FAULTS_KEEP_LOGS` is
+/// set).
 struct Stack {
-    /// Child processes first: they are killed before the servers they use stop.
-    services: Vec<Service>,
-    /// The failure service, apart: test 3 kills and restarts it.
-    failure: Option<Service>,
-    failure_args: Vec<String>,
-    failure_listen: String,
-    admin_url: String,
-    failure_url: String,
-    receiver_url: String,
-    /// The notifier's own address (empty when it runs in the failure service).
-    notifier_url: String,
-    probe_config: PathBuf,
-    sqs: Option<aws_sdk_sqs::Client>,
-    dlq_url: String,
-    _moto: Option<MotoServer>,
+    /// The services first: they are killed before the servers they use stop.
+    sys: System,
     targets: Targets,
-    dir: PathBuf,
-    http: reqwest::Client,
-    /// Set once the logs went into a panic message.
-    dumped: AtomicBool,
     /// The first simulated minute (Unix ms, a whole minute an hour ago).
     t0: i64,
-    /// The organization's API key.
-    key: String,
 }
 
 impl std::fmt::Debug for Stack {
@@ -292,366 +189,50 @@ impl std::fmt::Debug for Stack {
     }
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        self.services.clear();
-        self.failure = None;
-        if std::thread::panicking() || std::env::var_os("SCOVILLE_FAULTS_KEEP_LOGS").is_some() {
-            if !self.dumped.load(Ordering::Relaxed) && std::thread::panicking() {
-                eprintln!("{}", self.logs());
-            }
-            eprintln!("service logs kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn toml_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
-    format!("[{}]", quoted.join(", "))
-}
+scoville_tests::deref_to_system!(Stack, sys);
 
 impl Stack {
+    /// The admin API and the failure service on SQLite (the failure service's file is
+    /// the incident log the admin API reads; the failure service on a fixed free port,
+    /// so that it can come back on the same one); the receiver on its in-process queue
+    /// (nothing drains it: only its count of accepted results matters here); the
+    /// notifier on SQS with a dead-letter queue (the visibility timeout covers the
+    /// longest notifier cycle here, 4 attempts of 10 s plus backoff, as the notifier's
+    /// worker docs ask) or inside the failure service (`opts.in_process`, no moto); the
+    /// probe's file. Then signs up.
     async fn start(name: &str, opts: Options) -> Self {
-        let bins = tokio::task::spawn_blocking(binaries);
-        let dir = std::env::temp_dir().join(format!(
-            "scoville-faults-{name}-{}-{}",
-            std::process::id(),
-            unix_ms()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        // The notification queue and its dead-letter queue on moto, unless the jobs stay
-        // in process. The visibility timeout covers the longest notifier cycle here (4
-        // attempts of 10 s plus backoff), as the notifier's worker docs ask.
-        let moto = (!opts.in_process).then(|| tokio::task::spawn_blocking(MotoServer::start));
-        bins.await.unwrap();
-        let moto = match moto {
-            Some(m) => Some(m.await.unwrap()),
-            None => None,
-        };
-        let mut sqs = None;
-        let (mut aws, mut queue_url, mut dlq_url) = Default::default();
-        if let Some(moto) = &moto {
-            aws = moto.endpoint();
-            let client = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-            dlq_url = client
-                .create_queue()
-                .queue_name("scoville-notifications-dlq")
-                .send()
-                .await
-                .unwrap()
-                .queue_url
-                .unwrap();
-            let dlq_arn = client
-                .get_queue_attributes()
-                .queue_url(&dlq_url)
-                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-                .send()
-                .await
-                .unwrap()
-                .attributes
-                .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-                .clone();
-            queue_url = client
-                .create_queue()
-                .queue_name("scoville-notifications")
-                .attributes(
-                    aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-                    "120",
-                )
-                .attributes(
-                    aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-                    json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": opts.max_receives})
-                        .to_string(),
-                )
-                .send()
-                .await
-                .unwrap()
-                .queue_url
-                .unwrap();
-            sqs = Some(client);
-        }
-
-        let targets = Targets::start().await;
-        let probe_hash = TokenHash::of(PROBE_TOKEN).to_config_string();
-        let service_hash = TokenHash::of(SERVICE_TOKEN).to_config_string();
-        let path = |file: &str| dir.join(file).to_string_lossy().into_owned();
-        let write = |file: &str, text: String| {
-            std::fs::write(dir.join(file), text).unwrap();
-            path(file)
-        };
-        let incidents_db = path("incidents.db");
-        let mut services = Vec::new();
-
-        // The admin API: SQLite; the incident log is the failure service's SQLite file;
-        // history would be the receiver's SQLite file, opened read-only: an empty one
-        // (no history is read here).
-        std::fs::File::create(dir.join("results.db")).unwrap();
-        let admin_config = write(
-            "admin.toml",
-            format!(
-                "[admin]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://scoville.test\"\n\
-                 sqlite_path = \"{}\"\nallow_private_channels = true\n\
-                 probe_token_hashes = {}\nservice_token_hashes = {}\n\
-                 [store]\nkind = \"sqlite\"\n\
-                 [history]\nkind = \"sqlite\"\nsqlite_path = \"{}\"\n\
-                 [incidents]\nkind = \"sqlite\"\nsqlite_path = \"{incidents_db}\"\n",
-                path("admin.db"),
-                toml_list(std::slice::from_ref(&probe_hash)),
-                toml_list(std::slice::from_ref(&service_hash)),
-                path("results.db"),
-            ),
-        );
-        let mut admin = spawn(&dir, "admin-api", "admin-api", &["--config", &admin_config]);
-        let admin_url = wait_line(&dir, &mut admin, "listening on ", 0).await;
-        services.push(admin);
-
-        // The notifier's configuration: SQS with its dead-letter queue (or the failure
-        // service's in-process queue), the dedup store, channels from the admin API.
-        let queue = if opts.in_process {
-            String::new()
-        } else {
-            format!(
-                "[queue]\nurl = \"{queue_url}\"\ndead_letter_url = \"{dlq_url}\"\n\
-                 max_receives = {}\nendpoint_url = \"{aws}\"\n",
-                opts.max_receives
-            )
-        };
-        let notifier_config = write(
-            "notifier.toml",
-            format!(
-                "[notifier]\nlisten = \"127.0.0.1:0\"\nallow_private = true\n{}\n\
-                 [delivery]\n{}\n{queue}\
-                 [dedup]\nkind = \"{}\"\ntable = \"scoville-notification-dedup\"\n\
-                 create_table = true\n{}\n\
-                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n",
-                opts.notifier,
-                opts.delivery,
-                opts.dedup,
-                if aws.is_empty() {
-                    String::new()
-                } else {
-                    format!("endpoint_url = \"{aws}\"")
-                },
-            ),
-        );
-
-        // The failure service: SQLite state and incident log, SQS (or its in-process
-        // queue with the notifier inside), the admin API as its directory; on a fixed
-        // free port so that it can come back on the same one.
-        let failure_listen = format!("127.0.0.1:{}", free_port());
-        let failure_queue = if opts.in_process {
-            "[queue]\nkind = \"memory\"\n".to_string()
-        } else {
-            format!(
-                "[queue]\nkind = \"sqs\"\nsqs_queue_url = \"{queue_url}\"\naws_endpoint_url = \"{aws}\"\n"
-            )
-        };
-        let failure_config = write(
-            "failure.toml",
-            format!(
-                "[failure]\nlisten = \"{failure_listen}\"\ntoken_hashes = {}\n\
-                 [store]\nkind = \"sqlite\"\nsqlite_path = \"{incidents_db}\"\n{failure_queue}\
-                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n",
-                toml_list(&[probe_hash.clone(), service_hash.clone()]),
-            ),
-        );
-        let mut failure_args = vec!["--config".to_string(), failure_config];
-        if opts.in_process {
-            failure_args.extend(["--notifier-config".to_string(), notifier_config.clone()]);
-        }
-        let args: Vec<&str> = failure_args.iter().map(String::as_str).collect();
-        let mut failure = spawn(&dir, "failure-service", "failure-service", &args);
-
-        // The receiver, on its in-process queue (nothing drains it: only its count of
-        // accepted results matters here).
-        let receiver_config = write(
-            "receiver.toml",
-            format!(
-                "[receiver]\nlisten = \"127.0.0.1:0\"\nprobe_token_hashes = {}\n\
-                 [queue]\nkind = \"memory\"\n",
-                toml_list(std::slice::from_ref(&probe_hash)),
-            ),
-        );
-        let mut receiver = spawn(
-            &dir,
-            "receiver",
-            "receiver",
-            &["--config", &receiver_config],
-        );
-
-        // The notifier as its own process, unless it runs in the failure service.
-        let mut notifier = (!opts.in_process).then(|| {
-            spawn(
-                &dir,
-                "notifier",
-                "notifier",
-                &["--config", &notifier_config],
-            )
-        });
-
-        let failure_url = wait_line(&dir, &mut failure, "listening on ", 0).await;
-        let receiver_url = wait_line(&dir, &mut receiver, "listening on ", 0).await;
-        let mut notifier_url = String::new();
-        if let Some(n) = &mut notifier {
-            notifier_url = wait_line(&dir, n, "listening on ", 0).await;
-        }
-        services.push(receiver);
-        services.extend(notifier);
-
-        let probe_config = dir.join("probe.toml");
-        std::fs::write(
-            &probe_config,
-            format!(
-                "[probe]\nregion = \"{PROBE_REGION}\"\nspread = 0.0\nallow_private = true\n{}\n\
-                 [endpoints]\napi_url = \"{admin_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
-                 [receiver]\nurl = \"{receiver_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
-                 [failure_service]\nurl = \"{failure_url}\"\ntoken = \"{PROBE_TOKEN}\"\n\
-                 [delivery]\nflush_ms = 50\n",
-                opts.probe,
-            ),
-        )
-        .unwrap();
-
+        let sys = System::start(Plan {
+            moto: (!opts.in_process).then_some(Sqs::DeadLetters {
+                max_receives: opts.max_receives,
+            }),
+            stores: Stores::Sqlite,
+            admin: true,
+            failure: Some(Failure {
+                fixed_port: true,
+                sqs_endpoint: None,
+            }),
+            receiver: Some(Receiver::default()),
+            notifier: Some(Notifier {
+                notifier: opts.notifier.into(),
+                delivery: opts.delivery.into(),
+                dedup: opts.dedup,
+            }),
+            probe: Some(Probe {
+                region: PROBE_REGION,
+                extra: opts.probe.into(),
+            }),
+            ..Plan::new(format!("faults-{name}"), PROBE_TOKEN, SERVICE_TOKEN)
+        })
+        .await;
         let mut stack = Self {
-            services,
-            failure: Some(failure),
-            failure_args,
-            failure_listen,
-            admin_url,
-            failure_url,
-            receiver_url,
-            notifier_url,
-            probe_config,
-            sqs,
-            dlq_url,
-            _moto: moto,
-            targets,
-            dir,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            dumped: AtomicBool::new(false),
+            sys,
+            targets: Targets::start().await,
             t0: (unix_ms() - 3_600_000) / 60_000 * 60_000,
-            key: String::new(),
         };
-        stack.sign_up().await;
         stack
-    }
-
-    /// The tail of every service's log.
-    fn logs(&self) -> String {
-        tails(&self.dir, 60)
-    }
-
-    /// Fails the test with `message` and every service's log.
-    fn fail(&self, message: impl std::fmt::Display) -> ! {
-        self.dumped.store(true, Ordering::Relaxed);
-        panic!("{message}\n{}", self.logs());
-    }
-
-    /// Asserts `cond`, failing with the logs.
-    fn check(&self, cond: bool, message: impl FnOnce() -> String) {
-        if !cond {
-            self.fail(message());
-        }
-    }
-
-    /// Polls `f` until it answers `Ok` (every 100 ms, up to `patience`); fails with its
-    /// last complaint and the logs.
-    async fn eventually<T, F, Fut>(&self, what: &str, patience: Duration, mut f: F) -> T
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, String>>,
-    {
-        let started = Instant::now();
-        loop {
-            match f().await {
-                Ok(v) => return v,
-                Err(last) if started.elapsed() > patience => self.fail(format!(
-                    "timed out after {patience:?} waiting for {what}; last: {last}"
-                )),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-
-    // -- The public API -------------------------------------------------------------
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        auth: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.admin_url));
-        if let Some(cookie) = auth.strip_prefix("cookie:") {
-            req = req.header("cookie", cookie);
-        } else if !auth.is_empty() {
-            req = req.bearer_auth(auth);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = match req.send().await {
-            Ok(r) => r,
-            Err(e) => self.fail(format!("{method} {path}: {e}")),
-        };
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
-    }
-
-    /// A call with the API key that must answer `expect`.
-    async fn api(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-        expect: u16,
-    ) -> Value {
-        let (status, answer) = self.call(method.clone(), path, &self.key, body).await;
-        self.check(status == expect, || {
-            format!("{method} {path}: expected {expect}, got {status}: {answer}")
-        });
-        answer
-    }
-
-    /// An organization, its user and a read-write API key.
-    async fn sign_up(&mut self) {
-        let resp = self
-            .http
-            .post(format!("{}/v1/signup", self.admin_url))
-            .json(&json!({"email": "ops@faults.example", "password": "correct horse battery", "org_name": "Faults"}))
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status().as_u16();
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
-        self.check(status == 201 && cookie.is_some(), || {
-            format!("sign-up: {status}")
-        });
-        let (status, key) = self
-            .call(
-                reqwest::Method::POST,
-                "/v1/api-keys",
-                &format!("cookie:{}", cookie.unwrap()),
-                Some(json!({"name": "faults", "scope": "read_write"})),
-            )
+            .sign_up("ops@faults.example", "Faults", "faults")
             .await;
-        self.check(status == 201, || format!("API key: {status} {key}"));
-        self.key = key["key"].as_str().unwrap().to_string();
+        stack
     }
 
     async fn channel(&self, name: &str, config: Value) -> String {
@@ -760,57 +341,10 @@ impl Stack {
     /// after checking that it checked `endpoints` and delivered everything.
     async fn probe_once(&self, round: i64, endpoints: u64) -> Value {
         let at = self.t0 + round * 60_000;
-        let mut cmd = tokio::process::Command::new(bin("probe"));
-        cmd.args(["run", "--once", "--at", &at.to_string(), "--config"])
-            .arg(&self.probe_config)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        child_env(cmd.as_std_mut());
-        let out = match tokio::time::timeout(Duration::from_secs(90), cmd.output()).await {
-            Ok(Ok(out)) => out,
-            Ok(Err(e)) => self.fail(format!("running the probe: {e}")),
-            Err(_) => self.fail(format!("the probe's round {round} ran over 90 s")),
-        };
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let summary: Option<Value> = stdout
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str(l).ok());
-        let Some(summary) = summary.filter(|_| out.status.success()) else {
-            self.fail(format!(
-                "probe round {round} failed ({}):\n{stdout}\n{stderr}",
-                out.status
-            ))
-        };
-        let d = &summary["delivery"];
-        self.check(
-            summary["endpoints"] == endpoints
-                && d["results_delivered"] == endpoints
-                && d["carried_over"] == 0
-                && d["dropped"] == 0,
-            || {
-                format!(
-                    "probe round {round}: not everything checked and delivered: {summary}\n{stderr}"
-                )
-            },
-        );
-        summary
-    }
-
-    async fn metrics_text(&self, base: &str) -> Result<String, String> {
-        self.http
-            .get(format!("{base}/metrics"))
-            .send()
+        let what = format!("probe round {round}");
+        self.sys
+            .probe_once(&what, at, None, endpoints, Duration::from_secs(90))
             .await
-            .map_err(|e| e.to_string())?
-            .text()
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    async fn metric(&self, base: &str, name: &str) -> Result<u64, String> {
-        Ok(metric_in(&self.metrics_text(base).await?, name))
     }
 
     /// Messages waiting in the dead-letter queue.
@@ -837,51 +371,13 @@ impl Stack {
 
     /// SIGKILLs the failure service.
     fn kill_failure_service(&mut self) {
-        let mut svc = self.failure.take().expect("the failure service runs");
-        svc.child.kill().unwrap();
-        svc.child.wait().unwrap();
+        self.service("failure-service").kill();
     }
 
     /// Starts the failure service again on the same port and file; waits until it
     /// listens (binding is retried while the old socket lingers).
     async fn restart_failure_service(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let args: Vec<&str> = self.failure_args.iter().map(String::as_str).collect();
-            let mut svc = spawn(&self.dir, "failure-service", "failure-service", &args);
-            // Its second "listening on" line (the first run printed the first).
-            let listening = tokio::time::timeout(Duration::from_secs(20), async {
-                loop {
-                    let text = std::fs::read_to_string(&svc.stdout).unwrap_or_default();
-                    if text
-                        .lines()
-                        .filter(|l| l.starts_with("listening on "))
-                        .count()
-                        >= 2
-                    {
-                        return true;
-                    }
-                    if let Ok(Some(_)) = svc.child.try_wait() {
-                        return false;
-                    }
-                    tokio::time::sleep(Duration::from_millis(25)).await;
-                }
-            })
-            .await
-            .unwrap_or(false);
-            if listening {
-                self.failure = Some(svc);
-                return;
-            }
-            drop(svc);
-            self.check(Instant::now() < deadline, || {
-                format!(
-                    "the failure service did not come back on {}",
-                    self.failure_listen
-                )
-            });
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+        self.restart_listening("failure-service").await;
     }
 }
 
@@ -1541,14 +1037,12 @@ async fn failure_service_down_two_minutes() {
 
     // The long-running probe, with its metrics.
     let probe_config = stack.probe_config.to_string_lossy().into_owned();
-    let mut probe = spawn(
-        &stack.dir,
+    stack.spawn(
         "probe",
         "probe",
         &["run", "--listen", "127.0.0.1:0", "--config", &probe_config],
     );
-    let probe_url = wait_line(&stack.dir, &mut probe, "listening on ", 0).await;
-    stack.services.push(probe);
+    let probe_url = stack.wait_line("probe", "listening on ").await;
 
     // The endpoint down before the outage: its "down", once.
     stack

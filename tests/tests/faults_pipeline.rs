@@ -45,16 +45,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use scoville_service_kit::auth::TokenHash;
-use scoville_tests::influx::InfluxServer;
-use scoville_tests::moto::MotoServer;
-use scoville_tests::procs::{self, Service};
+use scoville_tests::launch::{
+    Failure, Notifier, Plan, Receiver, Redis, STREAM, Sqs, Stores, System,
+};
+use scoville_tests::procs::Service;
 use scoville_tests::recorder::Recorder;
 use scoville_tests::redis::RedisServer;
 use serde_json::{Value, json};
@@ -64,8 +62,6 @@ const PROBE_TOKEN: &str = "faults-probe-token-0123456789abcdef";
 /// Scoville's own service token (the failure service and the notifier read the admin
 /// API with it).
 const SERVICE_TOKEN: &str = "faults-service-token-0123456789abcdef";
-/// The stream the receiver and its worker share (the default).
-const STREAM: &str = "scoville:results";
 /// The region results come from.
 const REGION: &str = "eu-west-1";
 /// How long any one awaited effect may take before the test gives up.
@@ -184,79 +180,24 @@ async fn deliver(http: &reqwest::Client, url: &str, body: &Value, expect: u16) -
     }
 }
 
-/// Polls `f` every 50 ms until it answers `Ok`, for up to `patience`; panics with its
-/// last complaint and `logs()`.
-async fn eventually<T, F, Fut>(
-    what: &str,
-    patience: Duration,
-    logs: impl Fn() -> String,
-    mut f: F,
-) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
-    let started = Instant::now();
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(last) if started.elapsed() > patience => panic!(
-                "timed out after {patience:?} waiting for {what}; last: {last}\n{}",
-                logs()
-            ),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-/// A counter or gauge in a Prometheus text page, summed over the lines starting with
-/// `name`.
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Result<u64, String> {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .text()
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64)
-}
-
-fn toml_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
-    format!("[{}]", quoted.join(", "))
-}
-
 // ---------------------------------------------------------------------------------
 // The results pipeline: receiver, Redis, worker, InfluxDB
 
-/// The receiver and its worker on their own Redis and InfluxDB; everything is stopped
-/// (and the logs removed, unless the test failed) when dropped.
-struct Pipeline {
-    /// Processes first: they stop before the servers they use.
-    receiver: Service,
-    worker: Service,
-    receiver_url: String,
-    redis: RedisServer,
-    influx: InfluxServer,
-    dir: PathBuf,
-    http: reqwest::Client,
-}
+/// The receiver and its worker on their own Redis and InfluxDB (the shared launcher's
+/// [`System`]); everything is stopped (and the logs removed, unless the test failed)
+/// when dropped.
+struct Pipeline(System);
 
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        self.receiver.kill();
-        self.worker.kill();
-        if std::thread::panicking() {
-            eprintln!("service logs kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+scoville_tests::deref_to_system!(Pipeline, 0);
+
+/// The timings the fault suite's services run with: failures show 40 log lines, waits
+/// poll every 50 ms, HTTP calls time out after 10 s.
+fn plan(name: &'static str) -> Plan {
+    Plan {
+        log_lines: 40,
+        poll: Duration::from_millis(50),
+        http_timeout: Duration::from_secs(10),
+        ..Plan::new(name, PROBE_TOKEN, SERVICE_TOKEN)
     }
 }
 
@@ -264,53 +205,26 @@ impl Pipeline {
     /// Starts InfluxDB, the receiver and the worker on `redis` (`lanes` lanes, the
     /// default being 2; queue entries per step: `batch_entries`, per lane).
     async fn start(redis: RedisServer, batch_entries: usize, lanes: usize) -> Self {
-        let bins = tokio::task::spawn_blocking(procs::binaries);
-        let influx = tokio::task::spawn_blocking(InfluxServer::start);
-        let dir = procs::temp_dir("scoville-faults");
-        bins.await.unwrap();
-        let influx = influx.await.unwrap();
-        let config = dir.join("receiver.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[receiver]\nlisten = \"127.0.0.1:0\"\nprobe_token_hashes = {}\n\
-                 [queue]\nkind = \"redis\"\nredis_url = \"{}\"\nstream = \"{STREAM}\"\n\
-                 [worker]\nconsumer = \"faults\"\nlanes = {lanes}\nbatch_entries = {batch_entries}\nblock_ms = 50\n\
-                 claim_idle_ms = 1000\nrollup_every_ms = 200\nsettle_ms = 0\n\
-                 [influx]\nurl = \"{}\"\ndatabase = \"scoville\"\n\
-                 [trend]\nenabled = false\n",
-                toml_list(&[TokenHash::of(PROBE_TOKEN).to_config_string()]),
-                redis.url(),
-                influx.url(),
-            ),
-        )
-        .unwrap();
-        let config = config.to_str().unwrap().to_string();
-        let mut receiver = Service::spawn(&dir, "receiver", "receiver", &["--config", &config]);
-        let receiver_url = receiver.wait_line("listening on ").await;
-        let mut worker = Service::spawn(
-            &dir,
-            "receiver-worker",
-            "receiver",
-            &["worker", "--config", &config],
+        let worker = format!(
+            "consumer = \"faults\"\nlanes = {lanes}\nbatch_entries = {batch_entries}\nblock_ms = 50\n\
+             claim_idle_ms = 1000\nrollup_every_ms = 200\nsettle_ms = 0"
         );
-        worker.wait_line("worker ").await;
-        Self {
-            receiver,
-            worker,
-            receiver_url,
-            redis,
-            influx,
-            dir,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-        }
+        Self(
+            System::start(Plan {
+                redis: Redis::Running(redis),
+                influx: true,
+                receiver: Some(Receiver {
+                    worker: Some(worker),
+                }),
+                ..plan("faults")
+            })
+            .await,
+        )
     }
 
-    fn logs(&self) -> String {
-        procs::tails(&self.dir, 40)
+    /// The worker's process (`receiver worker`).
+    fn worker(&mut self) -> &mut Service {
+        self.service("receiver-worker")
     }
 
     fn results_url(&self) -> String {
@@ -319,7 +233,7 @@ impl Pipeline {
 
     /// Redis's view: (backlog counter, stream length, pending entries, dead letters).
     fn queue_state(&self) -> Result<(u64, u64, u64, u64), String> {
-        let client = redis::Client::open(self.redis.url()).map_err(|e| e.to_string())?;
+        let client = redis::Client::open(self.redis().url()).map_err(|e| e.to_string())?;
         let mut c = client
             .get_connection_with_timeout(Duration::from_secs(2))
             .map_err(|e| e.to_string())?;
@@ -357,27 +271,13 @@ impl Pipeline {
 
     /// One number from InfluxDB (`/query`), 0 when the series is empty.
     async fn influx_scalar(&self, q: &str) -> Result<u64, String> {
-        let answer: Value = self
-            .http
-            .get(format!("{}/query", self.influx.url()))
-            .query(&[("db", "scoville"), ("q", q)])
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(e) = answer["results"][0]["error"].as_str() {
-            return Err(e.to_string());
-        }
-        Ok(answer["results"][0]["series"][0]["values"][0][1]
-            .as_u64()
-            .unwrap_or(0))
+        let answer = self.influx_query(q).await?;
+        Ok(answer["series"][0]["values"][0][1].as_u64().unwrap_or(0))
     }
 
     /// The dirty marks left: (minutes, hours).
     fn dirty(&self) -> Result<(u64, u64), String> {
-        let client = redis::Client::open(self.redis.url()).map_err(|e| e.to_string())?;
+        let client = redis::Client::open(self.redis().url()).map_err(|e| e.to_string())?;
         let mut c = client
             .get_connection_with_timeout(Duration::from_secs(2))
             .map_err(|e| e.to_string())?;
@@ -404,45 +304,32 @@ impl Pipeline {
     /// (minute, hour). Those are asserted by
     /// [`rollups_count_every_result_once_after_a_backlog_drain`] only (see there).
     async fn expect_exactly(&self, total: u64) -> (u64, u64) {
-        eventually(
-            &format!("{total} results stored"),
-            PATIENCE,
-            || self.logs(),
-            || async {
-                let (backlog, len, pending, dead) = self.queue_state()?;
-                let raw = self.raw().await?;
-                if backlog == 0 && len == 0 && pending == 0 && raw == total {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "backlog {backlog}, stream {len}, pending {pending}, dead {dead}, \
+        self.eventually(&format!("{total} results stored"), PATIENCE, || async {
+            let (backlog, len, pending, dead) = self.queue_state()?;
+            let raw = self.raw().await?;
+            if backlog == 0 && len == 0 && pending == 0 && raw == total {
+                Ok(())
+            } else {
+                Err(format!(
+                    "backlog {backlog}, stream {len}, pending {pending}, dead {dead}, \
                          stored {raw}"
-                    ))
-                }
-            },
-        )
+                ))
+            }
+        })
         .await;
         let (_, _, _, dead) = self.queue_state().unwrap();
         assert_eq!(dead, 0, "nothing dead-lettered{}", self.logs());
-        let queued = metric(
-            &self.http,
-            &self.receiver_url,
-            "scoville_receiver_results_queued_total",
-        )
-        .await
-        .unwrap();
+        let queued = self
+            .metric(&self.receiver_url, "scoville_receiver_results_queued_total")
+            .await
+            .unwrap();
         assert_eq!(queued, total, "the receiver queued each result once");
-        eventually(
-            "every rollup done",
-            PATIENCE,
-            || self.logs(),
-            || async {
-                match self.dirty()? {
-                    (0, 0) => Ok(()),
-                    d => Err(format!("dirty (minutes, hours) {d:?}")),
-                }
-            },
-        )
+        self.eventually("every rollup done", PATIENCE, || async {
+            match self.dirty()? {
+                (0, 0) => Ok(()),
+                d => Err(format!("dirty (minutes, hours) {d:?}")),
+            }
+        })
         .await;
         assert_eq!(self.raw().await.unwrap(), total, "still exactly {total}");
         (
@@ -482,7 +369,7 @@ async fn worker_sigkilled_20_times_during_a_drain_loses_and_doubles_nothing() {
         .await
         .unwrap();
     let mut p = Pipeline::start(redis, 1, 2).await;
-    p.worker.kill();
+    p.worker().kill();
     let t0 = two_hours_ago();
 
     // Post everything with the worker stopped (four posts at a time).
@@ -513,8 +400,8 @@ async fn worker_sigkilled_20_times_during_a_drain_loses_and_doubles_nothing() {
 
     // Drain, killing the worker 20 times.
     let draining = Instant::now();
-    p.worker.restart();
-    p.worker.wait_line("worker ").await;
+    p.worker().restart();
+    p.worker().wait_line("worker ").await;
     let mut at_kills = Vec::new();
     for k in 0..KILLS {
         let from = p.backlog().unwrap();
@@ -534,12 +421,12 @@ async fn worker_sigkilled_20_times_during_a_drain_loses_and_doubles_nothing() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tokio::time::sleep(Duration::from_millis((k as u64 * 7) % 26)).await;
-        p.worker.kill();
+        p.worker().kill();
         let b = p.backlog().unwrap();
         assert!(b > 0, "kill {} came after the drain ended", k + 1);
         at_kills.push(b);
-        p.worker.restart();
-        p.worker.wait_line("worker ").await;
+        p.worker().restart();
+        p.worker().wait_line("worker ").await;
     }
     let rollups = p.expect_exactly(TOTAL as u64).await;
     assert_eq!(
@@ -558,7 +445,7 @@ async fn worker_sigkilled_20_times_during_a_drain_loses_and_doubles_nothing() {
         tally.attempts,
         tally.unavailable,
         tally.transport_errors,
-        p.worker.starts,
+        p.worker().starts,
         started.elapsed()
     );
 }
@@ -628,41 +515,31 @@ async fn redis_crash_and_restart_answers_503_and_loses_nothing() {
         Duration::from_millis(100),
         accepted.clone(),
     );
-    eventually(
-        "15 batches accepted",
-        PATIENCE,
-        || p.logs(),
-        || async {
-            match accepted.load(Ordering::SeqCst) {
-                n if n >= 15 => Ok(()),
-                n => Err(format!("{n} accepted")),
-            }
-        },
-    )
+    p.eventually("15 batches accepted", PATIENCE, || async {
+        match accepted.load(Ordering::SeqCst) {
+            n if n >= 15 => Ok(()),
+            n => Err(format!("{n} accepted")),
+        }
+    })
     .await;
 
     // The crash.
     let at_crash = accepted.load(Ordering::SeqCst);
     let crashed = Instant::now();
-    p.redis.stop();
+    p.redis_mut().stop();
     let refused = "scoville_receiver_batches_refused_total{reason=\"queue_unavailable\"}";
-    eventually(
-        "two 503s during the outage",
-        PATIENCE,
-        || p.logs(),
-        || async {
-            match metric(&p.http, &p.receiver_url, refused).await? {
-                n if n >= 2 => Ok(()),
-                n => Err(format!("{n} refused")),
-            }
-        },
-    )
+    p.eventually("two 503s during the outage", PATIENCE, || async {
+        match p.metric(&p.receiver_url, refused).await? {
+            n if n >= 2 => Ok(()),
+            n => Err(format!("{n} refused")),
+        }
+    })
     .await;
     if let Some(rest) = Duration::from_secs(3).checked_sub(crashed.elapsed()) {
         tokio::time::sleep(rest).await;
     }
     let accepted_before_restart = accepted.load(Ordering::SeqCst);
-    tokio::task::block_in_place(|| p.redis.restart());
+    tokio::task::block_in_place(|| p.redis_mut().restart());
     let down_for = crashed.elapsed();
     let back = Instant::now();
 
@@ -682,13 +559,13 @@ async fn redis_crash_and_restart_answers_503_and_loses_nothing() {
         tally.transport_errors, 0,
         "the receiver answered every request: {tally:?}"
     );
-    let counted = metric(&p.http, &p.receiver_url, refused).await.unwrap();
+    let counted = p.metric(&p.receiver_url, refused).await.unwrap();
     assert_eq!(
         counted, tally.unavailable as u64,
         "the receiver's count of 503s is the client's"
     );
     assert!(
-        p.worker.exited().is_none() && p.worker.starts == 1,
+        p.worker().exited().is_none() && p.worker().starts == 1,
         "the worker rode the outage out in the same process"
     );
     eprintln!(
@@ -745,7 +622,7 @@ async fn influxdb_down_30s_keeps_the_backlog_and_drains_it_after() {
     p.expect_exactly((BEFORE * PER_BATCH) as u64).await;
 
     // The outage.
-    tokio::task::block_in_place(|| p.influx.stop());
+    tokio::task::block_in_place(|| p.influx_mut().stop());
     let down = Instant::now();
     let during = produce(
         p.http.clone(),
@@ -771,10 +648,10 @@ async fn influxdb_down_30s_keeps_the_backlog_and_drains_it_after() {
         p.logs()
     );
     assert!(
-        p.worker.exited().is_none(),
+        p.worker().exited().is_none(),
         "the worker waits the outage out"
     );
-    tokio::task::block_in_place(|| p.influx.restart());
+    tokio::task::block_in_place(|| p.influx_mut().restart());
     let down_for = down.elapsed();
     let back = Instant::now();
     let total = ((BEFORE + DURING) * PER_BATCH) as u64;
@@ -789,7 +666,7 @@ async fn influxdb_down_30s_keeps_the_backlog_and_drains_it_after() {
         (0, 0),
         "the receiver does not depend on InfluxDB"
     );
-    assert!(p.worker.exited().is_none() && p.worker.starts == 1);
+    assert!(p.worker().exited().is_none() && p.worker().starts == 1);
     eprintln!(
         "FIGURES influx_down: InfluxDB down {down_for:?}; {} results posted during the \
          outage in {posted_in:?} (all 201 at once, {} requests), backlog at the end of the \
@@ -804,192 +681,58 @@ async fn influxdb_down_30s_keeps_the_backlog_and_drains_it_after() {
 // ---------------------------------------------------------------------------------
 // Alerts: failure service and notifier on moto's DynamoDB and SQS
 
-/// The admin API, the failure service and the notifier on moto's DynamoDB and SQS, with
-/// a recording webhook; everything is stopped when dropped.
+/// The admin API, the failure service and the notifier on moto's DynamoDB and SQS (the
+/// shared launcher's [`System`]), with a recording webhook; everything is stopped when
+/// dropped.
 struct Alerting {
-    /// Processes first: they stop before the servers they use.
-    services: Vec<Service>,
-    admin_url: String,
-    failure_url: String,
-    notifier_url: String,
-    queue_url: String,
-    moto: MotoServer,
+    /// The services first: they stop before the servers they use.
+    sys: System,
     recorder: Recorder,
-    dir: PathBuf,
-    http: reqwest::Client,
 }
 
-impl Drop for Alerting {
-    fn drop(&mut self) {
-        self.moto.resume();
-        self.services.clear();
-        if std::thread::panicking() {
-            eprintln!("service logs kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
+scoville_tests::deref_to_system!(Alerting, sys);
 
 impl Alerting {
     /// Starts everything; the failure service sends its SQS calls to `sqs_endpoint`
-    /// (moto's when `None`).
+    /// (moto's when `None`). The admin API and the failure service bound every DynamoDB
+    /// call to 2 s; the admin API reads history from an empty SQLite file.
     async fn start(sqs_endpoint: Option<String>) -> Self {
-        let bins = tokio::task::spawn_blocking(procs::binaries);
-        let moto = tokio::task::spawn_blocking(MotoServer::start);
-        let dir = procs::temp_dir("scoville-faults-moto");
-        bins.await.unwrap();
-        let moto = moto.await.unwrap();
-        let aws = moto.endpoint();
-        let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("scoville-notifications")
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let recorder = Recorder::start().await;
-        let probe_hash = TokenHash::of(PROBE_TOKEN).to_config_string();
-        let service_hash = TokenHash::of(SERVICE_TOKEN).to_config_string();
-        let d = dir.display().to_string();
-        let write = |name: &str, text: String| {
-            let path = dir.join(name);
-            std::fs::write(&path, text).unwrap();
-            path.to_string_lossy().into_owned()
-        };
-        let mut services = Vec::new();
-        // The admin API reads history from a results file it opens read-only (the
-        // receiver writes it in the all-in-one mode): an empty one.
-        std::fs::write(dir.join("history.db"), b"").unwrap();
-        let admin_config = write(
-            "admin.toml",
-            format!(
-                "[admin]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://scoville.test\"\n\
-                 allow_private_channels = true\nprobe_token_hashes = {}\nservice_token_hashes = {}\n\
-                 sqlite_path = \"{d}/admin.db\"\n\
-                 [store]\nkind = \"dynamodb\"\ntable = \"scoville-admin\"\nendpoint_url = \"{aws}\"\n\
-                 region = \"{}\"\ncreate_table = true\ntimeout_ms = 2000\n\
-                 [history]\nkind = \"sqlite\"\nsqlite_path = \"{d}/history.db\"\n\
-                 [incidents]\nkind = \"dynamodb\"\ntable = \"scoville-incident-log\"\n\
-                 endpoint_url = \"{aws}\"\ncreate_table = true\n",
-                toml_list(std::slice::from_ref(&probe_hash)),
-                toml_list(std::slice::from_ref(&service_hash)),
-                scoville_tests::moto::REGION,
-            ),
-        );
-        let mut admin =
-            Service::spawn(&dir, "admin-api", "admin-api", &["--config", &admin_config]);
-        let admin_url = admin.wait_line("listening on ").await;
-        services.push(admin);
-        let failure_config = write(
-            "failure.toml",
-            format!(
-                "[failure]\nlisten = \"127.0.0.1:0\"\ntoken_hashes = {}\n\
-                 [store]\nkind = \"dynamodb\"\ndynamodb_table = \"scoville-incidents\"\n\
-                 dynamodb_log_table = \"scoville-incident-log\"\naws_endpoint_url = \"{aws}\"\n\
-                 create_table = true\ntimeout_ms = 2000\n\
-                 [queue]\nkind = \"sqs\"\nsqs_queue_url = \"{queue_url}\"\naws_endpoint_url = \"{}\"\n\
-                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n",
-                toml_list(&[probe_hash.clone(), service_hash.clone()]),
-                sqs_endpoint.as_deref().unwrap_or(&aws),
-            ),
-        );
-        let mut failure = Service::spawn(
-            &dir,
-            "failure-service",
-            "failure-service",
-            &["--config", &failure_config],
-        );
-        let notifier_config = write(
-            "notifier.toml",
-            format!(
-                "[notifier]\nlisten = \"127.0.0.1:0\"\nallow_private = true\nwait_ms = 1000\ngather_ms = 100\n\
-                 [queue]\nurl = \"{queue_url}\"\nendpoint_url = \"{aws}\"\n\
-                 [dedup]\nkind = \"dynamodb\"\ntable = \"scoville-notification-dedup\"\n\
-                 create_table = true\nendpoint_url = \"{aws}\"\n\
-                 [directory]\nadmin_url = \"{admin_url}\"\nadmin_token = \"{SERVICE_TOKEN}\"\n"
-            ),
-        );
-        let mut notifier = Service::spawn(
-            &dir,
-            "notifier",
-            "notifier",
-            &["--config", &notifier_config],
-        );
-        let failure_url = failure.wait_line("listening on ").await;
-        let notifier_url = notifier.wait_line("listening on ").await;
-        services.extend([failure, notifier]);
+        let sys = System::start(Plan {
+            moto: Some(Sqs::Plain),
+            stores: Stores::DynamoDb {
+                timeout_ms: Some(2000),
+            },
+            admin: true,
+            failure: Some(Failure {
+                fixed_port: false,
+                sqs_endpoint,
+            }),
+            notifier: Some(Notifier {
+                notifier: "wait_ms = 1000\ngather_ms = 100".into(),
+                ..Notifier::default()
+            }),
+            ..plan("faults-moto")
+        })
+        .await;
         Self {
-            services,
-            admin_url,
-            failure_url,
-            notifier_url,
-            queue_url,
-            moto,
-            recorder,
-            dir,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
+            sys,
+            recorder: Recorder::start().await,
         }
-    }
-
-    fn logs(&self) -> String {
-        procs::tails(&self.dir, 40)
     }
 
     /// Signs up, makes an API key, a webhook channel to the recorder and one endpoint
     /// checked from [`REGION`] alone (`confirm_regions = 1`); returns (org, endpoint).
-    async fn set_up(&self) -> (String, String) {
-        let resp = self
-            .http
-            .post(format!("{}/v1/signup", self.admin_url))
-            .json(&json!({"email": "ops@faults.example", "password": "correct horse battery", "org_name": "Faults"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 201, "sign-up");
-        let cookie = resp
-            .headers()
-            .get("set-cookie")
-            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-            .expect("a session cookie");
-        let account: Value = resp.json().await.unwrap();
-        let org = account["org"]["id"].as_str().unwrap().to_string();
-        let key: Value = self
-            .http
-            .post(format!("{}/v1/api-keys", self.admin_url))
-            .header("cookie", cookie)
-            .json(&json!({"name": "faults", "scope": "read_write"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let key = key["key"].as_str().expect("an API key").to_string();
-        let create = |path: &'static str, body: Value| {
-            let (http, url, key) = (
-                self.http.clone(),
-                format!("{}{path}", self.admin_url),
-                key.clone(),
-            );
-            async move {
-                let resp = http
-                    .post(url)
-                    .bearer_auth(key)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = resp.status().as_u16();
-                let v: Value = resp.json().await.unwrap();
-                assert_eq!(status, 201, "{path}: {v}");
-                v["id"].as_str().unwrap().to_string()
-            }
+    async fn set_up(&mut self) -> (String, String) {
+        let org = self
+            .sys
+            .sign_up("ops@faults.example", "Faults", "faults")
+            .await;
+        let this = &*self;
+        let create = |path: &'static str, body: Value| async move {
+            this.api(reqwest::Method::POST, path, Some(body), 201).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
         };
         let channel = create(
             "/v1/channels",
@@ -1023,7 +766,7 @@ impl Alerting {
     /// SQS's view of the notification queue: (visible, in flight, delayed).
     async fn queue_depth(&self) -> Result<(u64, u64, u64), String> {
         use aws_sdk_sqs::types::QueueAttributeName as A;
-        let sqs = aws_sdk_sqs::Client::new(&self.moto.sdk_config().await);
+        let sqs = aws_sdk_sqs::Client::new(&self.moto().sdk_config().await);
         let call = sqs
             .get_queue_attributes()
             .queue_url(&self.queue_url)
@@ -1096,14 +839,14 @@ fn check(org: &str, endpoint: &str, t0: i64, round: i64, up: bool) -> Value {
 async fn moto_stopped_twice_the_incident_is_notified_exactly_once_each_way() {
     const PAUSE: Duration = Duration::from_secs(8);
     let started = Instant::now();
-    let sys = Alerting::start(None).await;
+    let mut sys = Alerting::start(None).await;
     let (org, endpoint) = sys.set_up().await;
     let t0 = (unix_ms() - 3_600_000) / 60_000 * 60_000;
     let failures = format!("{}/v1/failures", sys.failure_url);
     let up_in = started.elapsed();
 
     // 1. The state store's outage while the failure is reported.
-    sys.moto.pause();
+    sys.moto().pause();
     let paused = Instant::now();
     let post = {
         let (http, url, body) = (
@@ -1114,24 +857,20 @@ async fn moto_stopped_twice_the_incident_is_notified_exactly_once_each_way() {
         tokio::spawn(async move { deliver(&http, &url, &body, 202).await })
     };
     tokio::time::sleep(PAUSE).await;
-    sys.moto.resume();
+    sys.moto().resume();
     let first = tokio::time::timeout(PATIENCE, post)
         .await
         .expect("the failure is accepted once moto is back")
         .unwrap();
     let accepted_after = paused.elapsed();
-    let got = eventually(
-        "the \"down\" notification",
-        PATIENCE,
-        || sys.logs(),
-        || async {
+    let got = sys
+        .eventually("the \"down\" notification", PATIENCE, || async {
             match sys.notices() {
                 n if !n.is_empty() => Ok(n),
                 _ => Err("none yet".to_string()),
             }
-        },
-    )
-    .await;
+        })
+        .await;
     let down_after = paused.elapsed();
     assert_eq!(
         (got[0].0.as_str(), got[0].1.as_str()),
@@ -1143,13 +882,13 @@ async fn moto_stopped_twice_the_incident_is_notified_exactly_once_each_way() {
         "503s while moto was stopped: {first:?}"
     );
     assert_eq!(first.no_retry_after, 0, "every 503 names Retry-After");
-    let refused = metric(
-        &sys.http,
-        &sys.failure_url,
-        "scoville_failure_refused_total{reason=\"unavailable\"}",
-    )
-    .await
-    .unwrap();
+    let refused = sys
+        .metric(
+            &sys.failure_url,
+            "scoville_failure_refused_total{reason=\"unavailable\"}",
+        )
+        .await
+        .unwrap();
     assert_eq!(
         refused, first.unavailable as u64,
         "the failure service counted the 503s the client saw"
@@ -1169,10 +908,9 @@ async fn moto_stopped_twice_the_incident_is_notified_exactly_once_each_way() {
             .await,
         );
     }
-    eventually(
+    sys.eventually(
         "the \"recovered\" notification arriving",
         PATIENCE,
-        || sys.logs(),
         || async {
             match sys.recorder.count() {
                 n if n >= 2 => Ok(()),
@@ -1181,27 +919,15 @@ async fn moto_stopped_twice_the_incident_is_notified_exactly_once_each_way() {
         },
     )
     .await;
-    sys.moto.pause();
+    sys.moto().pause();
     let paused = Instant::now();
     tokio::time::sleep(PAUSE).await;
-    sys.moto.resume();
-    eventually(
+    sys.moto().resume();
+    sys.eventually(
         "every notice decided sent and the queue empty",
         PATIENCE,
-        || sys.logs(),
         || async {
-            let decided = metric(
-                &sys.http,
-                &sys.failure_url,
-                "scoville_failure_notices_total",
-            )
-            .await?;
-            let sent = metric(
-                &sys.http,
-                &sys.notifier_url,
-                "scoville_notifier_jobs_total{outcome=\"sent\"}",
-            )
-            .await?;
+            let (decided, sent) = sys.notices_decided_and_sent().await?;
             let depth = sys.queue_depth().await?;
             if decided == 2 && sent == 2 && depth == (0, 0, 0) {
                 Ok(())
@@ -1225,13 +951,13 @@ async fn moto_stopped_twice_the_incident_is_notified_exactly_once_each_way() {
         !got[0].2.is_empty() && got[0].2 == got[1].2,
         "the same incident: {got:?}"
     );
-    let duplicates = metric(
-        &sys.http,
-        &sys.notifier_url,
-        "scoville_notifier_jobs_total{outcome=\"duplicate\"}",
-    )
-    .await
-    .unwrap();
+    let duplicates = sys
+        .metric(
+            &sys.notifier_url,
+            "scoville_notifier_jobs_total{outcome=\"duplicate\"}",
+        )
+        .await
+        .unwrap();
     eprintln!(
         "FIGURES moto_stopped: services up and set up in {up_in:?}; stop 1 ({PAUSE:?}, \
          state store): {} requests, {} 503s (all with Retry-After), {} without an answer, \
@@ -1257,7 +983,7 @@ async fn drain_backlog(total: usize, lanes: usize) -> (Pipeline, (u64, u64), Dur
         .await
         .unwrap();
     let mut p = Pipeline::start(redis, 4, lanes).await;
-    p.worker.kill();
+    p.worker().kill();
     let t0 = two_hours_ago();
     let tally = produce(
         p.http.clone(),
@@ -1271,7 +997,7 @@ async fn drain_backlog(total: usize, lanes: usize) -> (Pipeline, (u64, u64), Dur
     .unwrap();
     assert_eq!(tally.results, total);
     let draining = Instant::now();
-    p.worker.restart();
+    p.worker().restart();
     let rollups = p.expect_exactly(total as u64).await;
     (p, rollups, draining.elapsed())
 }
@@ -1337,7 +1063,7 @@ async fn rollups_are_exact_after_a_backlog_drain_with_one_lane() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_service_answers_503_when_sqs_does_not_answer() {
     let silent = Recorder::with_delay(Duration::from_secs(60)).await;
-    let sys = Alerting::start(Some(silent.url(""))).await;
+    let mut sys = Alerting::start(Some(silent.url(""))).await;
     let (org, endpoint) = sys.set_up().await;
     let t0 = (unix_ms() - 3_600_000) / 60_000 * 60_000;
     let posted = Instant::now();
@@ -1393,7 +1119,7 @@ async fn worker_recovers_when_redis_comes_back_empty() {
     .await
     .unwrap();
     p.expect_exactly(5_000).await;
-    tokio::task::block_in_place(|| p.redis.restart());
+    tokio::task::block_in_place(|| p.redis_mut().restart());
     produce(
         p.http.clone(),
         url,
@@ -1405,18 +1131,18 @@ async fn worker_recovers_when_redis_comes_back_empty() {
     .await
     .unwrap();
     let waited = Instant::now();
-    let stored = eventually(
-        "10,000 stored by the same worker",
-        Duration::from_secs(30),
-        || p.logs(),
-        || async {
-            match p.raw().await? {
-                10_000 => Ok(10_000),
-                n => Err(format!("{n} stored, backlog {:?}", p.queue_state())),
-            }
-        },
-    )
-    .await;
+    let stored = p
+        .eventually(
+            "10,000 stored by the same worker",
+            Duration::from_secs(30),
+            || async {
+                match p.raw().await? {
+                    10_000 => Ok(10_000),
+                    n => Err(format!("{n} stored, backlog {:?}", p.queue_state())),
+                }
+            },
+        )
+        .await;
     eprintln!(
         "FIGURES redis_empty: {stored} stored {:?} after the second half was posted",
         waited.elapsed()
