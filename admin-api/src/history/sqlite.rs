@@ -10,7 +10,17 @@
 //! search per region: a loose index scan), then reads each region's range as one
 //! contiguous stretch of the primary key. No index is added to the receiver's file; the
 //! tests check the plans. `org_id` is not in the keys (endpoint ids are unique across
-//! orgs), and every statement also filters by it.
+//! orgs), and every statement also filters by it (or the row is checked after the read).
+//!
+//! The latest results (the live status of every endpoint: [`HistoryStore::latest_many`])
+//! walk the regions backwards instead: one key seek (`region < ?` ... `ORDER BY region
+//! DESC, started_at_ms DESC LIMIT 1`) finds the next region and its newest result at
+//! once, so one region costs two seeks instead of three; all of them run in one read
+//! transaction on statements prepared once. The connections have the query planner
+//! stability guarantee on: SQLite would otherwise re-prepare (parse and plan again) a
+//! cached statement on every use, since rusqlite clears its bindings when it goes back to
+//! the cache and SQLite marks statements with `LIMIT ?` or an equality on a parameter
+//! outside the key as "re-prepare when rebound". The plans do not depend on the values.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -40,6 +50,17 @@ pub(crate) const RESULT_RANGE: &str = "SELECT started_at_ms, total_ms, dns_ms, c
      outcome, reason, status, message, bytes, run_id FROM check_result \
      WHERE endpoint_id = ?1 AND region = ?2 AND started_at_ms >= ?3 AND started_at_ms < ?4 AND org_id = ?5 \
      ORDER BY started_at_ms DESC LIMIT ?6";
+
+/// The newest result of endpoint `?1` in its last region (by name), and that region and
+/// org: the first step of the backward walk over regions.
+pub(crate) const LAST_REGION_LATEST: &str = "SELECT started_at_ms, total_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, up, satisfied, tolerating, \
+     outcome, reason, status, message, bytes, run_id, region, org_id FROM check_result \
+     WHERE endpoint_id = ?1 ORDER BY region DESC, started_at_ms DESC LIMIT 1";
+/// The newest result of endpoint `?1` in the last region before `?2`, and that region and
+/// org: the next steps.
+pub(crate) const PREV_REGION_LATEST: &str = "SELECT started_at_ms, total_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, up, satisfied, tolerating, \
+     outcome, reason, status, message, bytes, run_id, region, org_id FROM check_result \
+     WHERE endpoint_id = ?1 AND region < ?2 ORDER BY region DESC, started_at_ms DESC LIMIT 1";
 
 /// At most this many idle read connections are kept.
 const MAX_IDLE: usize = 4;
@@ -95,6 +116,14 @@ fn open_connection(path: &Path) -> Result<Connection, HistoryError> {
     // slowing down as the file outgrows SQLite's 2 MB default cache.
     conn.execute_batch(
         "PRAGMA query_only = ON; PRAGMA cache_size = -32768; PRAGMA mmap_size = 1073741824;",
+    )
+    .map_err(sql_error)?;
+    // Statements are prepared once per connection and kept (`prepare_cached`): without
+    // the planner stability guarantee SQLite re-prepares most of them on every use (see
+    // the module's header), which was most of the live status's time.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
     )
     .map_err(sql_error)?;
     Ok(conn)
@@ -245,6 +274,108 @@ fn latest_rows(
     Ok(out)
 }
 
+/// A result from the first 15 columns of [`RESULT_RANGE`] (or its like).
+fn result_row(r: &rusqlite::Row<'_>, region: String) -> rusqlite::Result<ResultRow> {
+    let satisfied: i64 = r.get(7)?;
+    let tolerating: i64 = r.get(8)?;
+    Ok(ResultRow {
+        started_at_ms: r.get(0)?,
+        region,
+        timings: Timings {
+            total_ms: r.get(1)?,
+            dns_ms: r.get(2)?,
+            connect_ms: r.get(3)?,
+            tls_ms: r.get(4)?,
+            ttfb_ms: r.get(5)?,
+        },
+        up: r.get::<_, i64>(6)? != 0,
+        apdex: if satisfied != 0 {
+            ApdexClass::Satisfied
+        } else if tolerating != 0 {
+            ApdexClass::Tolerating
+        } else {
+            ApdexClass::Frustrated
+        },
+        outcome: r.get(9)?,
+        reason: r.get(10)?,
+        status: r
+            .get::<_, Option<i64>>(11)?
+            .and_then(|s| u16::try_from(s).ok()),
+        message: r.get(12)?,
+        bytes: r.get::<_, i64>(13)?.max(0) as u64,
+        run_id: r.get(14)?,
+    })
+}
+
+/// The statements of [`latest_walk`], prepared once for many endpoints.
+struct LatestStatements<'c> {
+    last: rusqlite::CachedStatement<'c>,
+    prev: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> LatestStatements<'c> {
+    fn prepare(c: &'c Connection) -> Result<Self, HistoryError> {
+        Ok(Self {
+            last: c.prepare_cached(LAST_REGION_LATEST).map_err(sql_error)?,
+            prev: c.prepare_cached(PREV_REGION_LATEST).map_err(sql_error)?,
+        })
+    }
+}
+
+/// What [`latest_rows`] answers, read by walking the regions backwards: each step is one
+/// key seek that finds the next region down and its newest result. The few cases where
+/// that row is not the answer as it stands fall back to [`latest_rows`]'s own reads: a
+/// newest row of another org (the org is in no key) or at `i64::MAX` (past its range),
+/// and more than [`MAX_REGIONS`] regions (it reads the first ones by name).
+fn latest_walk(
+    c: &Connection,
+    stmts: &mut LatestStatements<'_>,
+    org: &str,
+    endpoint: &str,
+    since_ms: i64,
+) -> Result<Vec<ResultRow>, HistoryError> {
+    let mut out: Vec<ResultRow> = Vec::new();
+    let mut seen = 0usize;
+    let mut before: Option<String> = None;
+    loop {
+        let map = |r: &rusqlite::Row<'_>| {
+            let region: String = r.get(15)?;
+            let row_org: String = r.get(16)?;
+            Ok((result_row(r, region)?, row_org))
+        };
+        let found = match &before {
+            None => stmts.last.query_row(params![endpoint], map),
+            Some(b) => stmts.prev.query_row(params![endpoint, b], map),
+        };
+        let (row, row_org) = match found {
+            Ok(found) => found,
+            Err(rusqlite::Error::QueryReturnedNoRows) => break,
+            Err(e) => return Err(sql_error(e)),
+        };
+        seen += 1;
+        if seen > MAX_REGIONS {
+            return latest_rows(c, org, endpoint, since_ms);
+        }
+        let region = Region::parse(row.region.clone()).map_err(HistoryError::Query)?;
+        if row_org != org || row.started_at_ms == i64::MAX {
+            out.extend(read_results(
+                c,
+                org,
+                endpoint,
+                Some(&region),
+                since_ms,
+                i64::MAX,
+                1,
+            )?);
+        } else if row.started_at_ms >= since_ms {
+            out.push(row);
+        }
+        before = Some(region.as_str().to_string());
+    }
+    out.reverse();
+    Ok(out)
+}
+
 fn read_results(
     c: &Connection,
     org_id: &str,
@@ -266,37 +397,7 @@ fn read_results(
         let rows = stmt
             .query_map(
                 params![endpoint_id, region, from_ms, to_ms, org_id, limit],
-                |r| {
-                    let satisfied: i64 = r.get(7)?;
-                    let tolerating: i64 = r.get(8)?;
-                    Ok(ResultRow {
-                        started_at_ms: r.get(0)?,
-                        region: region.clone(),
-                        timings: Timings {
-                            total_ms: r.get(1)?,
-                            dns_ms: r.get(2)?,
-                            connect_ms: r.get(3)?,
-                            tls_ms: r.get(4)?,
-                            ttfb_ms: r.get(5)?,
-                        },
-                        up: r.get::<_, i64>(6)? != 0,
-                        apdex: if satisfied != 0 {
-                            ApdexClass::Satisfied
-                        } else if tolerating != 0 {
-                            ApdexClass::Tolerating
-                        } else {
-                            ApdexClass::Frustrated
-                        },
-                        outcome: r.get(9)?,
-                        reason: r.get(10)?,
-                        status: r
-                            .get::<_, Option<i64>>(11)?
-                            .and_then(|s| u16::try_from(s).ok()),
-                        message: r.get(12)?,
-                        bytes: r.get::<_, i64>(13)?.max(0) as u64,
-                        run_id: r.get(14)?,
-                    })
-                },
+                |r| result_row(r, region.clone()),
             )
             .map_err(sql_error)?;
         for row in rows {
@@ -421,12 +522,18 @@ impl HistoryStore for SqliteHistory {
             .iter()
             .map(|(e, since)| (e.to_string(), *since))
             .collect();
-        // One trip to the blocking pool for all of them: the per-endpoint reads are
-        // primary-key seeks, the trip is what costs.
+        // One trip to the blocking pool and one read transaction for all of them (one
+        // snapshot of the file, one lock): the per-endpoint reads are primary-key seeks.
         self.with_conn(move |c| {
-            asks.iter()
-                .map(|(endpoint, since_ms)| latest_rows(c, &org, endpoint, *since_ms))
-                .collect()
+            let tx = c.unchecked_transaction().map_err(sql_error)?;
+            let mut stmts = LatestStatements::prepare(c)?;
+            let out = asks
+                .iter()
+                .map(|(endpoint, since_ms)| latest_walk(c, &mut stmts, &org, endpoint, *since_ms))
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(stmts);
+            tx.commit().map_err(sql_error)?;
+            Ok(out)
         })
         .boxed()
     }
@@ -435,6 +542,8 @@ impl HistoryStore for SqliteHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scoville_core::{CheckReport, CheckResult, DownReason, Outcome, RunId};
+    use scoville_receiver_service::store::ResultStore;
     use scoville_receiver_service::store::sqlite::SqliteStore;
 
     /// Every statement is served by a primary-key search, never a scan or a sort.
@@ -470,6 +579,8 @@ mod tests {
                 "(period=? AND endpoint_id=? AND region=? AND start_ms>? AND start_ms<?)",
             ),
             (NEXT_RESULT_REGION, 2, "(endpoint_id=? AND region>?)"),
+            (LAST_REGION_LATEST, 1, "(endpoint_id=?)"),
+            (PREV_REGION_LATEST, 2, "(endpoint_id=? AND region<?)"),
             (
                 RESULT_RANGE,
                 6,
@@ -483,6 +594,143 @@ mod tests {
             assert!(!p.contains("TEMP B-TREE"), "{sql}: {p}");
         }
         drop(c);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn result(org: &OrgId, endpoint: &EndpointId, region: &str, at: i64, up: bool) -> CheckResult {
+        CheckResult {
+            endpoint_id: endpoint.clone(),
+            org_id: org.clone(),
+            region: Region::parse(region).unwrap(),
+            run_id: RunId::parse(format!("run-{at}")).unwrap(),
+            scheduled_at_ms: at,
+            started_at_ms: at,
+            apdex_t_ms: Some(200),
+            mean_limit_ms: None,
+            report: CheckReport {
+                outcome: if up {
+                    Outcome::Up
+                } else {
+                    Outcome::Down(DownReason::Status)
+                },
+                message: format!("{region} at {at}"),
+                status: Some(if up { 200 } else { 503 }),
+                timings: Timings {
+                    dns_ms: Some(1.0),
+                    connect_ms: None,
+                    tls_ms: Some(3.0),
+                    ttfb_ms: Some(4.0),
+                    total_ms: (at % 1_000) as f64,
+                },
+                bytes: 10,
+                truncated: false,
+                cert_expires_at_ms: None,
+                domain_expires_at_ms: None,
+                body_hash: None,
+                watch_excerpt: None,
+                ip: None,
+                redirects: 0,
+            },
+        }
+    }
+
+    /// The bulk read (the backward walk over regions, one transaction) answers exactly
+    /// what the plain per-endpoint read does, and what a `GROUP BY` over the table says:
+    /// stale regions left out, another org's newer row skipped, more than
+    /// [`MAX_REGIONS`] regions, an endpoint without results.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn latest_many_answers_what_latest_and_a_plain_query_answer() {
+        let dir = std::env::temp_dir().join(format!(
+            "scoville-history-latest-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        let writer = SqliteStore::open(&path).unwrap();
+        let org = OrgId::parse("org_latest").unwrap();
+        let other = OrgId::parse("org_other").unwrap();
+        let ep = |i: usize| EndpointId::parse(format!("ep_{i:03}")).unwrap();
+        let now = 1_800_000_000_000_i64;
+        let regions = ["ap-south-1", "eu-west-1", "local", "us-east-1"];
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            let id = ep(i);
+            if i % 10 == 0 {
+                continue; // no results at all
+            }
+            for (k, region) in regions.iter().enumerate() {
+                if (i + k) % 3 == 0 {
+                    continue; // not checked from this region
+                }
+                // Some regions only have results older than the asks' `since`.
+                let stale = (i * 7 + k) % 5 == 0;
+                for round in 0..4_i64 {
+                    let at = now
+                        - round * 60_000
+                        - (k as i64) * 1_000
+                        - if stale { 3_600_000 } else { 0 };
+                    rows.push(result(
+                        &org,
+                        &id,
+                        region,
+                        at,
+                        (i + k + round as usize) % 4 != 0,
+                    ));
+                }
+            }
+        }
+        // Another org's row, newer than this org's, under the same endpoint id and region.
+        rows.push(result(&other, &ep(3), "eu-west-1", now + 5_000, true));
+        rows.push(result(&other, &ep(4), "zz-last", now + 5_000, true));
+        // More regions than the reader reads.
+        for r in 0..MAX_REGIONS + 20 {
+            rows.push(result(
+                &org,
+                &ep(41),
+                &format!("r-{r:04}"),
+                now - r as i64,
+                r % 2 == 0,
+            ));
+        }
+        writer.write(&rows).await.unwrap();
+        let history = SqliteHistory::open(&path).unwrap();
+        let asks: Vec<(EndpointId, i64)> = (0..42)
+            .map(|i| (ep(i), now - if i % 2 == 0 { 180_000 } else { 600_000 }))
+            .collect();
+        let many = history.latest_many(&org, &asks).await.unwrap();
+        assert_eq!(many.len(), asks.len());
+        let plain = Connection::open(&path).unwrap();
+        for ((id, since), got) in asks.iter().zip(&many) {
+            let one = history.latest(&org, id, *since).await.unwrap();
+            assert_eq!(got, &one, "{id}");
+            let mut q = plain
+                .prepare(
+                    "SELECT region, MAX(started_at_ms) FROM check_result \
+                     WHERE endpoint_id = ?1 AND org_id = ?2 AND started_at_ms >= ?3 \
+                     GROUP BY region ORDER BY region",
+                )
+                .unwrap();
+            let mut expected: Vec<(String, i64)> = q
+                .query_map(params![id.as_str(), org.as_str(), since], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            expected.truncate(MAX_REGIONS);
+            let found: Vec<(String, i64)> = got
+                .iter()
+                .map(|r| (r.region.clone(), r.started_at_ms))
+                .collect();
+            assert_eq!(found, expected, "{id}");
+        }
+        // The cases meant to be covered are.
+        assert!(many[0].is_empty());
+        assert_eq!(many[41].len(), MAX_REGIONS);
+        assert!(many.iter().any(|r| r.len() >= 2));
+        assert!(many[3].iter().all(|r| r.started_at_ms <= now));
+        drop(plain);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

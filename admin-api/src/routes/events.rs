@@ -43,7 +43,7 @@ use crate::app::{AppState, now_ms};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::history::EndpointStatus;
-use crate::model::Invalid;
+use crate::model::{Endpoint, Invalid};
 
 /// At most this many live streams per organization.
 pub const MAX_STREAMS_PER_ORG: usize = 8;
@@ -142,10 +142,19 @@ fn permit(org: &OrgId) -> Result<OwnedSemaphorePermit, ApiError> {
 /// Live snapshots shared by an organization's streams: however many dashboards an org
 /// has open, its statuses are computed at most about once per [`TICK`] (one endpoint
 /// list, one open-incidents query and one bulk latest-results read), and each stream
-/// only diffs its last snapshot against the shared one.
+/// only diffs its last snapshot against the shared one. The endpoint list is kept
+/// between snapshots and read again only when the store's generation (bumped by every
+/// endpoint write) moved: parsing 10,000 stored endpoints was a sixth of the time.
 #[derive(Debug, Default)]
 pub struct LiveHub {
-    orgs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Computed>>>>>,
+    orgs: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+/// One organization's last snapshot and endpoint list.
+#[derive(Debug, Default)]
+struct Slot {
+    computed: Option<Computed>,
+    listing: Option<Listing>,
 }
 
 /// A snapshot and when it was computed.
@@ -153,6 +162,36 @@ pub struct LiveHub {
 struct Computed {
     at: tokio::time::Instant,
     snapshot: Arc<Snapshot>,
+}
+
+/// An organization's endpoints as read at a store generation (read before the list, so
+/// the list holds at least every write up to it).
+#[derive(Debug)]
+struct Listing {
+    generation: u64,
+    endpoints: Arc<Vec<Listed>>,
+}
+
+/// What a snapshot uses of an endpoint.
+#[derive(Debug)]
+struct Listed {
+    id: EndpointId,
+    name: String,
+    paused: bool,
+    backoff: bool,
+    interval_s: u32,
+}
+
+impl Listed {
+    fn of(e: Endpoint) -> Self {
+        Self {
+            backoff: e.backoff.is_some(),
+            paused: e.paused,
+            interval_s: e.interval_s,
+            name: e.name,
+            id: e.id,
+        }
+    }
 }
 
 /// Snapshots older than this are dropped from the hub when another org's is added.
@@ -173,20 +212,24 @@ impl LiveHub {
                 // Forget organizations nobody watched lately (a slot being computed is kept).
                 orgs.retain(|_, slot| {
                     slot.try_lock()
-                        .map(|c| c.as_ref().is_some_and(|c| c.at.elapsed() < HUB_KEEP))
+                        .map(|s| {
+                            s.computed
+                                .as_ref()
+                                .is_some_and(|c| c.at.elapsed() < HUB_KEEP)
+                        })
                         .unwrap_or(true)
                 });
             }
             orgs.entry(org.as_str().to_string()).or_default().clone()
         };
-        let mut computed = slot.lock().await;
-        if let Some(c) = computed.as_ref()
+        let mut slot = slot.lock().await;
+        if let Some(c) = slot.computed.as_ref()
             && c.at.elapsed() <= max_age
         {
             return Ok(c.snapshot.clone());
         }
-        let snapshot = Arc::new(snapshot(state, org).await?);
-        *computed = Some(Computed {
+        let snapshot = Arc::new(compute(state, org, Some(&mut slot.listing)).await?);
+        slot.computed = Some(Computed {
             at: tokio::time::Instant::now(),
             snapshot: snapshot.clone(),
         });
@@ -194,9 +237,45 @@ impl LiveHub {
     }
 }
 
-/// Every endpoint of `org` and its status now.
+/// Every endpoint of `org` and its status now, the endpoint list read from the store
+/// (what [`LiveHub::snapshot`] answers, without its kept list).
 pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiError> {
+    compute(state, org, None).await
+}
+
+/// `org`'s endpoints: `kept` when the store's generation has not moved since it was
+/// read, else read now (and kept there, when given).
+async fn listed(
+    state: &AppState,
+    org: &OrgId,
+    kept: Option<&mut Option<Listing>>,
+) -> Result<Arc<Vec<Listed>>, ApiError> {
+    let Some(kept) = kept else {
+        let endpoints = state.store.endpoints(org).await?;
+        return Ok(Arc::new(endpoints.into_iter().map(Listed::of).collect()));
+    };
+    let generation = state.store.generation().await?;
+    if let Some(l) = kept.as_ref()
+        && l.generation == generation
+    {
+        return Ok(l.endpoints.clone());
+    }
     let endpoints = state.store.endpoints(org).await?;
+    let endpoints: Arc<Vec<Listed>> = Arc::new(endpoints.into_iter().map(Listed::of).collect());
+    *kept = Some(Listing {
+        generation,
+        endpoints: endpoints.clone(),
+    });
+    Ok(endpoints)
+}
+
+/// [`snapshot`], the endpoint list kept in `kept` when given.
+async fn compute(
+    state: &AppState,
+    org: &OrgId,
+    kept: Option<&mut Option<Listing>>,
+) -> Result<Snapshot, ApiError> {
+    let endpoints = listed(state, org, kept).await?;
     let mut open: HashMap<String, (String, Option<String>)> = HashMap::new();
     if let Some(log) = &state.incidents {
         let query = IncidentQuery {
@@ -218,7 +297,7 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
     // bulk read for all of them.
     let mut asks = Vec::new();
     let mut backoff_asks = Vec::new();
-    for e in endpoints {
+    for e in endpoints.iter() {
         let mut live = LiveEndpoint {
             id: e.id.clone(),
             name: e.name.clone(),
@@ -234,7 +313,7 @@ pub async fn snapshot(state: &AppState, org: &OrgId) -> Result<Snapshot, ApiErro
             live.status = LiveStatus::Down;
             live.incident_id = Some(id);
             live.error = error;
-            if e.backoff.is_some() {
+            if e.backoff {
                 backoff_asks.push(e.id.clone());
             }
         } else {
@@ -476,6 +555,206 @@ mod tests {
         assert_eq!(ev.endpoints.len(), 1);
         assert_eq!(ev.endpoints[0].status, LiveStatus::Down);
         assert_eq!(ev.removed, vec![b.to_string()]);
+    }
+
+    /// A result of `at` for `id` in region `local`.
+    fn result(
+        org: &OrgId,
+        id: &EndpointId,
+        at: i64,
+        outcome: scoville_core::Outcome,
+    ) -> scoville_core::CheckResult {
+        use scoville_core::{CheckReport, Outcome, Region, RunId, Timings};
+        let message = match outcome {
+            Outcome::Warning(_) => "certificate expires in 9 days",
+            Outcome::Down(_) => "HTTP 503",
+            _ => "HTTP 200",
+        };
+        scoville_core::CheckResult {
+            endpoint_id: id.clone(),
+            org_id: org.clone(),
+            region: Region::parse("local").unwrap_or_else(|e| panic!("{e}")),
+            run_id: RunId::parse(format!("run-{at}")).unwrap_or_else(|e| panic!("{e}")),
+            scheduled_at_ms: at,
+            started_at_ms: at,
+            apdex_t_ms: Some(200),
+            mean_limit_ms: None,
+            report: CheckReport {
+                outcome,
+                message: message.into(),
+                status: Some(200),
+                timings: Timings {
+                    dns_ms: None,
+                    connect_ms: None,
+                    tls_ms: None,
+                    ttfb_ms: None,
+                    total_ms: 10.0,
+                },
+                bytes: 1,
+                truncated: false,
+                cert_expires_at_ms: None,
+                domain_expires_at_ms: None,
+                body_hash: None,
+                watch_excerpt: None,
+                ip: None,
+                redirects: 0,
+            },
+        }
+    }
+
+    /// The hub keeps the endpoint list between snapshots: after every kind of endpoint
+    /// write (rename, pause, delete, create) and after new results, its snapshot is
+    /// exactly the one computed from a fresh read of the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_kept_endpoint_list_follows_endpoint_writes() {
+        use crate::history::sqlite::SqliteHistory;
+        use crate::model::EndpointInput;
+        use crate::store::sqlite::SqliteAdmin;
+        use scoville_core::{DownReason, Outcome, Region, WarningReason};
+        use scoville_incident_log::sqlite::SqliteLog;
+        use scoville_incident_log::{EntryKind, Incident, IncidentLog, LogWrite, TimelineEntry};
+        use scoville_receiver_service::store::ResultStore;
+        use scoville_receiver_service::store::sqlite::SqliteStore;
+
+        let dir = std::env::temp_dir().join(format!("scoville-events-kept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("scoville.db");
+        let writer = SqliteStore::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let store = Arc::new(SqliteAdmin::open(&path).unwrap_or_else(|e| panic!("{e:?}")));
+        let history = Arc::new(SqliteHistory::open(&path).unwrap_or_else(|e| panic!("{e}")));
+        let log: Arc<dyn IncidentLog> =
+            Arc::new(SqliteLog::open(&path).unwrap_or_else(|e| panic!("{e}")));
+        let state = AppState::new(
+            store,
+            scoville_service_kit::auth::TokenSet::new(Vec::new()),
+            3_600_000,
+            false,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .with_history(history)
+        .with_incidents(log.clone());
+        let org = OrgId::parse("org_keptlist").unwrap_or_else(|e| panic!("{e}"));
+        let endpoint = |i: usize| {
+            let input: EndpointInput = serde_json::from_value(serde_json::json!({
+                "name": format!("service {i}"),
+                "check": {"type": "http", "url": format!("https://svc{i}.example.com/")},
+                "regions": ["local"],
+                "confirm_regions": 1,
+            }))
+            .unwrap_or_else(|e| panic!("{e}"));
+            input
+                .into_endpoint(
+                    EndpointId::parse(format!("ep_kept{i}")).unwrap_or_else(|e| panic!("{e}")),
+                    org.clone(),
+                )
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let now = now_ms();
+        let mut results = Vec::new();
+        for i in 0..6 {
+            let mut e = endpoint(i);
+            e.paused = i == 3;
+            state
+                .store
+                .put_endpoint(&e, false)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            let outcome = match i {
+                1 => Outcome::Down(DownReason::Status),
+                2 => Outcome::Warning(WarningReason::CertExpiryWarn),
+                5 => continue,
+                _ => Outcome::Up,
+            };
+            results.push(result(&org, &e.id, now - 1_000, outcome));
+        }
+        writer
+            .write(&results)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let down = endpoint(4).id;
+        log.append(&[LogWrite {
+            incident: Incident {
+                id: format!("{down}~1"),
+                org_id: org.clone(),
+                endpoint_id: down.clone(),
+                started_at_ms: now - 60_000,
+                confirmed_at_ms: now - 30_000,
+                resolved_at_ms: None,
+                regions: vec![Region::parse("local").unwrap_or_else(|e| panic!("{e}"))],
+                error: Some("status: 503".into()),
+            },
+            entry: TimelineEntry {
+                at_ms: now - 30_000,
+                kind: EntryKind::Confirmed,
+                notice: None,
+                muted: false,
+                regions: Vec::new(),
+                detail: None,
+            },
+        }])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+        let same = async |what: &str| -> Arc<Snapshot> {
+            let kept = state
+                .live
+                .snapshot(&state, &org, Duration::ZERO)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            let fresh = snapshot(&state, &org)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(*kept, fresh, "{what}");
+            kept
+        };
+        let first = same("first").await;
+        let statuses: Vec<LiveStatus> = first.values().map(|l| l.status).collect();
+        use LiveStatus::*;
+        assert_eq!(statuses, [Up, Degraded, Degraded, Paused, Down, Unknown]);
+        assert!(first.values().nth(2).is_some_and(|l| l.note.is_some()));
+
+        let mut renamed = endpoint(0);
+        renamed.name = "renamed".into();
+        state
+            .store
+            .put_endpoint(&renamed, true)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let s = same("renamed").await;
+        assert_eq!(s.values().next().map(|l| l.name.as_str()), Some("renamed"));
+
+        let mut paused = endpoint(1);
+        paused.paused = true;
+        state
+            .store
+            .put_endpoint(&paused, true)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let s = same("paused").await;
+        assert_eq!(s.values().nth(1).map(|l| l.status), Some(Paused));
+
+        state
+            .store
+            .delete_endpoint(&org, &endpoint(2).id)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(same("deleted").await.len(), 5);
+
+        state
+            .store
+            .put_endpoint(&endpoint(6), false)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(same("created").await.len(), 6);
+
+        writer
+            .write(&[result(&org, &endpoint(5).id, now, Outcome::Up)])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let s = same("new results").await;
+        assert_eq!(s.get(endpoint(5).id.as_str()).map(|l| l.status), Some(Up));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
