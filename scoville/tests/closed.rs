@@ -8,11 +8,11 @@ mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scoville::up::{Options, start};
 use serde_json::{Value, json};
-use support::{TempDir, call, options, target};
+use support::{TempDir, call, eventually, options, target};
 
 async fn signup(
     http: &reqwest::Client,
@@ -122,15 +122,14 @@ async fn closed_signup_admits_invitees_only_and_private_targets_are_refused() {
         now - 3_600_000,
         now + 3_600_000
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let result = loop {
-        let r = call(&http, reqwest::Method::GET, results_url.clone(), &key, None).await;
-        if let Some(first) = r["results"].as_array().and_then(|l| l.first()) {
-            break first.clone();
+    let result = eventually("the lan box's result", Duration::from_secs(30), || {
+        let (http, url, key) = (http.clone(), results_url.clone(), key.clone());
+        async move {
+            let r = call(&http, reqwest::Method::GET, url, &key, None).await;
+            r["results"].as_array().and_then(|l| l.first()).cloned()
         }
-        assert!(Instant::now() < deadline, "no result: {r}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(result["outcome"], "down", "{result}");
     assert!(
         result.to_string().contains("not allowed"),
