@@ -19,8 +19,13 @@
 //! **Order.** A report older than the region's last one (a carried-over batch) is
 //! ignored, so a late report cannot announce a change back to an old value.
 //!
-//! Not handled: one region alternating between backends that serve different content
-//! notifies every alternation; watch something both serve alike (a JSON path) instead.
+//! **Alternation.** One region switching back and forth between two values (a load
+//! balancer over backends that serve different content) is announced twice: the first
+//! change and the first switch back (which may be a rollback, and is news). Further
+//! switches between the same two values, each within [`ALTERNATION_WINDOW_MS`] of the
+//! last, are silent; a third value, or a switch after a quiet hour (a redeploy after a
+//! rollback), is announced again. To be told about neither, watch something both
+//! backends serve alike (a JSON path).
 
 use std::collections::BTreeMap;
 
@@ -31,6 +36,10 @@ use crate::Region;
 /// Regions remembered; past it the least recently heard one is forgotten.
 const MAX_REGIONS: usize = 64;
 
+/// A switch back to a region's value before last counts as alternation when it comes
+/// within this long of the region's previous switch.
+pub const ALTERNATION_WINDOW_MS: i64 = 3_600_000;
+
 /// One region's last report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Seen {
@@ -38,6 +47,16 @@ struct Seen {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     value: Option<String>,
     at_ms: i64,
+    /// The region's value before its last switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<String>,
+    /// When the region last switched value.
+    #[serde(default)]
+    switched_ms: i64,
+    /// Switches back and forth between `before` and `hash` in a row, each within the
+    /// window of the one before.
+    #[serde(default)]
+    flips: u32,
 }
 
 /// What is known of an endpoint's watched content.
@@ -70,10 +89,27 @@ impl Content {
         if self.regions.get(region).is_some_and(|s| s.at_ms > at_ms) {
             return None;
         }
+        let prior = self.regions.get(region);
+        let (before, switched_ms, flips) = match prior {
+            None => (None, at_ms, 0),
+            Some(p) if p.hash == hash => (p.before.clone(), p.switched_ms, p.flips),
+            Some(p) => {
+                let back = p.before.as_deref() == Some(hash)
+                    && at_ms - p.switched_ms <= ALTERNATION_WINDOW_MS;
+                (
+                    Some(p.hash.clone()),
+                    at_ms,
+                    if back { p.flips + 1 } else { 0 },
+                )
+            }
+        };
         let seen = Seen {
             hash: hash.to_string(),
             value: value.map(str::to_string),
             at_ms,
+            before,
+            switched_ms,
+            flips,
         };
         let previous = self.regions.insert(region.clone(), seen);
         self.forget_old_regions();
@@ -82,6 +118,11 @@ impl Content {
             return None;
         };
         if previous.hash == hash || self.current.as_deref() == Some(hash) {
+            return None;
+        }
+        // Back and forth between two values: the first change and the first switch
+        // back were news, the rest is a load balancer's doing.
+        if flips >= 2 {
             return None;
         }
         self.current = Some(hash.to_string());
@@ -198,6 +239,54 @@ mod tests {
         assert_eq!(n[0].detail.as_deref(), Some("before: 1.5.0 → after: 1.6.0"));
         assert_eq!(n[0].incident_id, "ep-1/change/h-1.6.0");
         assert_eq!(n[0].headline(), "API changed");
+    }
+
+    #[test]
+    fn a_region_alternating_between_two_values_is_announced_twice() {
+        let mut c = Content::default();
+        let minute = 60_000;
+        see(&mut c, "eu", 0, "A");
+        let mut notices = Vec::new();
+        // Strict alternation, then with repeats (a balancer choosing at random).
+        let seq = ["B", "A", "B", "A", "B", "B", "A", "A", "B", "A", "B"];
+        for (i, v) in seq.iter().enumerate() {
+            notices.extend(see(&mut c, "eu", (i as i64 + 1) * minute, v));
+        }
+        assert_eq!(
+            notices,
+            ["before: A → after: B", "before: B → after: A"],
+            "the change and the switch back only"
+        );
+        // A third value is news at once.
+        assert_eq!(
+            see(&mut c, "eu", 20 * minute, "C").as_deref(),
+            Some("before: B → after: C")
+        );
+    }
+
+    #[test]
+    fn a_redeploy_after_a_quiet_hour_is_news_again() {
+        let mut c = Content::default();
+        let minute = 60_000;
+        see(&mut c, "eu", 0, "1.4");
+        assert!(see(&mut c, "eu", minute, "1.5").is_some(), "a deploy");
+        assert!(see(&mut c, "eu", 2 * minute, "1.4").is_some(), "a rollback");
+        for m in 3..200 {
+            assert_eq!(see(&mut c, "eu", m * minute, "1.4"), None);
+        }
+        assert_eq!(
+            see(&mut c, "eu", 200 * minute, "1.5").as_deref(),
+            Some("before: 1.4 → after: 1.5"),
+            "the fixed release, hours later"
+        );
+        // State saved before these fields existed still reads.
+        let old: Content = serde_json::from_value(serde_json::json!({
+            "regions": {"eu": {"hash": "h-A", "value": "A", "at_ms": 1}},
+            "current": "h-A"
+        }))
+        .unwrap();
+        let mut old = old;
+        assert!(see(&mut old, "eu", 2, "B").is_some());
     }
 
     #[test]
