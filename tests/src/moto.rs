@@ -23,18 +23,18 @@ impl MotoServer {
     /// # Panics
     /// When it cannot be started or does not answer: tests need it.
     pub fn start() -> Self {
-        let port = free_port();
-        Self::spawn(
-            port,
-            &[
+        Self::spawn_on_free_port(|port| {
+            [
                 "-m",
                 "moto.server",
                 "-H",
                 "127.0.0.1",
                 "-p",
                 &port.to_string(),
-            ],
-        )
+            ]
+            .map(String::from)
+            .to_vec()
+        })
     }
 
     /// A server answering one request at a time, for race tests: DynamoDB applies each
@@ -45,31 +45,55 @@ impl MotoServer {
     /// # Panics
     /// As [`MotoServer::start`].
     pub fn start_serial() -> Self {
-        let port = free_port();
-        let script = format!(
-            "from werkzeug.serving import run_simple\n\
-             from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
-             run_simple('127.0.0.1', {port}, DomainDispatcherApplication(create_backend_app), threaded=False)\n"
-        );
-        Self::spawn(port, &["-c", &script])
+        Self::spawn_on_free_port(|port| {
+            let script = format!(
+                "from werkzeug.serving import run_simple\n\
+                 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app\n\
+                 run_simple('127.0.0.1', {port}, DomainDispatcherApplication(create_backend_app), threaded=False)\n"
+            );
+            vec!["-c".to_string(), script]
+        })
     }
 
-    fn spawn(port: u16, args: &[&str]) -> Self {
+    fn spawn(port: u16, args: &[&str]) -> Result<Self, String> {
         let child = Command::new("python3")
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting moto's server (pip install 'moto[server]'): {e}"));
-        let me = Self { child, port };
+        let mut me = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return me;
+            // Ready when *it* answers HTTP: a bare TCP connect also succeeds when another
+            // test's server took the port first (then moto exits, unable to bind).
+            if let Ok(Some(status)) = me.child.try_wait() {
+                return Err(format!(
+                    "moto's server exited ({status}) before answering on port {port}"
+                ));
+            }
+            if answers_http(port) {
+                return Ok(me);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("moto's server did not listen on port {port} within 30 s");
+        panic!("moto's server did not answer on port {port} within 30 s");
+    }
+
+    /// [`Self::spawn`] on a free port made by `args_for`, again on another port when the
+    /// first was taken meanwhile (at most 3 tries).
+    fn spawn_on_free_port(args_for: impl Fn(u16) -> Vec<String>) -> Self {
+        let mut why = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let args = args_for(port);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            match Self::spawn(port, &args) {
+                Ok(me) => return me,
+                Err(e) => why = e,
+            }
+        }
+        panic!("{why}");
     }
 
     /// The server's process id.
@@ -137,4 +161,21 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free port: {e}"))
+}
+
+/// Whether an HTTP server answers a request on `port` (any status).
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
 }

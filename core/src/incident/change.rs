@@ -38,7 +38,7 @@ const MAX_REGIONS: usize = 64;
 
 /// A switch back to a region's value before last counts as alternation when it comes
 /// within this long of the region's previous switch.
-pub const ALTERNATION_WINDOW_MS: i64 = 3_600_000;
+pub(super) const ALTERNATION_WINDOW_MS: i64 = 3_600_000;
 
 /// One region's last report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
