@@ -8,8 +8,8 @@
 //!
 //! Nothing here affects up or down: the result is counted like any other.
 
-use super::expiry::DAY_MS;
-use super::{EndpointIncidents, IncidentPolicy, NoticeContext, Observation, notice};
+use super::expiry::{DAY_MS, Expiring, announce};
+use super::{EndpointIncidents, IncidentPolicy, NoticeContext, Observation};
 use crate::notice::{Notice, NoticeKind};
 
 impl EndpointIncidents {
@@ -27,32 +27,25 @@ impl EndpointIncidents {
         if muted {
             return;
         }
-        let left = expires - o.started_at_ms;
-        let Some(critical) = super::expiry::crossed(
+        let Some(Expiring {
+            notice: mut n,
+            days,
+            critical,
+        }) = announce(
+            ctx,
+            o,
+            NoticeKind::DomainExpiring,
+            "domain",
             expires,
-            o.started_at_ms,
-            policy.domain_warn_days,
-            policy.domain_critical_days,
-            &mut self.domain_notified,
-            &mut self.domain_critical_notified,
-        ) else {
+            (policy.domain_warn_days, policy.domain_critical_days),
+            (
+                &mut self.domain_notified,
+                &mut self.domain_critical_notified,
+            ),
+        )
+        else {
             return;
         };
-        let endpoint = ctx.endpoint_id.as_str();
-        let id = if critical {
-            format!("{endpoint}/domain/{expires}/critical")
-        } else {
-            format!("{endpoint}/domain/{expires}")
-        };
-        let mut n = notice(
-            ctx,
-            NoticeKind::DomainExpiring,
-            o.started_at_ms,
-            o.started_at_ms,
-        );
-        n.incident_id = id;
-        n.regions = vec![o.region.clone()];
-        let days = left.div_euclid(DAY_MS);
         let date = date(expires);
         n.detail = Some(match (days < 0, critical) {
             (true, _) => format!("the domain registration expired on {date}"),

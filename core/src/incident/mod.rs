@@ -608,33 +608,23 @@ impl EndpointIncidents {
         if muted {
             return;
         }
-        let left = expires - o.started_at_ms;
         // Once per threshold and certificate (see `expiry`).
-        let Some(critical) = expiry::crossed(
+        let Some(expiry::Expiring {
+            notice: mut n,
+            days,
+            critical,
+        }) = expiry::announce(
+            ctx,
+            o,
+            NoticeKind::CertificateExpiring,
+            "certificate",
             expires,
-            o.started_at_ms,
-            policy.cert_warn_days,
-            policy.cert_critical_days,
-            &mut self.cert_notified,
-            &mut self.cert_critical_notified,
-        ) else {
+            (policy.cert_warn_days, policy.cert_critical_days),
+            (&mut self.cert_notified, &mut self.cert_critical_notified),
+        )
+        else {
             return;
         };
-        let endpoint = ctx.endpoint_id.as_str();
-        let id = if critical {
-            format!("{endpoint}/certificate/{expires}/critical")
-        } else {
-            format!("{endpoint}/certificate/{expires}")
-        };
-        let mut n = notice(
-            ctx,
-            NoticeKind::CertificateExpiring,
-            o.started_at_ms,
-            o.started_at_ms,
-        );
-        n.incident_id = id;
-        n.regions = vec![o.region.clone()];
-        let days = left.div_euclid(expiry::DAY_MS);
         n.detail = Some(match (days < 0, critical) {
             (true, _) => "the certificate has expired".to_string(),
             (false, true) => format!("critical: the certificate expires in {days} days"),
