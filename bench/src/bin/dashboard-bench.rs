@@ -30,8 +30,8 @@ use scoville_admin_api::store::sqlite::SqliteAdmin;
 use scoville_admin_api::{AppState, router};
 use scoville_bench::quantile;
 use scoville_core::{CheckReport, CheckResult, EndpointId, OrgId, Outcome, Region, RunId, Timings};
+use scoville_incident_log::IncidentLog;
 use scoville_incident_log::sqlite::SqliteLog;
-use scoville_incident_log::{EntryKind, Incident, IncidentLog, LogWrite, TimelineEntry};
 use scoville_receiver_service::store::ResultStore;
 use scoville_receiver_service::store::sqlite::SqliteStore;
 use scoville_service_kit::auth::TokenSet;
@@ -244,7 +244,15 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
             bail!("endpoint {id} was down before its incident");
         }
         let decided = now_ms();
-        log_incident(incidents.as_ref(), &org, id, decided).await?;
+        scoville_bench::log_open_incident(
+            incidents.as_ref(),
+            &org,
+            id,
+            REGIONS[0],
+            decided,
+            "status: 503",
+        )
+        .await?;
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let at = loop {
             let at = b.execute("return window.__downAt", vec![]).await?;
@@ -310,35 +318,4 @@ fn result(org: &OrgId, id: &EndpointId, region: &str, at: i64, total: f64) -> Ch
             redirects: 0,
         },
     }
-}
-
-async fn log_incident(
-    log: &dyn IncidentLog,
-    org: &OrgId,
-    id: &EndpointId,
-    now: i64,
-) -> anyhow::Result<()> {
-    let incident = Incident {
-        id: format!("{id}~{}", now / MINUTE),
-        org_id: org.clone(),
-        endpoint_id: id.clone(),
-        started_at_ms: now - MINUTE,
-        confirmed_at_ms: now,
-        resolved_at_ms: None,
-        regions: vec![Region::parse(REGIONS[0]).expect("a region")],
-        error: Some("status: 503".into()),
-    };
-    log.append(&[LogWrite {
-        incident,
-        entry: TimelineEntry {
-            at_ms: now,
-            kind: EntryKind::Confirmed,
-            notice: None,
-            muted: false,
-            regions: Vec::new(),
-            detail: None,
-        },
-    }])
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))
 }

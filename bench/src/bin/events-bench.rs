@@ -37,9 +37,7 @@ use scoville_core::{
     CheckReport, CheckResult, DownReason, EndpointId, OrgId, Outcome, Region, RunId, Timings,
 };
 use scoville_incident_log::sqlite::SqliteLog;
-use scoville_incident_log::{
-    EntryKind, Incident, IncidentLog, IncidentQuery, LogWrite, TimelineEntry,
-};
+use scoville_incident_log::{IncidentLog, IncidentQuery};
 use scoville_receiver_service::store::ResultStore;
 use scoville_receiver_service::store::sqlite::SqliteStore;
 use scoville_service_kit::auth::TokenSet;
@@ -192,7 +190,15 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     let mut open = 0;
     for (i, id) in ids.iter().enumerate() {
         if failing(i) {
-            log_incident(incidents.as_ref(), &org, id, last - 2 * MINUTE).await?;
+            scoville_bench::log_open_incident(
+                incidents.as_ref(),
+                &org,
+                id,
+                REGION,
+                last - 2 * MINUTE,
+                "status: 500",
+            )
+            .await?;
             open += 1;
         }
     }
@@ -397,35 +403,4 @@ fn result(org: &OrgId, id: &EndpointId, at: i64, down: bool) -> CheckResult {
             redirects: 0,
         },
     }
-}
-
-async fn log_incident(
-    log: &dyn IncidentLog,
-    org: &OrgId,
-    id: &EndpointId,
-    confirmed: i64,
-) -> anyhow::Result<()> {
-    let incident = Incident {
-        id: format!("{id}~{}", confirmed / MINUTE),
-        org_id: org.clone(),
-        endpoint_id: id.clone(),
-        started_at_ms: confirmed - MINUTE,
-        confirmed_at_ms: confirmed,
-        resolved_at_ms: None,
-        regions: vec![Region::parse(REGION).expect("a region")],
-        error: Some("status: 500".into()),
-    };
-    log.append(&[LogWrite {
-        incident,
-        entry: TimelineEntry {
-            at_ms: confirmed,
-            kind: EntryKind::Confirmed,
-            notice: None,
-            muted: false,
-            regions: Vec::new(),
-            detail: None,
-        },
-    }])
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))
 }
